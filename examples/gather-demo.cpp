@@ -1,0 +1,318 @@
+// jgather-demo: gathers this machine's candidates and prints them as text, JSON or XEP XML.
+// Uses nothing beyond jgather's public API (and GLib for the main loop).
+#include <jgather/glib.hpp>
+#include <jgather/jgather.hpp>
+
+#include <glib.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+constexpr std::string_view kUsage = R"(usage: jgather-demo [options]
+
+Gathers XMPP Jingle transport candidates for this machine. Candidates are printed to stderr as
+they arrive (ms since start); the final result goes to stdout.
+
+  --format FMT          text (default), json, xep0176, xep0065 or xep0260
+  --timeout MS          overall deadline in milliseconds (default 3000)
+  --explain             text: also list dropped addresses with reasons
+  --ipv4 / --ipv6       only IPv4 / only IPv6 addresses
+  --loopback            include loopback addresses
+  --interface NAME      only this interface (repeatable)
+  --exclude-interface NAME  never this interface (repeatable)
+  --components N        ICE components, 1-256 (default 1)
+  --s5b-port PORT       advertise this SOCKS5 listener port (default: open one)
+  --jid JID             full JID written into SOCKS5 candidates
+  --peer-jid JID        target JID for the XEP-0260 dstaddr (default peer@example.org/jgather)
+  --sid SID             stream id for XEP-0065/0260 output (default: random)
+  --external-ip IP[:PORT]  a known external address (1:1 NAT); PORT = forwarded S5B port
+  --help                this text
+)";
+
+struct Options {
+    std::string format = "text";
+    bool explain = false;
+    std::string peer_jid = "peer@example.org/jgather";
+    std::string sid;
+    std::vector<std::unique_ptr<jgather::Source>> sources;
+    jgather::GatherOptions gather;
+};
+
+[[noreturn]] void usage_error(const std::string& message) {
+    std::fprintf(stderr, "jgather-demo: %s (try --help)\n", message.c_str());
+    std::exit(2);
+}
+
+unsigned parse_unsigned(std::string_view flag, const std::string& text, unsigned min, unsigned max) {
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long value = std::strtoul(text.c_str(), &end, 10);
+    if (text.empty() || *end != '\0' || errno != 0 || text[0] == '-' || value < min || value > max) {
+        usage_error(std::string(flag) + ": '" + text + "' is not a number in " + std::to_string(min) +
+                    "-" + std::to_string(max));
+    }
+    return static_cast<unsigned>(value);
+}
+
+Options parse_args(int argc, char** argv) {
+    Options o;
+    bool only_v4 = false;
+    bool only_v6 = false;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        auto value = [&]() -> std::string {
+            if (i + 1 >= argc) {
+                usage_error(std::string(arg) + " needs a value");
+            }
+            return argv[++i];
+        };
+        if (arg == "--help" || arg == "-h") {
+            std::cout << kUsage;
+            std::exit(0);
+        } else if (arg == "--format") {
+            o.format = value();
+            if (o.format != "text" && o.format != "json" && o.format != "xep0176" &&
+                o.format != "xep0065" && o.format != "xep0260") {
+                usage_error("--format: unknown format '" + o.format + "'");
+            }
+        } else if (arg == "--timeout") {
+            o.gather.deadline = std::chrono::milliseconds(parse_unsigned(arg, value(), 1, 600000));
+        } else if (arg == "--explain") {
+            o.explain = true;
+        } else if (arg == "--ipv4") {
+            only_v4 = true;
+        } else if (arg == "--ipv6") {
+            only_v6 = true;
+        } else if (arg == "--loopback") {
+            o.gather.host.include_loopback = true;
+        } else if (arg == "--interface") {
+            o.gather.host.allow_interfaces.push_back(value());
+        } else if (arg == "--exclude-interface") {
+            o.gather.host.deny_interfaces.push_back(value());
+        } else if (arg == "--components") {
+            o.gather.components = parse_unsigned(arg, value(), 1, 256);
+        } else if (arg == "--s5b-port") {
+            o.gather.s5b_port = static_cast<std::uint16_t>(parse_unsigned(arg, value(), 1, 65535));
+        } else if (arg == "--jid") {
+            o.gather.jid = value();
+        } else if (arg == "--peer-jid") {
+            o.peer_jid = value();
+        } else if (arg == "--sid") {
+            o.sid = value();
+        } else if (arg == "--external-ip") {
+            auto source = jgather::ConfiguredExternalSource::parse(value());
+            if (!source) {
+                usage_error("--external-ip: " + source.error().message);
+            }
+            o.sources.push_back(std::move(source.value()));
+        } else {
+            usage_error("unknown option '" + std::string(arg) + "'");
+        }
+    }
+    if (only_v4 && only_v6) {
+        usage_error("--ipv4 and --ipv6 exclude each other");
+    }
+    o.gather.host.ipv4 = !only_v6;
+    o.gather.host.ipv6 = !only_v4;
+    return o;
+}
+
+double ms(std::chrono::microseconds us) { return static_cast<double>(us.count()) / 1000.0; }
+
+std::string json_string(std::string_view text) {
+    std::string out = "\"";
+    for (char c : text) {
+        switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\t': out += "\\t"; break;
+        default:
+            if (static_cast<unsigned char>(c) < 0x20) {
+                char buffer[8];
+                std::snprintf(buffer, sizeof buffer, "\\u%04x", c);
+                out += buffer;
+            } else {
+                out += c;
+            }
+        }
+    }
+    return out + "\"";
+}
+
+std::string describe(const jgather::Candidate& c) {
+    std::ostringstream out;
+    out << jgather::to_string(c.transport) << ' ';
+    if (c.transport == jgather::Transport::IceUdp) {
+        out << jgather::to_string(c.ice.type) << " component " << c.ice.component << ' ';
+    } else {
+        out << jgather::to_string(c.s5b.type) << ' ';
+    }
+    const bool v6 = c.host.find(':') != std::string::npos;
+    out << (v6 ? "[" : "") << c.host << (v6 ? "]" : "") << ':' << c.port << " priority "
+        << c.priority;
+    if (c.transport == jgather::Transport::IceUdp && c.ice.related) {
+        out << " related " << c.ice.related->to_string();
+    }
+    out << " from " << c.origin.to_string();
+    return out.str();
+}
+
+void print_json(const jgather::GatherResult& r) {
+    std::ostringstream out;
+    out << "{\n  \"elapsed_ms\": " << ms(r.elapsed) << ",\n  \"ufrag\": " << json_string(r.ufrag)
+        << ",\n  \"pwd\": " << json_string(r.pwd) << ",\n  \"candidates\": [";
+    bool first = true;
+    auto candidates = r.ice;
+    candidates.insert(candidates.end(), r.s5b.begin(), r.s5b.end());
+    for (const jgather::Candidate& c : candidates) {
+        out << (first ? "\n" : ",\n") << "    {\"transport\": " << json_string(to_string(c.transport));
+        first = false;
+        const bool ice = c.transport == jgather::Transport::IceUdp;
+        out << ", \"type\": "
+            << json_string(ice ? to_string(c.ice.type) : to_string(c.s5b.type))
+            << ", \"ip\": " << json_string(c.host) << ", \"port\": " << c.port
+            << ", \"priority\": " << c.priority << ", \"source\": " << json_string(c.origin.source)
+            << ", \"origin\": " << json_string(c.origin.to_string())
+            << ", \"interface\": " << json_string(c.interface);
+        if (ice) {
+            out << ", \"component\": " << c.ice.component << ", \"foundation\": "
+                << json_string(c.ice.foundation) << ", \"generation\": " << c.ice.generation
+                << ", \"id\": " << json_string(c.ice.id) << ", \"network\": " << c.ice.network;
+            if (c.ice.related) {
+                out << ", \"related_ip\": " << json_string(c.ice.related->ip.to_string())
+                    << ", \"related_port\": " << c.ice.related->port;
+            }
+        } else {
+            out << ", \"cid\": " << json_string(c.s5b.cid) << ", \"jid\": " << json_string(c.s5b.jid);
+        }
+        out << "}";
+    }
+    out << "\n  ],\n  \"external_addresses\": [";
+    first = true;
+    for (const jgather::ExternalAddress& e : r.external_addresses) {
+        out << (first ? "\n" : ",\n") << "    {\"ip\": " << json_string(e.ip.to_string())
+            << ", \"port\": ";
+        first = false;
+        if (auto port = e.observed_port ? e.observed_port : e.forwarded_port) {
+            out << *port;
+        } else {
+            out << "null";
+        }
+        out << ", \"source\": " << json_string(e.origin.source)
+            << ", \"origin\": " << json_string(e.origin.to_string()) << "}";
+    }
+    out << "\n  ],\n  \"sources\": [";
+    first = true;
+    for (const jgather::SourceReport& s : r.sources) {
+        out << (first ? "\n" : ",\n") << "    {\"name\": " << json_string(s.name)
+            << ", \"status\": " << json_string(to_string(s.state)) << ", \"elapsed_ms\": "
+            << ms(s.elapsed) << ", \"error\": "
+            << (s.error.empty() ? std::string("null") : json_string(s.error)) << "}";
+        first = false;
+    }
+    out << "\n  ],\n  \"dropped\": [";
+    first = true;
+    for (const jgather::DroppedAddress& d : r.dropped) {
+        out << (first ? "\n" : ",\n") << "    {\"ip\": " << json_string(d.address)
+            << ", \"interface\": " << json_string(d.interface)
+            << ", \"reason\": " << json_string(d.reason) << "}";
+        first = false;
+    }
+    out << "\n  ]\n}\n";
+    std::cout << out.str();
+}
+
+void print_text(const jgather::GatherResult& r, bool explain) {
+    std::cout << "ICE-UDP (ufrag " << r.ufrag << ", pwd " << r.pwd << "):\n";
+    for (const auto& c : r.ice) {
+        std::cout << "  " << describe(c) << " [" << c.interface << "]\n";
+    }
+    std::cout << "SOCKS5 (listener port " << r.s5b_port << "):\n";
+    for (const auto& c : r.s5b) {
+        std::cout << "  " << describe(c) << "\n";
+    }
+    if (!r.external_addresses.empty()) {
+        std::cout << "External addresses:\n";
+        for (const auto& e : r.external_addresses) {
+            std::cout << "  " << e.ip.to_string() << " from " << e.origin.to_string() << "\n";
+        }
+    }
+    std::cout << "Sources:\n";
+    for (const auto& s : r.sources) {
+        std::cout << "  " << s.name << ": " << to_string(s.state) << " after " << ms(s.elapsed)
+                  << " ms" << (s.error.empty() ? "" : " (" + s.error + ")") << "\n";
+    }
+    if (explain) {
+        std::cout << "Dropped:\n";
+        for (const auto& d : r.dropped) {
+            std::cout << "  " << d.address << (d.interface.empty() ? "" : " on " + d.interface)
+                      << ": " << d.reason << "\n";
+        }
+    }
+    std::cout << "Completed in " << ms(r.elapsed) << " ms\n";
+}
+
+void print_result(const Options& o, const jgather::GatherResult& r) {
+    if (o.format == "json") {
+        print_json(r);
+    } else if (o.format == "xep0176") {
+        std::cout << jgather::xep0176::write({r.ufrag, r.pwd, r.ice}) << "\n";
+    } else if (o.format == "xep0065") {
+        std::cout << jgather::xep0065::write({o.sid, "tcp", jgather::xep0065::streamhosts_from(r.s5b)})
+                  << "\n";
+    } else if (o.format == "xep0260") {
+        const std::string dst = jgather::xep0260::dstaddr(o.sid, o.gather.jid, o.peer_jid);
+        std::cout << jgather::xep0260::write({o.sid, dst, "tcp", r.s5b}) << "\n";
+    } else {
+        print_text(r, o.explain);
+    }
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    Options options = parse_args(argc, argv);
+    if (options.sid.empty()) {
+        gchar* uuid = g_uuid_string_random();
+        options.sid = uuid;
+        g_free(uuid);
+    }
+
+    GMainLoop* main_loop = g_main_loop_new(nullptr, FALSE);
+    auto loop = jgather::glib::make_loop(nullptr);
+    const auto start = std::chrono::steady_clock::now();
+    int exit_code = 0;
+    {
+        jgather::Gatherer gatherer(*loop, options.gather);
+        for (auto& source : options.sources) {
+            gatherer.add_source(std::move(source));
+        }
+        gatherer.on_candidate = [&](const jgather::Candidate& c) {
+            const auto since = std::chrono::duration_cast<std::chrono::microseconds>(
+                std::chrono::steady_clock::now() - start);
+            std::fprintf(stderr, "[%8.3f ms] %s\n", ms(since), describe(c).c_str());
+        };
+        gatherer.on_complete = [&](const jgather::GatherResult& result) {
+            print_result(options, result);
+            g_main_loop_quit(main_loop);
+        };
+        if (auto started = gatherer.gather(); !started) {
+            std::fprintf(stderr, "jgather-demo: %s\n", started.error().message.c_str());
+            exit_code = 1;
+        } else {
+            g_main_loop_run(main_loop);
+        }
+    }
+    g_main_loop_unref(main_loop);
+    return exit_code;
+}

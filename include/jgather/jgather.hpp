@@ -1,0 +1,19 @@
+/**
+ * @file jgather.hpp
+ * @brief Umbrella header: the whole core API, free of GLib, libnice and gloox types.
+ *
+ * Adapters live in their own headers: jgather/glib.hpp.
+ */
+#pragma once
+
+#include <jgather/address.hpp>
+#include <jgather/candidate.hpp>
+#include <jgather/export.hpp>
+#include <jgather/gatherer.hpp>
+#include <jgather/loop.hpp>
+#include <jgather/result.hpp>
+#include <jgather/source.hpp>
+#include <jgather/sources/external.hpp>
+#include <jgather/xep0065.hpp>
+#include <jgather/xep0176.hpp>
+#include <jgather/xep0260.hpp>

@@ -1,0 +1,163 @@
+/**
+ * @file source.hpp
+ * @brief The pluggable Source interface and the sink a running source reports to.
+ *
+ * A source is started once per gathering with read access to the gathering's bases. It reports
+ * findings — candidates it made itself, or external addresses it learned — and finishes exactly
+ * once with a status. The gatherer alone turns findings into candidates (priorities, foundations,
+ * ids, redundancy). A source can be written outside the library with this header alone; see
+ * examples/custom-source.cpp.
+ */
+#pragma once
+
+#include <jgather/address.hpp>
+#include <jgather/candidate.hpp>
+#include <jgather/export.hpp>
+#include <jgather/loop.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace jgather {
+
+/** @brief What kind of interface an address is on, as classified at run time. */
+enum class InterfaceKind : std::uint8_t {
+    Physical,      ///< Ethernet, Wi-Fi or anything not recognised as below.
+    Loopback,      ///< lo.
+    VirtualBridge, ///< Container/VM bridges: docker*, br-*, veth*, virbr*.
+    Vpn,           ///< Tunnels: tun*, tap*, wg*, ppp*, ipsec*, or a tunnel link kind.
+};
+
+/** "physical", "loopback", "virtual-bridge" or "vpn". */
+JGATHER_EXPORT std::string_view to_string(InterfaceKind kind) noexcept;
+
+/** @brief One address of a local interface, as enumerated. */
+struct LocalAddress {
+    IpAddress ip;                ///< The address.
+    unsigned prefix_length = 0;  ///< Its prefix length.
+    std::string interface;       ///< Interface name, e.g. "eth0".
+    unsigned interface_index = 0; ///< Kernel interface index (XEP-0176 `network`).
+    InterfaceKind kind = InterfaceKind::Physical; ///< Classification of the interface.
+    std::string link_kind;       ///< The kernel's link kind ("veth", "bridge", "tun", ...), if any.
+    bool up = true;              ///< Interface administratively up.
+    bool tentative = false;      ///< IPv6 duplicate address detection not finished (RFC 4862).
+    bool deprecated = false;     ///< IPv6 preferred lifetime expired (RFC 4862 §5.5.4).
+    bool temporary = false;      ///< IPv6 temporary address (RFC 8981).
+    bool dad_failed = false;     ///< IPv6 duplicate address detection failed.
+};
+
+/**
+ * @brief A local address with a bound UDP socket for one ICE component.
+ *
+ * The socket belongs to the gathering until the caller takes it (Gatherer::take_sockets()); a
+ * source may send from it and read it while the gathering runs.
+ */
+struct Base {
+    LocalAddress local;         ///< The address and its interface.
+    unsigned component = 1;     ///< ICE component this socket serves.
+    std::uint16_t port = 0;     ///< The bound port.
+    int fd = -1;                ///< The bound, non-blocking UDP socket (borrowed).
+    std::uint16_t local_preference = 0; ///< RFC 8445 §5.1.2.1 local preference of this address.
+
+    /** The bound transport address. */
+    [[nodiscard]] TransportAddress address() const { return {local.ip, port}; }
+};
+
+/**
+ * @brief An external address a source learned: how the world sees us.
+ */
+struct ExternalAddress {
+    IpAddress ip; ///< The external IP.
+    /** A port the source saw, if any. For SIC it is the c2s TCP source port (a hint whether the
+     * NAT preserves ports, never a UDP mapping); for STUN the UDP mapping of the base. */
+    std::optional<std::uint16_t> observed_port;
+    /** A port forwarded to this host by configuration; used for S5B assisted candidates. */
+    std::optional<std::uint16_t> forwarded_port;
+    Origin origin; ///< Who said so.
+};
+
+/** @brief How a source ended. */
+enum class SourceState : std::uint8_t {
+    Ok,        ///< Finished normally.
+    Failed,    ///< Failed; the message says why.
+    TimedOut,  ///< The gathering's deadline passed first.
+    Cancelled, ///< The gathering was cancelled.
+};
+
+/** "ok", "failed", "timed-out", "cancelled". */
+JGATHER_EXPORT std::string_view to_string(SourceState state) noexcept;
+
+/** @brief A source's final status. */
+struct SourceStatus {
+    SourceState state = SourceState::Ok; ///< How it ended.
+    std::string error;                   ///< Why, when not Ok.
+
+    /** Success. */
+    static SourceStatus ok() { return {}; }
+    /** Failure with a message. */
+    static SourceStatus failed(std::string why) { return {SourceState::Failed, std::move(why)}; }
+};
+
+/**
+ * @brief A candidate a source produced itself for one base (e.g. a STUN srflx, a TURN relay).
+ *
+ * The gatherer assigns priority, foundation, id and network, and applies redundancy rules.
+ */
+struct SourceCandidate {
+    IceType type = IceType::Srflx; ///< Srflx or Relay.
+    TransportAddress address;      ///< The candidate's transport address.
+    std::size_t base_index = 0;    ///< Index into SourceSink::bases() of the base it belongs to.
+    std::string server;            ///< The server that taught it (foundation input, RFC 8445 §5.1.1.3).
+};
+
+/**
+ * @brief What a running source reports to. Owned by the gatherer; valid from Source::start()
+ * until the source finishes or is stopped. Calls after that are ignored.
+ */
+class JGATHER_EXPORT SourceSink {
+public:
+    virtual ~SourceSink();
+
+    /** The loop every callback of the gathering runs on. */
+    [[nodiscard]] virtual EventLoop& loop() = 0;
+    /** The ICE bases: one per usable local address per component. */
+    [[nodiscard]] virtual std::span<const Base> bases() const = 0;
+    /** Every enumerated local address, usable or not. */
+    [[nodiscard]] virtual std::span<const LocalAddress> local_addresses() const = 0;
+    /** The remaining time before the gathering's deadline. */
+    [[nodiscard]] virtual std::chrono::milliseconds time_left() const = 0;
+
+    /** Reports an external address; the gatherer derives candidates from it. */
+    virtual void add_external_address(ExternalAddress address) = 0;
+    /** Reports a candidate the source made for a base. */
+    virtual void add_candidate(SourceCandidate candidate) = 0;
+    /** Finishes the source. Exactly once; reports after it are ignored. */
+    virtual void finish(SourceStatus status) = 0;
+};
+
+/**
+ * @brief A pluggable source of findings.
+ *
+ * Lifecycle: start() once; then the source reports through the sink and calls finish() exactly
+ * once, or the gatherer calls stop() (deadline, cancel, destruction) after which the source
+ * must not touch the sink and must release its loop handles.
+ */
+class JGATHER_EXPORT Source {
+public:
+    virtual ~Source();
+
+    /** Short name used as origin and in reports ("sic", "stun", ...). */
+    [[nodiscard]] virtual std::string name() const = 0;
+    /** Starts the source. It may report synchronously from here. */
+    virtual void start(SourceSink& sink) = 0;
+    /** Stops the source before it finished. The sink must not be used afterwards. */
+    virtual void stop() = 0;
+};
+
+} // namespace jgather

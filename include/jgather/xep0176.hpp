@@ -1,0 +1,43 @@
+/**
+ * @file xep0176.hpp
+ * @brief XEP-0176 Jingle ICE-UDP `<transport/>`: writer and strict reader.
+ */
+#pragma once
+
+#include <jgather/candidate.hpp>
+#include <jgather/export.hpp>
+#include <jgather/result.hpp>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace jgather::xep0176 {
+
+/** XEP-0176 §4 namespace. */
+inline constexpr std::string_view kNamespace = "urn:xmpp:jingle:transports:ice-udp:1";
+/** Most candidates a reader accepts in one transport; more is rejected as abuse. */
+inline constexpr std::size_t kMaxCandidates = 64;
+
+/** @brief An ICE-UDP transport: credentials and candidates. */
+struct Transport {
+    std::string ufrag; ///< RFC 8445 §5.3 username fragment ("" = absent).
+    std::string pwd;   ///< RFC 8445 §5.3 password ("" = absent).
+    std::vector<Candidate> candidates; ///< Candidates with transport == IceUdp.
+};
+
+/** Serialises @p transport as `<transport xmlns='urn:xmpp:jingle:transports:ice-udp:1'>`. */
+JGATHER_EXPORT std::string write(const Transport& transport);
+/** The trickle form for a `transport-info`: the credentials and one candidate (XEP-0176 §5.5). */
+JGATHER_EXPORT std::string write_trickle(std::string_view ufrag, std::string_view pwd,
+                                         const Candidate& candidate);
+/**
+ * Parses one `<transport/>` element. Rejects: malformed XML, a wrong element or namespace,
+ * missing or duplicate attributes, non-numeric or out-of-range numbers, ports outside 1-65535,
+ * unknown types or protocols, IPs that are not literals, related addresses on host candidates,
+ * credentials that are not ice-chars of RFC 8445 length, and more than kMaxCandidates.
+ */
+JGATHER_EXPORT Result<Transport> read(std::string_view xml);
+
+} // namespace jgather::xep0176

@@ -1,0 +1,95 @@
+// GLib adapter for EventLoop: one GSource per timer or watch, attached to the caller's context.
+#include <jgather/glib.hpp>
+
+#include <glib-unix.h>
+
+#include <exception>
+#include <utility>
+
+namespace jgather::glib {
+namespace {
+
+using Callback = std::function<void()>;
+
+// Runs a user callback; no exception may unwind into GLib's C frames.
+void run_guarded(const Callback& callback) noexcept {
+    try {
+        callback();
+    } catch (const std::exception& e) {
+        g_critical("jgather: callback threw: %s", e.what());
+    } catch (...) {
+        g_critical("jgather: callback threw a non-standard exception");
+    }
+}
+
+void delete_callback(gpointer data) { delete static_cast<Callback*>(data); }
+
+// GLib keeps the callback data alive while it dispatches, so a handle destroyed from inside its
+// own callback frees the std::function only after the callback returns.
+class SourceHandle final : public LoopHandle {
+public:
+    explicit SourceHandle(GSource* source) : source_(source) {}
+    ~SourceHandle() override {
+        g_source_destroy(source_);
+        g_source_unref(source_);
+    }
+    SourceHandle(const SourceHandle&) = delete;
+    SourceHandle& operator=(const SourceHandle&) = delete;
+
+private:
+    GSource* source_;
+};
+
+class GlibLoop final : public EventLoop {
+public:
+    explicit GlibLoop(GMainContext* context)
+        : context_(g_main_context_ref(context ? context : g_main_context_default())) {}
+    ~GlibLoop() override { g_main_context_unref(context_); }
+    GlibLoop(const GlibLoop&) = delete;
+    GlibLoop& operator=(const GlibLoop&) = delete;
+
+    std::unique_ptr<LoopHandle> call_after(std::chrono::milliseconds delay,
+                                           Callback callback) override {
+        GSource* source = g_timeout_source_new(static_cast<guint>(delay.count()));
+        g_source_set_callback(
+            source,
+            [](gpointer data) -> gboolean {
+                run_guarded(*static_cast<Callback*>(data));
+                return G_SOURCE_REMOVE;
+            },
+            new Callback(std::move(callback)), delete_callback);
+        return attach(source);
+    }
+
+    std::unique_ptr<LoopHandle> watch_readable(int fd, Callback callback) override {
+        GSource* source = g_unix_fd_source_new(fd, static_cast<GIOCondition>(G_IO_IN | G_IO_ERR |
+                                                                             G_IO_HUP));
+        g_source_set_callback(
+            source,
+            // GLib's own G_SOURCE_FUNC idiom: a GUnixFDSourceFunc through a generic pointer.
+            reinterpret_cast<GSourceFunc>(reinterpret_cast<void (*)()>(
+                +[](gint, GIOCondition, gpointer data) -> gboolean {
+                    run_guarded(*static_cast<Callback*>(data));
+                    return G_SOURCE_CONTINUE;
+                })),
+            new Callback(std::move(callback)), delete_callback);
+        return attach(source);
+    }
+
+private:
+    std::unique_ptr<LoopHandle> attach(GSource* source) {
+        g_source_set_priority(source, G_PRIORITY_DEFAULT);
+        g_source_attach(source, context_);
+        return std::make_unique<SourceHandle>(source);
+    }
+
+    GMainContext* context_;
+};
+
+} // namespace
+
+std::unique_ptr<EventLoop> make_loop(GMainContext* context) {
+    return std::make_unique<GlibLoop>(context);
+}
+
+} // namespace jgather::glib

@@ -1,0 +1,265 @@
+#include "host.hpp"
+
+#include "../util/random.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+namespace jgather::detail {
+namespace {
+
+bool contains(const std::vector<std::string>& names, const std::string& name) {
+    return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+// The first rule that excludes @p address, or "" when it is usable.
+std::string exclusion_reason(const LocalAddress& address, const HostOptions& options) {
+    const IpAddress& ip = address.ip;
+    if (!options.allow_interfaces.empty() && !contains(options.allow_interfaces, address.interface)) {
+        return "interface not in the allow-list";
+    }
+    if (contains(options.deny_interfaces, address.interface)) {
+        return "interface is deny-listed";
+    }
+    if (ip.family() == Family::IPv4 && !options.ipv4) {
+        return "IPv4 disabled";
+    }
+    if (ip.family() == Family::IPv6 && !options.ipv6) {
+        return "IPv6 disabled";
+    }
+    if (!address.up) {
+        return "interface is down";
+    }
+    if (ip.is_unspecified() || ip.is_v4_mapped()) {
+        return "not a usable unicast address";
+    }
+    if ((ip.is_loopback() || address.kind == InterfaceKind::Loopback) && !options.include_loopback) {
+        return "loopback address";
+    }
+    if (ip.is_link_local() && !options.include_link_local) {
+        return "link-local address";
+    }
+    if (address.kind == InterfaceKind::VirtualBridge && !options.include_virtual_bridges) {
+        return "virtual bridge interface (container/VM plumbing)";
+    }
+    if (address.kind == InterfaceKind::Vpn && !options.include_vpn) {
+        return "VPN/tunnel interface";
+    }
+    if (address.dad_failed) {
+        return "IPv6 duplicate address detection failed";
+    }
+    if (address.tentative) {
+        return "IPv6 address is tentative (duplicate address detection not finished)";
+    }
+    if (address.deprecated) {
+        return "IPv6 address is deprecated (preferred lifetime expired)";
+    }
+    return {};
+}
+
+// RFC 8445 §5.1.1.1: with a privacy (temporary) address on an interface and prefix, the stable
+// addresses of that prefix and the interface's link-local addresses must not be gathered.
+std::string privacy_reason(const LocalAddress& address, const std::vector<LocalAddress>& kept) {
+    if (address.ip.family() != Family::IPv6 || address.temporary) {
+        return {};
+    }
+    for (const LocalAddress& other : kept) {
+        if (!other.temporary || other.interface_index != address.interface_index) {
+            continue;
+        }
+        if (address.ip.is_link_local()) {
+            return "link-local address on an interface with a temporary address "
+                   "(RFC 8445 §5.1.1.1)";
+        }
+        const unsigned prefix = other.prefix_length ? other.prefix_length : 64;
+        if (other.ip.same_prefix(address.ip, prefix)) {
+            return "stable IPv6 address superseded by temporary " + other.ip.to_string() +
+                   " on the same prefix (RFC 8445 §5.1.1.1)";
+        }
+    }
+    return {};
+}
+
+// RFC 8421 §4: alternate IPv6 and IPv4, IPv6 first; a family that runs out leaves the rest to
+// the other.
+std::vector<LocalAddress> interleave_families(const std::vector<LocalAddress>& addresses) {
+    std::vector<LocalAddress> v6;
+    std::vector<LocalAddress> v4;
+    for (const LocalAddress& a : addresses) {
+        (a.ip.family() == Family::IPv6 ? v6 : v4).push_back(a);
+    }
+    // Temporary addresses are the ones a privacy-minded host uses; offer them first.
+    std::stable_partition(v6.begin(), v6.end(), [](const LocalAddress& a) { return a.temporary; });
+    std::vector<LocalAddress> out;
+    for (std::size_t i = 0; i < std::max(v6.size(), v4.size()); ++i) {
+        if (i < v6.size()) {
+            out.push_back(v6[i]);
+        }
+        if (i < v4.size()) {
+            out.push_back(v4[i]);
+        }
+    }
+    return out;
+}
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+void fill_sockaddr(const LocalAddress& address, std::uint16_t port, sockaddr_storage& storage,
+                   socklen_t& length) {
+    std::memset(&storage, 0, sizeof storage);
+    if (address.ip.family() == Family::IPv4) {
+        auto* sin = reinterpret_cast<sockaddr_in*>(&storage);
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons(port);
+        std::memcpy(&sin->sin_addr, address.ip.bytes().data(), 4);
+        length = sizeof *sin;
+    } else {
+        auto* sin6 = reinterpret_cast<sockaddr_in6*>(&storage);
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons(port);
+        std::memcpy(&sin6->sin6_addr, address.ip.bytes().data(), 16);
+        if (address.ip.is_link_local()) {
+            sin6->sin6_scope_id = address.interface_index;
+        }
+        length = sizeof *sin6;
+    }
+}
+
+std::uint16_t bound_port(int fd) {
+    sockaddr_storage storage{};
+    socklen_t length = sizeof storage;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&storage), &length) != 0) {
+        return 0;
+    }
+    if (storage.ss_family == AF_INET) {
+        return ntohs(reinterpret_cast<sockaddr_in*>(&storage)->sin_port);
+    }
+    return ntohs(reinterpret_cast<sockaddr_in6*>(&storage)->sin6_port);
+}
+
+} // namespace
+
+HostSelection select_host_addresses(const std::vector<LocalAddress>& all,
+                                    const HostOptions& options) {
+    HostSelection selection;
+    std::vector<LocalAddress> kept;
+    for (const LocalAddress& address : all) {
+        std::string reason = exclusion_reason(address, options);
+        if (reason.empty() && options.filter && !options.filter(address)) {
+            reason = "rejected by the filter callback";
+        }
+        if (!reason.empty()) {
+            selection.dropped.push_back({address.ip.to_string(), address.interface, reason});
+            continue;
+        }
+        const bool duplicate = std::any_of(kept.begin(), kept.end(), [&](const LocalAddress& k) {
+            return k.ip == address.ip;
+        });
+        if (duplicate) {
+            selection.dropped.push_back(
+                {address.ip.to_string(), address.interface, "same address on another interface"});
+            continue;
+        }
+        kept.push_back(address);
+    }
+
+    std::vector<LocalAddress> preferred;
+    std::vector<LocalAddress> vpn;
+    for (const LocalAddress& address : kept) {
+        if (std::string reason = privacy_reason(address, kept); !reason.empty()) {
+            selection.dropped.push_back({address.ip.to_string(), address.interface, reason});
+            continue;
+        }
+        (address.kind == InterfaceKind::Vpn ? vpn : preferred).push_back(address);
+    }
+
+    // RFC 8445 §5.1.2.1: local preference distinct per IP address, 65535 the highest. VPNs
+    // last: their egress is often farther away than the direct path.
+    std::uint16_t local_preference = 65535;
+    for (const auto* group : {&preferred, &vpn}) {
+        for (LocalAddress& address : interleave_families(*group)) {
+            selection.usable.push_back({std::move(address), local_preference--});
+        }
+    }
+    return selection;
+}
+
+Result<BoundSocket> bind_udp(const LocalAddress& address, std::uint16_t port_min,
+                             std::uint16_t port_max) {
+    const int family = address.ip.family() == Family::IPv4 ? AF_INET : AF_INET6;
+    UniqueFd fd(::socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!fd.valid()) {
+        return Error{"cannot create UDP socket: " + errno_text(errno)};
+    }
+    if (family == AF_INET6) {
+        const int on = 1;
+        ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
+    }
+    sockaddr_storage storage{};
+    socklen_t length = 0;
+    if (port_min == 0 && port_max == 0) {
+        fill_sockaddr(address, 0, storage, length);
+        if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&storage), length) != 0) {
+            return Error{"cannot bind UDP socket: " + errno_text(errno)};
+        }
+        const std::uint16_t port = bound_port(fd.get());
+        return BoundSocket{std::move(fd), port};
+    }
+    // A port range: start at a random offset so concurrent gatherings do not collide first.
+    const unsigned span = static_cast<unsigned>(port_max - port_min) + 1;
+    const std::string seed = random_alnum(4);
+    unsigned offset = 0;
+    for (char c : seed) {
+        offset = offset * 31 + static_cast<unsigned char>(c);
+    }
+    int last_error = EADDRINUSE;
+    for (unsigned i = 0; i < span; ++i) {
+        const auto port = static_cast<std::uint16_t>(port_min + (offset + i) % span);
+        fill_sockaddr(address, port, storage, length);
+        if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&storage), length) == 0) {
+            return BoundSocket{std::move(fd), port};
+        }
+        last_error = errno;
+        if (last_error != EADDRINUSE) {
+            break;
+        }
+    }
+    return Error{"cannot bind UDP socket in ports " + std::to_string(port_min) + "-" +
+                 std::to_string(port_max) + ": " + errno_text(last_error)};
+}
+
+Result<BoundSocket> listen_tcp_any() {
+    // Dual-stack first: one listener serves both families' candidates.
+    UniqueFd fd(::socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (fd.valid()) {
+        const int off = 0;
+        ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+        sockaddr_in6 any{};
+        any.sin6_family = AF_INET6;
+        any.sin6_addr = in6addr_any;
+        if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&any), sizeof any) != 0) {
+            fd.reset();
+        }
+    }
+    if (!fd.valid()) {
+        fd.reset(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+        sockaddr_in any{};
+        any.sin_family = AF_INET;
+        if (!fd.valid() || ::bind(fd.get(), reinterpret_cast<sockaddr*>(&any), sizeof any) != 0) {
+            return Error{"cannot bind the SOCKS5 listener: " + errno_text(errno)};
+        }
+    }
+    if (::listen(fd.get(), SOMAXCONN) != 0) {
+        return Error{"cannot listen on the SOCKS5 listener: " + errno_text(errno)};
+    }
+    const std::uint16_t port = bound_port(fd.get());
+    return BoundSocket{std::move(fd), port};
+}
+
+} // namespace jgather::detail
