@@ -1,0 +1,124 @@
+#include "netns.hpp"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+extern char** environ;
+
+namespace jgather::test {
+namespace {
+
+std::string joined(const std::vector<std::string>& argv) {
+    std::string text;
+    for (const auto& a : argv) {
+        text += (text.empty() ? "" : " ") + a;
+    }
+    return text;
+}
+
+pid_t spawn(const std::vector<std::string>& argv, int stdout_fd) {
+    std::vector<char*> args;
+    for (const auto& a : argv) {
+        args.push_back(const_cast<char*>(a.c_str()));
+    }
+    args.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    if (stdout_fd >= 0) {
+        posix_spawn_file_actions_adddup2(&actions, stdout_fd, STDOUT_FILENO);
+    }
+    pid_t pid = -1;
+    const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    return rc == 0 ? pid : -1;
+}
+
+int wait_for(pid_t pid) {
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+} // namespace
+
+int run_command(const std::vector<std::string>& argv) {
+    const pid_t pid = spawn(argv, -1);
+    return pid < 0 ? 127 : wait_for(pid);
+}
+
+std::string capture_command(const std::vector<std::string>& argv, int* status) {
+    int pipe_fds[2];
+    if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
+        throw std::runtime_error("pipe: " + std::string(std::strerror(errno)));
+    }
+    const pid_t pid = spawn(argv, pipe_fds[1]);
+    close(pipe_fds[1]);
+    std::string out;
+    char buffer[4096];
+    ssize_t got = 0;
+    while ((got = read(pipe_fds[0], buffer, sizeof buffer)) > 0 || (got < 0 && errno == EINTR)) {
+        if (got > 0) {
+            out.append(buffer, static_cast<std::size_t>(got));
+        }
+    }
+    close(pipe_fds[0]);
+    const int rc = pid < 0 ? 127 : wait_for(pid);
+    if (status) {
+        *status = rc;
+    }
+    return out;
+}
+
+Netns::Netns(const std::string& tag) : name_("jgt-" + tag + "-" + std::to_string(getpid())) {
+    if (run_command({"ip", "netns", "add", name_}) != 0) {
+        throw std::runtime_error("'ip netns add " + name_ + "' failed (root is required)");
+    }
+}
+
+Netns::~Netns() { run_command({"ip", "netns", "del", name_}); }
+
+void Netns::ip(const std::vector<std::string>& args) const {
+    std::vector<std::string> argv = {"ip", "-n", name_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    if (run_command(argv) != 0) {
+        throw std::runtime_error("failed: " + joined(argv));
+    }
+}
+
+void Netns::sysctl(const std::string& path, const std::string& value) const {
+    const std::vector<std::string> argv = {"ip", "netns", "exec", name_, "sh", "-c",
+                                           "echo " + value + " > /proc/sys/" + path};
+    if (run_command(argv) != 0) {
+        throw std::runtime_error("failed: " + joined(argv));
+    }
+}
+
+EnterNetns::EnterNetns(const Netns& netns) {
+    original_ = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    const int target = open(("/run/netns/" + netns.name()).c_str(), O_RDONLY | O_CLOEXEC);
+    if (original_ < 0 || target < 0 || setns(target, CLONE_NEWNET) != 0) {
+        const std::string why = std::strerror(errno);
+        if (target >= 0) {
+            close(target);
+        }
+        throw std::runtime_error("cannot enter " + netns.name() + ": " + why);
+    }
+    close(target);
+}
+
+EnterNetns::~EnterNetns() {
+    if (original_ >= 0) {
+        setns(original_, CLONE_NEWNET);
+        close(original_);
+    }
+}
+
+} // namespace jgather::test

@@ -1,0 +1,48 @@
+// Test support: throwaway network namespaces built with iproute2, entered by the test thread.
+// Everything created is deleted in the destructor; nothing in the root namespace is touched.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace jgather::test {
+
+/** Runs a program (no shell) and returns its exit status; output goes to the test log. */
+int run_command(const std::vector<std::string>& argv);
+
+/** Runs a program and returns what it printed on stdout (stderr goes to the test log). */
+std::string capture_command(const std::vector<std::string>& argv, int* status = nullptr);
+
+/** @brief A named network namespace; `ip netns del` on destruction. */
+class Netns {
+public:
+    /** Creates "jgt-<tag>-<pid>". Throws std::runtime_error if `ip netns add` fails (tests are
+     * meant to run as root; CI does). */
+    explicit Netns(const std::string& tag);
+    ~Netns();
+    Netns(const Netns&) = delete;
+    Netns& operator=(const Netns&) = delete;
+
+    [[nodiscard]] const std::string& name() const { return name_; }
+    /** Runs `ip -n NAME args...`; throws std::runtime_error with the command on failure. */
+    void ip(const std::vector<std::string>& args) const;
+    /** Writes @p value into /proc/sys/@p path as seen from inside the namespace. */
+    void sysctl(const std::string& path, const std::string& value) const;
+
+private:
+    std::string name_;
+};
+
+/** @brief Moves the calling thread into a namespace for its lifetime, then back. */
+class EnterNetns {
+public:
+    explicit EnterNetns(const Netns& netns);
+    ~EnterNetns();
+    EnterNetns(const EnterNetns&) = delete;
+    EnterNetns& operator=(const EnterNetns&) = delete;
+
+private:
+    int original_ = -1;
+};
+
+} // namespace jgather::test

@@ -1,0 +1,74 @@
+#include <jgather/address.hpp>
+
+#include <gtest/gtest.h>
+
+using jgather::Family;
+using jgather::IpAddress;
+
+TEST(IpAddress, ParsesLiteralsAndWritesCanonicalText) {
+    auto v4 = IpAddress::parse("192.0.2.1");
+    ASSERT_TRUE(v4);
+    EXPECT_EQ(v4->family(), Family::IPv4);
+    EXPECT_EQ(v4->to_string(), "192.0.2.1");
+
+    // RFC 5952: lower case, longest run of zeros compressed.
+    auto v6 = IpAddress::parse("2001:DB8:0:0:0:0:0:1");
+    ASSERT_TRUE(v6);
+    EXPECT_EQ(v6->family(), Family::IPv6);
+    EXPECT_EQ(v6->to_string(), "2001:db8::1");
+}
+
+TEST(IpAddress, RejectsNamesZonesAndJunk) {
+    for (const char* text : {"", "example.org", "localhost", "192.0.2", "192.0.2.256", " 192.0.2.1",
+                             "192.0.2.1 ", "[2001:db8::1]", "fe80::1%eth0", "2001:db8::g", "1.2.3.4.5",
+                             "0x7f.0.0.1"}) {
+        auto parsed = IpAddress::parse(text);
+        EXPECT_FALSE(parsed) << text;
+        if (!parsed) {
+            EXPECT_NE(parsed.error().message.find("not a literal"), std::string::npos);
+        }
+    }
+}
+
+TEST(IpAddress, Classifies) {
+    EXPECT_TRUE(IpAddress::parse("127.0.0.5")->is_loopback());
+    EXPECT_TRUE(IpAddress::parse("::1")->is_loopback());
+    EXPECT_FALSE(IpAddress::parse("::2")->is_loopback());
+    EXPECT_TRUE(IpAddress::parse("169.254.1.1")->is_link_local());
+    EXPECT_TRUE(IpAddress::parse("fe80::1")->is_link_local());
+    EXPECT_TRUE(IpAddress::parse("febf::1")->is_link_local());
+    EXPECT_FALSE(IpAddress::parse("fec0::1")->is_link_local());
+    EXPECT_TRUE(IpAddress::parse("100.64.0.1")->is_shared_cgnat());
+    EXPECT_TRUE(IpAddress::parse("100.127.255.255")->is_shared_cgnat());
+    EXPECT_FALSE(IpAddress::parse("100.128.0.0")->is_shared_cgnat());
+    EXPECT_TRUE(IpAddress::parse("172.31.0.1")->is_private());
+    EXPECT_FALSE(IpAddress::parse("172.32.0.1")->is_private());
+    EXPECT_TRUE(IpAddress::parse("fd00::1")->is_private());
+    EXPECT_TRUE(IpAddress::parse("0.0.0.0")->is_unspecified());
+    EXPECT_TRUE(IpAddress::parse("::")->is_unspecified());
+}
+
+TEST(IpAddress, UnmapsIpv4MappedIpv6) {
+    auto mapped = IpAddress::parse("::ffff:192.0.2.7");
+    ASSERT_TRUE(mapped);
+    EXPECT_TRUE(mapped->is_v4_mapped());
+    EXPECT_EQ(mapped->unmapped(), *IpAddress::parse("192.0.2.7"));
+    EXPECT_EQ(IpAddress::parse("2001:db8::1")->unmapped(), *IpAddress::parse("2001:db8::1"));
+}
+
+TEST(IpAddress, ComparesPrefixes) {
+    auto a = *IpAddress::parse("2001:db8:1:2::10");
+    EXPECT_TRUE(a.same_prefix(*IpAddress::parse("2001:db8:1:2:ffff::1"), 64));
+    EXPECT_FALSE(a.same_prefix(*IpAddress::parse("2001:db8:1:3::10"), 64));
+    EXPECT_TRUE(IpAddress::parse("198.51.100.7")->same_prefix(*IpAddress::parse("198.51.100.200"), 24));
+    EXPECT_TRUE(IpAddress::parse("198.51.100.7")->same_prefix(*IpAddress::parse("198.51.100.1"), 29));
+    EXPECT_FALSE(IpAddress::parse("198.51.100.7")->same_prefix(*IpAddress::parse("198.51.100.8"), 29));
+    EXPECT_FALSE(a.same_prefix(*IpAddress::parse("192.0.2.1"), 0));
+}
+
+TEST(TransportAddress, FormatsWithBracketsForIpv6) {
+    EXPECT_EQ((jgather::TransportAddress{*IpAddress::parse("2001:db8::1"), 5000}.to_string()),
+              "[2001:db8::1]:5000");
+    EXPECT_EQ((jgather::TransportAddress{*IpAddress::parse("192.0.2.1"), 80}.to_string()),
+              "192.0.2.1:80");
+}
