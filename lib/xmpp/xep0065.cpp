@@ -4,24 +4,82 @@
 
 #include <gloox/tag.h>
 
+#include <array>
+
 namespace jgather::xep0065 {
 namespace {
 
 // XEP-0065 §5.3.1: the sid is at most 64 characters (it is hashed into DST.ADDR).
 constexpr std::size_t kSidMax = 64;
 
+enum QueryAttribute : std::size_t { Sid, Mode };
+constexpr std::array<std::string_view, 2> kQueryAttributes = {"sid", "mode"};
+enum StreamhostAttribute : std::size_t { Jid, Host, Port };
+constexpr std::array<std::string_view, 3> kStreamhostAttributes = {"jid", "host", "port"};
+
 Result<std::string> read_mode(const detail::Attributes& attrs) {
-    if (!attrs.has("mode")) {
+    if (!attrs.has(Mode)) {
         return std::string("tcp"); // XEP-0065 §5.3.1 default
     }
-    auto mode = attrs.text("mode");
+    auto mode = attrs.text(Mode);
     if (!mode) {
         return mode.error();
     }
     if (*mode != "tcp" && *mode != "udp") {
-        return attrs.error("mode", "'" + *mode + "' is not 'tcp' or 'udp'");
+        return attrs.error(Mode, "'" + *mode + "' is not 'tcp' or 'udp'");
     }
     return mode;
+}
+
+Result<Query> convert(const gloox::Tag& root) {
+    auto attrs = detail::Attributes::of(root, kQueryAttributes, "query");
+    if (!attrs) {
+        return attrs.error();
+    }
+    Query query;
+    auto sid = attrs->text(Sid);
+    if (!sid) return sid.error();
+    if (sid->size() > kSidMax) {
+        return attrs->error(Sid, "longer than " + std::to_string(kSidMax) + " characters");
+    }
+    query.sid = *sid;
+    auto mode = read_mode(*attrs);
+    if (!mode) return mode.error();
+    query.mode = *mode;
+
+    std::size_t index = 0;
+    for (const gloox::Tag* child : root.children()) {
+        if (child->name() != "streamhost" || !detail::in_parent_namespace(*child, kNamespace)) {
+            continue;
+        }
+        if (query.streamhosts.size() == kMaxStreamhosts) {
+            return Error{"query: more than " + std::to_string(kMaxStreamhosts) + " streamhosts"};
+        }
+        auto host_attrs = detail::Attributes::of(*child, kStreamhostAttributes, "streamhost", static_cast<long>(index++));
+        if (!host_attrs) return host_attrs.error();
+        Streamhost host;
+        auto jid = host_attrs->text(Jid);
+        if (!jid) return jid.error();
+        if (!detail::valid_jid(*jid)) {
+            return host_attrs->error(Jid, "'" + *jid + "' is not a valid JID");
+        }
+        auto name = host_attrs->text(Host);
+        if (!name) return name.error();
+        if (!detail::valid_host(*name)) {
+            return host_attrs->error(Host, "'" + *name + "' is neither a literal IP nor a host name");
+        }
+        host.jid = *jid;
+        // A literal is normalised; a host name is kept as written and never resolved here.
+        auto literal = IpAddress::parse(*name);
+        host.host = literal ? literal->to_string() : *name;
+        if (host_attrs->has(Port)) {
+            auto port = host_attrs->port(Port);
+            if (!port) return port.error();
+            host.port = *port;
+        }
+        query.streamhosts.push_back(std::move(host));
+    }
+    return query;
 }
 
 } // namespace
@@ -43,67 +101,29 @@ std::string write(const Query& query) {
     root.addAttribute("mode", query.mode);
     for (const Streamhost& host : query.streamhosts) {
         auto* tag = new gloox::Tag(&root, "streamhost");
-        tag->addAttribute("jid", host.jid);
-        tag->addAttribute("host", host.host);
-        tag->addAttribute("port", std::to_string(host.port));
+        detail::AttributeWriter attrs;
+        attrs.add("jid", host.jid);
+        attrs.add("host", host.host);
+        attrs.add("port", std::to_string(host.port));
+        attrs.apply_to(*tag);
     }
     return root.xml();
 }
 
 Result<Query> read(std::string_view xml) {
-    auto parsed = detail::parse_element(xml, "query", kNamespace);
+    Query out;
+    auto parsed = detail::parse_element(xml, "query", kNamespace, [&](const gloox::Tag& root) -> Result<void> {
+        auto converted = convert(root);
+        if (!converted) {
+            return converted.error();
+        }
+        out = std::move(*converted);
+        return {};
+    });
     if (!parsed) {
         return parsed.error();
     }
-    const gloox::Tag& root = **parsed;
-    auto attrs = detail::Attributes::of(root, "query");
-    if (!attrs) {
-        return attrs.error();
-    }
-    Query query;
-    auto sid = attrs->text("sid");
-    if (!sid) return sid.error();
-    if (sid->size() > kSidMax) {
-        return attrs->error("sid", "longer than " + std::to_string(kSidMax) + " characters");
-    }
-    query.sid = *sid;
-    auto mode = read_mode(*attrs);
-    if (!mode) return mode.error();
-    query.mode = *mode;
-
-    std::size_t index = 0;
-    for (const gloox::Tag* child : root.children()) {
-        if (child->name() != "streamhost" || !detail::in_parent_namespace(*child, kNamespace)) {
-            continue;
-        }
-        if (query.streamhosts.size() == kMaxStreamhosts) {
-            return Error{"query: more than " + std::to_string(kMaxStreamhosts) + " streamhosts"};
-        }
-        auto host_attrs = detail::Attributes::of(*child, "streamhost[" + std::to_string(index++) + "]");
-        if (!host_attrs) return host_attrs.error();
-        Streamhost host;
-        auto jid = host_attrs->text("jid");
-        if (!jid) return jid.error();
-        if (!detail::valid_jid(*jid)) {
-            return host_attrs->error("jid", "'" + *jid + "' is not a valid JID");
-        }
-        auto name = host_attrs->text("host");
-        if (!name) return name.error();
-        if (!detail::valid_host(*name)) {
-            return host_attrs->error("host", "'" + *name + "' is neither a literal IP nor a host name");
-        }
-        host.jid = *jid;
-        // A literal is normalised; a host name is kept as written and never resolved here.
-        auto literal = IpAddress::parse(*name);
-        host.host = literal ? literal->to_string() : *name;
-        if (host_attrs->has("port")) {
-            auto port = host_attrs->port("port");
-            if (!port) return port.error();
-            host.port = *port;
-        }
-        query.streamhosts.push_back(std::move(host));
-    }
-    return query;
+    return out;
 }
 
 } // namespace jgather::xep0065

@@ -4,6 +4,9 @@
 
 #include <gloox/tag.h>
 
+#include <algorithm>
+#include <array>
+
 namespace jgather::xep0176 {
 namespace {
 
@@ -24,23 +27,36 @@ constexpr std::uint32_t kComponentMax = 256;
 // XEP-0176 §5.3: 'id' is an xs:NMTOKEN; a bound keeps hostile input small.
 constexpr std::size_t kIdMax = 64;
 
+// Attribute tables for the reader (slot order = the order writers emit them).
+enum TransportAttribute : std::size_t { Ufrag, Pwd };
+constexpr std::array<std::string_view, 2> kTransportAttributes = {"ufrag", "pwd"};
+enum CandidateAttribute : std::size_t {
+    Component, Foundation, Generation, Id, Ip, Network, Port, Priority, Protocol, Type, RelAddr,
+    RelPort
+};
+constexpr std::array<std::string_view, 12> kCandidateAttributes = {
+    "component", "foundation", "generation", "id",       "ip",   "network",
+    "port",      "priority",   "protocol",   "type",     "rel-addr", "rel-port"};
+
 gloox::Tag* candidate_tag(gloox::Tag* parent, const Candidate& c) {
     auto* tag = new gloox::Tag(parent, "candidate");
-    tag->addAttribute("component", std::to_string(c.ice.component));
-    tag->addAttribute("foundation", c.ice.foundation);
-    tag->addAttribute("generation", std::to_string(c.ice.generation));
-    tag->addAttribute("id", c.ice.id);
-    tag->addAttribute("ip", c.host);
-    tag->addAttribute("network", std::to_string(c.ice.network));
-    tag->addAttribute("port", std::to_string(c.port));
-    tag->addAttribute("priority", std::to_string(c.priority));
-    tag->addAttribute("protocol", "udp");
-    tag->addAttribute("type", std::string(to_string(c.ice.type)));
+    detail::AttributeWriter attrs;
+    attrs.add("component", std::to_string(c.ice.component));
+    attrs.add("foundation", c.ice.foundation);
+    attrs.add("generation", std::to_string(c.ice.generation));
+    attrs.add("id", c.ice.id);
+    attrs.add("ip", c.host);
+    attrs.add("network", std::to_string(c.ice.network));
+    attrs.add("port", std::to_string(c.port));
+    attrs.add("priority", std::to_string(c.priority));
+    attrs.add("protocol", "udp");
+    attrs.add("type", std::string(to_string(c.ice.type)));
     // XEP-0176 §5.3: rel-addr/rel-port only for non-host candidates.
     if (c.ice.type != IceType::Host && c.ice.related) {
-        tag->addAttribute("rel-addr", c.ice.related->ip.to_string());
-        tag->addAttribute("rel-port", std::to_string(c.ice.related->port));
+        attrs.add("rel-addr", c.ice.related->ip.to_string());
+        attrs.add("rel-port", std::to_string(c.ice.related->port));
     }
+    attrs.apply_to(*tag);
     return tag;
 }
 
@@ -60,73 +76,109 @@ std::string write_transport(std::string_view ufrag, std::string_view pwd,
     return transport.xml();
 }
 
-Result<Candidate> read_candidate(const gloox::Tag& tag, std::size_t index) {
-    auto attrs_result = detail::Attributes::of(tag, "candidate[" + std::to_string(index) + "]");
+// Fills @p c in place (no temporaries: this is the reader's hot path).
+Result<void> read_candidate(const gloox::Tag& tag, std::size_t index, Candidate& c) {
+    auto attrs_result = detail::Attributes::of(tag, kCandidateAttributes, "candidate", static_cast<long>(index));
     if (!attrs_result) {
         return attrs_result.error();
     }
     const detail::Attributes& attrs = *attrs_result;
-    Candidate c;
     c.transport = jgather::Transport::IceUdp;
 
-    auto component = attrs.number("component", 1, kComponentMax);
+    auto component = attrs.number(Component, 1, kComponentMax);
     if (!component) return component.error();
-    auto foundation = attrs.ice_chars("foundation", 1, kFoundationMax);
+    auto foundation = attrs.ice_chars(Foundation, 1, kFoundationMax);
     if (!foundation) return foundation.error();
-    auto generation = attrs.number("generation", 0, kGenerationMax);
+    auto generation = attrs.number(Generation, 0, kGenerationMax);
     if (!generation) return generation.error();
-    auto id = attrs.token("id", kIdMax);
+    auto id = attrs.token(Id, kIdMax);
     if (!id) return id.error();
-    auto ip = attrs.ip("ip");
+    auto ip = attrs.ip(Ip);
     if (!ip) return ip.error();
-    auto network = attrs.number("network", 0, kNetworkMax);
+    auto network = attrs.number(Network, 0, kNetworkMax);
     if (!network) return network.error();
-    auto port = attrs.port("port");
+    auto port = attrs.port(Port);
     if (!port) return port.error();
-    auto priority = attrs.number("priority", 1, kPriorityMax);
+    auto priority = attrs.number(Priority, 1, kPriorityMax);
     if (!priority) return priority.error();
-    auto protocol = attrs.text("protocol");
+    auto protocol = attrs.text(Protocol);
     if (!protocol) return protocol.error();
     if (*protocol != "udp") {
-        return attrs.error("protocol", "'" + *protocol + "' is not 'udp' (XEP-0176 is UDP only)");
+        return attrs.error(Protocol, "'" + *protocol + "' is not 'udp' (XEP-0176 is UDP only)");
     }
-    auto type_name = attrs.text("type");
+    auto type_name = attrs.text(Type);
     if (!type_name) return type_name.error();
     const auto type = parse_ice_type(*type_name);
     if (!type) {
-        return attrs.error("type", "unknown type '" + *type_name +
+        return attrs.error(Type, "unknown type '" + *type_name +
                                        "' (expected host, prflx, srflx or relay)");
     }
 
-    c.host = *ip;
+    c.host = std::move(*ip);
     c.port = *port;
     c.priority = *priority;
     c.ice.component = *component;
-    c.ice.foundation = *foundation;
+    c.ice.foundation = std::move(*foundation);
     c.ice.generation = *generation;
-    c.ice.id = *id;
+    c.ice.id = std::move(*id);
     c.ice.network = *network;
     c.ice.type = *type;
 
-    const bool has_rel_addr = attrs.has("rel-addr");
-    const bool has_rel_port = attrs.has("rel-port");
+    const bool has_rel_addr = attrs.has(RelAddr);
+    const bool has_rel_port = attrs.has(RelPort);
     if (has_rel_addr != has_rel_port) {
-        return attrs.error(has_rel_addr ? "rel-port" : "rel-addr",
+        return attrs.error(has_rel_addr ? RelPort : RelAddr,
                            "missing (rel-addr and rel-port go together)");
     }
     if (has_rel_addr) {
         if (*type == IceType::Host) {
-            return attrs.error("rel-addr", "not allowed on a host candidate (XEP-0176 §5.3)");
+            return attrs.error(RelAddr, "not allowed on a host candidate (XEP-0176 §5.3)");
         }
-        auto rel_addr = attrs.ip("rel-addr");
+        auto rel_addr = attrs.address(RelAddr);
         if (!rel_addr) return rel_addr.error();
         // RFC 8839 §5.1 lets rport be 0 when the related address is hidden.
-        auto rel_port = attrs.number("rel-port", 0, 65535);
+        auto rel_port = attrs.number(RelPort, 0, 65535);
         if (!rel_port) return rel_port.error();
-        c.ice.related = TransportAddress{*IpAddress::parse(*rel_addr),
-                                         static_cast<std::uint16_t>(*rel_port)};
+        c.ice.related = TransportAddress{*rel_addr, static_cast<std::uint16_t>(*rel_port)};
     }
-    return c;
+    return {};
+}
+
+Result<Transport> convert(const gloox::Tag& root) {
+    auto attrs = detail::Attributes::of(root, kTransportAttributes, "transport");
+    if (!attrs) {
+        return attrs.error();
+    }
+    Transport transport;
+    if (attrs->has(Ufrag) || attrs->has(Pwd)) {
+        auto ufrag = attrs->ice_chars(Ufrag, kUfragMin, kCredentialMax);
+        if (!ufrag) return ufrag.error();
+        auto pwd = attrs->ice_chars(Pwd, kPwdMin, kCredentialMax);
+        if (!pwd) return pwd.error();
+        transport.ufrag = *ufrag;
+        transport.pwd = *pwd;
+    }
+    transport.candidates.reserve(std::min(root.children().size(), kMaxCandidates));
+    std::size_t index = 0;
+    for (const gloox::Tag* child : root.children()) {
+        if (child->name() != "candidate" || !detail::in_parent_namespace(*child, kNamespace)) {
+            continue; // other children (remote-candidate, extensions) are not ours to judge
+        }
+        if (transport.candidates.size() == kMaxCandidates) {
+            return Error{"transport: more than " + std::to_string(kMaxCandidates) + " candidates"};
+        }
+        Candidate& candidate = transport.candidates.emplace_back();
+        if (auto read = read_candidate(*child, index++, candidate); !read) {
+            return read.error();
+        }
+        for (std::size_t i = 0; i + 1 < transport.candidates.size(); ++i) {
+            if (transport.candidates[i].ice.id == candidate.ice.id) {
+                return Error{"candidate[" + std::to_string(index - 1) + "]: attribute 'id': '" +
+                             candidate.ice.id + "' is not unique in the transport"};
+            }
+        }
+    }
+    return transport;
 }
 
 } // namespace
@@ -145,45 +197,19 @@ std::string write_trickle(std::string_view ufrag, std::string_view pwd, const Ca
 }
 
 Result<Transport> read(std::string_view xml) {
-    auto parsed = detail::parse_element(xml, "transport", kNamespace);
+    Transport out;
+    auto parsed = detail::parse_element(xml, "transport", kNamespace, [&](const gloox::Tag& root) -> Result<void> {
+        auto converted = convert(root);
+        if (!converted) {
+            return converted.error();
+        }
+        out = std::move(*converted);
+        return {};
+    });
     if (!parsed) {
         return parsed.error();
     }
-    const gloox::Tag& root = **parsed;
-    auto attrs = detail::Attributes::of(root, "transport");
-    if (!attrs) {
-        return attrs.error();
-    }
-    Transport transport;
-    if (attrs->has("ufrag") || attrs->has("pwd")) {
-        auto ufrag = attrs->ice_chars("ufrag", kUfragMin, kCredentialMax);
-        if (!ufrag) return ufrag.error();
-        auto pwd = attrs->ice_chars("pwd", kPwdMin, kCredentialMax);
-        if (!pwd) return pwd.error();
-        transport.ufrag = *ufrag;
-        transport.pwd = *pwd;
-    }
-    std::size_t index = 0;
-    for (const gloox::Tag* child : root.children()) {
-        if (child->name() != "candidate" || !detail::in_parent_namespace(*child, kNamespace)) {
-            continue; // other children (remote-candidate, extensions) are not ours to judge
-        }
-        if (transport.candidates.size() == kMaxCandidates) {
-            return Error{"transport: more than " + std::to_string(kMaxCandidates) + " candidates"};
-        }
-        auto candidate = read_candidate(*child, index++);
-        if (!candidate) {
-            return candidate.error();
-        }
-        for (const Candidate& earlier : transport.candidates) {
-            if (earlier.ice.id == candidate->ice.id) {
-                return Error{"candidate[" + std::to_string(index - 1) + "]: attribute 'id': '" +
-                             candidate->ice.id + "' is not unique in the transport"};
-            }
-        }
-        transport.candidates.push_back(std::move(*candidate));
-    }
-    return transport;
+    return out;
 }
 
 } // namespace jgather::xep0176

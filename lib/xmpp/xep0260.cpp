@@ -16,6 +16,104 @@ constexpr std::size_t kSha1HexLength = 40;
 constexpr std::uint32_t kPriorityMax = 0xffffffff;
 constexpr std::uint16_t kDefaultPort = 1080; // XEP-0065 §5.3.1
 
+enum TransportAttribute : std::size_t { Sid, Dstaddr, Mode };
+constexpr std::array<std::string_view, 3> kTransportAttributes = {"sid", "dstaddr", "mode"};
+enum CandidateAttribute : std::size_t { Cid, Host, Jid, Port, Priority, Type };
+constexpr std::array<std::string_view, 6> kCandidateAttributes = {"cid",  "host",     "jid",
+                                                                  "port", "priority", "type"};
+
+Result<Transport> convert(const gloox::Tag& root) {
+    auto attrs = detail::Attributes::of(root, kTransportAttributes, "transport");
+    if (!attrs) {
+        return attrs.error();
+    }
+    Transport transport;
+    auto sid = attrs->text(Sid);
+    if (!sid) return sid.error();
+    if (sid->size() > kSidMax) {
+        return attrs->error(Sid, "longer than " + std::to_string(kSidMax) + " characters");
+    }
+    transport.sid = *sid;
+    if (attrs->has(Dstaddr)) {
+        auto dst = attrs->text(Dstaddr);
+        if (!dst) return dst.error();
+        const bool hex = std::all_of(dst->begin(), dst->end(), [](char c) {
+            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+        });
+        if (dst->size() != kSha1HexLength || !hex) {
+            return attrs->error(Dstaddr, "'" + *dst + "' is not a 40-digit SHA-1 hex string");
+        }
+        transport.dstaddr = *dst;
+        std::transform(transport.dstaddr.begin(), transport.dstaddr.end(), transport.dstaddr.begin(),
+                       [](char c) { return static_cast<char>(c >= 'A' && c <= 'F' ? c + 32 : c); });
+    }
+    if (attrs->has(Mode)) {
+        auto mode = attrs->text(Mode);
+        if (!mode) return mode.error();
+        if (*mode != "tcp" && *mode != "udp") {
+            return attrs->error(Mode, "'" + *mode + "' is not 'tcp' or 'udp'");
+        }
+        transport.mode = *mode;
+    }
+
+    std::size_t index = 0;
+    for (const gloox::Tag* child : root.children()) {
+        if (child->name() != "candidate" || !detail::in_parent_namespace(*child, kNamespace)) {
+            continue;
+        }
+        if (transport.candidates.size() == kMaxCandidates) {
+            return Error{"transport: more than " + std::to_string(kMaxCandidates) + " candidates"};
+        }
+        auto ca = detail::Attributes::of(*child, kCandidateAttributes, "candidate", static_cast<long>(index++));
+        if (!ca) return ca.error();
+        Candidate c;
+        c.transport = jgather::Transport::Socks5;
+        auto cid = ca->token(Cid, kCidMax);
+        if (!cid) return cid.error();
+        auto host = ca->text(Host);
+        if (!host) return host.error();
+        if (!detail::valid_host(*host)) {
+            return ca->error(Host, "'" + *host + "' is neither a literal IP nor a host name");
+        }
+        auto jid = ca->text(Jid);
+        if (!jid) return jid.error();
+        if (!detail::valid_jid(*jid)) {
+            return ca->error(Jid, "'" + *jid + "' is not a valid JID");
+        }
+        c.port = kDefaultPort;
+        if (ca->has(Port)) {
+            auto port = ca->port(Port);
+            if (!port) return port.error();
+            c.port = *port;
+        }
+        auto priority = ca->number(Priority, 1, kPriorityMax);
+        if (!priority) return priority.error();
+        c.s5b.type = S5bType::Direct; // XEP-0260 §2.2: 'type' defaults to direct
+        if (ca->has(Type)) {
+            auto type_name = ca->text(Type);
+            if (!type_name) return type_name.error();
+            auto type = parse_s5b_type(*type_name);
+            if (!type) {
+                return ca->error(Type, "unknown type '" + *type_name +
+                                             "' (expected direct, assisted, tunnel or proxy)");
+            }
+            c.s5b.type = *type;
+        }
+        auto literal = IpAddress::parse(*host);
+        c.host = literal ? literal->to_string() : *host;
+        c.s5b.cid = *cid;
+        c.s5b.jid = *jid;
+        c.priority = *priority;
+        for (const Candidate& earlier : transport.candidates) {
+            if (earlier.s5b.cid == c.s5b.cid) {
+                return ca->error(Cid, "'" + c.s5b.cid + "' is not unique in the transport");
+            }
+        }
+        transport.candidates.push_back(std::move(c));
+    }
+    return transport;
+}
+
 } // namespace
 
 std::string dstaddr(std::string_view sid, std::string_view initiator_jid,
@@ -35,112 +133,32 @@ std::string write(const Transport& transport) {
     root.addAttribute("mode", transport.mode);
     for (const Candidate& c : transport.candidates) {
         auto* tag = new gloox::Tag(&root, "candidate");
-        tag->addAttribute("cid", c.s5b.cid);
-        tag->addAttribute("host", c.host);
-        tag->addAttribute("jid", c.s5b.jid);
-        tag->addAttribute("port", std::to_string(c.port));
-        tag->addAttribute("priority", std::to_string(c.priority));
-        tag->addAttribute("type", std::string(to_string(c.s5b.type)));
+        detail::AttributeWriter attrs;
+        attrs.add("cid", c.s5b.cid);
+        attrs.add("host", c.host);
+        attrs.add("jid", c.s5b.jid);
+        attrs.add("port", std::to_string(c.port));
+        attrs.add("priority", std::to_string(c.priority));
+        attrs.add("type", std::string(to_string(c.s5b.type)));
+        attrs.apply_to(*tag);
     }
     return root.xml();
 }
 
 Result<Transport> read(std::string_view xml) {
-    auto parsed = detail::parse_element(xml, "transport", kNamespace);
+    Transport out;
+    auto parsed = detail::parse_element(xml, "transport", kNamespace, [&](const gloox::Tag& root) -> Result<void> {
+        auto converted = convert(root);
+        if (!converted) {
+            return converted.error();
+        }
+        out = std::move(*converted);
+        return {};
+    });
     if (!parsed) {
         return parsed.error();
     }
-    const gloox::Tag& root = **parsed;
-    auto attrs = detail::Attributes::of(root, "transport");
-    if (!attrs) {
-        return attrs.error();
-    }
-    Transport transport;
-    auto sid = attrs->text("sid");
-    if (!sid) return sid.error();
-    if (sid->size() > kSidMax) {
-        return attrs->error("sid", "longer than " + std::to_string(kSidMax) + " characters");
-    }
-    transport.sid = *sid;
-    if (attrs->has("dstaddr")) {
-        auto dst = attrs->text("dstaddr");
-        if (!dst) return dst.error();
-        const bool hex = std::all_of(dst->begin(), dst->end(), [](char c) {
-            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-        });
-        if (dst->size() != kSha1HexLength || !hex) {
-            return attrs->error("dstaddr", "'" + *dst + "' is not a 40-digit SHA-1 hex string");
-        }
-        transport.dstaddr = *dst;
-        std::transform(transport.dstaddr.begin(), transport.dstaddr.end(), transport.dstaddr.begin(),
-                       [](char c) { return static_cast<char>(c >= 'A' && c <= 'F' ? c + 32 : c); });
-    }
-    if (attrs->has("mode")) {
-        auto mode = attrs->text("mode");
-        if (!mode) return mode.error();
-        if (*mode != "tcp" && *mode != "udp") {
-            return attrs->error("mode", "'" + *mode + "' is not 'tcp' or 'udp'");
-        }
-        transport.mode = *mode;
-    }
-
-    std::size_t index = 0;
-    for (const gloox::Tag* child : root.children()) {
-        if (child->name() != "candidate" || !detail::in_parent_namespace(*child, kNamespace)) {
-            continue;
-        }
-        if (transport.candidates.size() == kMaxCandidates) {
-            return Error{"transport: more than " + std::to_string(kMaxCandidates) + " candidates"};
-        }
-        const std::string element = "candidate[" + std::to_string(index++) + "]";
-        auto ca = detail::Attributes::of(*child, element);
-        if (!ca) return ca.error();
-        Candidate c;
-        c.transport = jgather::Transport::Socks5;
-        auto cid = ca->token("cid", kCidMax);
-        if (!cid) return cid.error();
-        auto host = ca->text("host");
-        if (!host) return host.error();
-        if (!detail::valid_host(*host)) {
-            return ca->error("host", "'" + *host + "' is neither a literal IP nor a host name");
-        }
-        auto jid = ca->text("jid");
-        if (!jid) return jid.error();
-        if (!detail::valid_jid(*jid)) {
-            return ca->error("jid", "'" + *jid + "' is not a valid JID");
-        }
-        c.port = kDefaultPort;
-        if (ca->has("port")) {
-            auto port = ca->port("port");
-            if (!port) return port.error();
-            c.port = *port;
-        }
-        auto priority = ca->number("priority", 1, kPriorityMax);
-        if (!priority) return priority.error();
-        c.s5b.type = S5bType::Direct; // XEP-0260 §2.2: 'type' defaults to direct
-        if (ca->has("type")) {
-            auto type_name = ca->text("type");
-            if (!type_name) return type_name.error();
-            auto type = parse_s5b_type(*type_name);
-            if (!type) {
-                return ca->error("type", "unknown type '" + *type_name +
-                                             "' (expected direct, assisted, tunnel or proxy)");
-            }
-            c.s5b.type = *type;
-        }
-        auto literal = IpAddress::parse(*host);
-        c.host = literal ? literal->to_string() : *host;
-        c.s5b.cid = *cid;
-        c.s5b.jid = *jid;
-        c.priority = *priority;
-        for (const Candidate& earlier : transport.candidates) {
-            if (earlier.s5b.cid == c.s5b.cid) {
-                return ca->error("cid", "'" + c.s5b.cid + "' is not unique in the transport");
-            }
-        }
-        transport.candidates.push_back(std::move(c));
-    }
-    return transport;
+    return out;
 }
 
 } // namespace jgather::xep0260

@@ -12,18 +12,48 @@
 namespace jgather::detail {
 namespace {
 
-// Collects the top-level elements the parser completes.
-class Collector final : public gloox::TagHandler {
+// Runs the caller's conversion on the first top-level element, while the parser owns it.
+class RootHandler final : public gloox::TagHandler {
 public:
+    RootHandler(std::string_view name, std::string_view ns,
+                const std::function<Result<void>(const gloox::Tag&)>& on_root)
+        : name_(name), ns_(ns), on_root_(on_root) {}
     void handleTag(gloox::Tag* tag) override {
-        ++count;
-        if (!first) {
-            first.reset(tag->clone());
+        if (++count != 1) {
+            return;
+        }
+        const auto where = [this] { return "<" + std::string(name_) + ">"; }; // errors only
+        if (tag->name() != name_) {
+            result = Error{where() + ": expected element <" + std::string(name_) + ">, got <" +
+                           tag->name() + ">"};
+        } else if (tag->xmlns() != ns_) {
+            result = Error{where() + ": attribute 'xmlns': expected '" + std::string(ns_) +
+                           "', got '" + tag->xmlns() + "'"};
+        } else {
+            result = on_root_(*tag);
         }
     }
-    std::unique_ptr<gloox::Tag> first;
     int count = 0;
+    Result<void> result;
+
+private:
+    std::string_view name_;
+    std::string_view ns_;
+    const std::function<Result<void>(const gloox::Tag&)>& on_root_;
 };
+
+// Attribute names are short: an inline loop beats a call to memcmp.
+bool same_name(std::string_view a, const std::string& b) {
+    if (a.size() != b.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (a[i] != b[i]) {
+            return false;
+        }
+    }
+    return true;
+}
 
 bool is_ice_char(char c) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
@@ -32,149 +62,201 @@ bool is_ice_char(char c) {
 
 } // namespace
 
-Result<std::unique_ptr<gloox::Tag>> parse_element(std::string_view xml, std::string_view name,
-                                                  std::string_view ns) {
-    const std::string where = "<" + std::string(name) + ">";
+Result<void> parse_element(std::string_view xml, std::string_view name, std::string_view ns,
+                           const std::function<Result<void>(const gloox::Tag&)>& on_root) {
+    const auto where = [name] { return "<" + std::string(name) + ">"; }; // errors only
     if (xml.size() > kMaxDocumentSize) {
-        return Error{where + ": document is " + std::to_string(xml.size()) + " bytes, more than " +
+        return Error{where() + ": document is " + std::to_string(xml.size()) + " bytes, more than " +
                      std::to_string(kMaxDocumentSize)};
     }
-    Collector collector;
-    gloox::Parser parser(&collector);
-    std::string copy(xml);
+    RootHandler handler(name, ns, on_root);
+    gloox::Parser parser(&handler);
+    // gloox's Parser wants a mutable std::string; reuse one buffer per thread so that a read
+    // costs no allocation for it (a fresh 2 KiB malloc after gloox freed a tree is slow).
+    thread_local std::string copy;
+    copy.assign(xml);
     const int status = parser.feed(copy);
     if (status >= 0) {
-        return Error{where + ": malformed XML at offset " + std::to_string(status)};
+        return Error{where() + ": malformed XML at offset " + std::to_string(status)};
     }
-    if (collector.count == 0) {
-        return Error{where + ": no complete element"};
+    if (handler.count == 0) {
+        return Error{where() + ": no complete element"};
     }
-    if (collector.count > 1) {
-        return Error{where + ": more than one top-level element"};
+    if (handler.count > 1) {
+        return Error{where() + ": more than one top-level element"};
     }
-    // Trailing text after the element would be an unterminated second element.
+    // Anything after the element would be the start of an unterminated second one.
     const auto end = copy.find_last_not_of(" \t\r\n");
     if (end != std::string::npos && copy[end] != '>') {
-        return Error{where + ": text after the element"};
+        return Error{where() + ": text after the element"};
     }
-    std::unique_ptr<gloox::Tag> tag = std::move(collector.first);
-    if (tag->name() != name) {
-        return Error{where + ": expected element <" + std::string(name) + ">, got <" + tag->name() +
-                     ">"};
-    }
-    if (tag->xmlns() != ns) {
-        return Error{where + ": attribute 'xmlns': expected '" + std::string(ns) + "', got '" +
-                     tag->xmlns() + "'"};
-    }
-    return tag;
+    return handler.result;
 }
 
 bool in_parent_namespace(const gloox::Tag& child, std::string_view ns) {
-    const std::string own = child.findAttribute("xmlns");
+    static const std::string kXmlns = "xmlns";
+    const std::string& own = child.findAttribute(kXmlns);
     return own.empty() || own == ns;
 }
 
-Result<Attributes> Attributes::of(const gloox::Tag& tag, std::string element) {
-    const auto& list = tag.attributes();
-    for (auto a = list.begin(); a != list.end(); ++a) {
-        for (auto b = std::next(a); b != list.end(); ++b) {
-            if ((*a)->name() == (*b)->name() && (*a)->xmlns() == (*b)->xmlns()) {
-                return Error{element + ": attribute '" + (*a)->name() + "' appears twice"};
+std::string Attributes::where() const {
+    std::string text(element_);
+    if (index_ >= 0) {
+        text += "[" + std::to_string(index_) + "]";
+    }
+    return text;
+}
+
+Result<Attributes> Attributes::of(const gloox::Tag& tag, std::span<const std::string_view> known,
+                                  std::string_view element, long index) {
+    Attributes attributes(known, element, index);
+    // Attributes outside the known table (other namespaces, extensions) are only checked for
+    // duplicates among themselves.
+    std::array<const gloox::Tag::Attribute*, kMaxAttributes> others{};
+    std::size_t other_count = 0;
+    std::size_t total = 0;
+    std::size_t next = 0;
+    for (const gloox::Tag::Attribute* a : tag.attributes()) {
+        if (++total > kMaxAttributes) {
+            return Error{attributes.where() + ": more than " + std::to_string(kMaxAttributes) +
+                         " attributes"};
+        }
+        const std::string& name = a->name();
+        // Writers emit attributes in table order, so the search starts after the last match.
+        std::size_t slot = known.size();
+        for (std::size_t step = 0, k = next; step < known.size(); ++step, ++k) {
+            if (k == known.size()) {
+                k = 0;
+            }
+            if (same_name(known[k], name)) {
+                slot = k;
+                next = k + 1;
+                break;
             }
         }
+        // prefix() is a lookup inside gloox: asked only for a known name.
+        if (slot < known.size() && a->prefix().empty()) {
+            if (attributes.slots_[slot] != nullptr) {
+                // Not well-formed XML (XML 1.0 §3.1), which gloox's parser tolerates.
+                return Error{attributes.where() + ": attribute '" + name + "' appears twice"};
+            }
+            attributes.slots_[slot] = &a->value();
+            continue;
+        }
+        for (std::size_t o = 0; o < other_count; ++o) {
+            if (others[o]->name() == name && others[o]->prefix() == a->prefix()) {
+                return Error{attributes.where() + ": attribute '" + name + "' appears twice"};
+            }
+        }
+        others[other_count++] = a;
     }
-    return Attributes(tag, std::move(element));
+    return attributes;
 }
 
-bool Attributes::has(const std::string& name) const { return tag_.hasAttribute(name); }
-
-Error Attributes::error(const std::string& name, const std::string& what) const {
-    return Error{element_ + ": attribute '" + name + "': " + what};
+Error Attributes::absent(std::size_t slot) const {
+    return error(slot, slots_[slot] ? "empty" : "missing");
 }
 
-Result<std::string> Attributes::text(const std::string& name) const {
-    if (!tag_.hasAttribute(name)) {
-        return error(name, "missing");
-    }
-    std::string value = tag_.findAttribute(name);
-    if (value.empty()) {
-        return error(name, "empty");
-    }
-    return value;
+Error Attributes::error(std::size_t slot, const std::string& what) const {
+    return Error{where() + ": attribute '" + std::string(known_[slot]) + "': " + what};
 }
 
-Result<std::uint32_t> Attributes::number(const std::string& name, std::uint32_t min,
+Result<std::string> Attributes::text(std::size_t slot) const {
+    const std::string* value = slots_[slot];
+    if (!value || value->empty()) {
+        return absent(slot);
+    }
+    return *value;
+}
+
+Result<std::uint32_t> Attributes::number(std::size_t slot, std::uint32_t min,
                                          std::uint32_t max) const {
-    auto value = text(name);
-    if (!value) {
-        return value.error();
+    const std::string* value = slots_[slot];
+    if (!value || value->empty()) {
+        return absent(slot);
     }
     const std::string& digits = *value;
-    const bool all_digits = std::all_of(digits.begin(), digits.end(),
-                                        [](char c) { return c >= '0' && c <= '9'; });
+    // One pass: digits only (no sign, blanks or '+'), stop counting past 10 digits.
     std::uint64_t parsed = 0;
-    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), parsed);
-    if (!all_digits || ec == std::errc::invalid_argument || end != digits.data() + digits.size()) {
-        return error(name, "'" + digits + "' is not an unsigned decimal number");
+    for (char c : digits) {
+        if (c < '0' || c > '9') {
+            return error(slot, "'" + digits + "' is not an unsigned decimal number");
+        }
+        if (parsed <= 0xffffffffULL) {
+            parsed = parsed * 10 + static_cast<unsigned>(c - '0');
+        }
     }
-    if (ec == std::errc::result_out_of_range || parsed < min || parsed > max) {
-        return error(name, digits + " is out of range " + std::to_string(min) + "-" +
+    if (parsed < min || parsed > max) {
+        return error(slot, digits + " is out of range " + std::to_string(min) + "-" +
                                std::to_string(max));
     }
     return static_cast<std::uint32_t>(parsed);
 }
 
-Result<std::uint16_t> Attributes::port(const std::string& name) const {
-    auto value = number(name, 1, 65535);
+Result<std::uint16_t> Attributes::port(std::size_t slot) const {
+    auto value = number(slot, 1, 65535);
     if (!value) {
         return value.error();
     }
     return static_cast<std::uint16_t>(*value);
 }
 
-Result<std::string> Attributes::ip(const std::string& name) const {
-    auto value = text(name);
-    if (!value) {
-        return value.error();
+Result<IpAddress> Attributes::address(std::size_t slot) const {
+    const std::string* value = slots_[slot];
+    if (!value || value->empty()) {
+        return absent(slot);
     }
     auto parsed = IpAddress::parse(*value);
     if (!parsed) {
-        return error(name, parsed.error().message);
+        return error(slot, parsed.error().message);
     }
-    return parsed->to_string();
+    return parsed;
 }
 
-Result<std::string> Attributes::ice_chars(const std::string& name, std::size_t min_length,
+Result<std::string> Attributes::ip(std::size_t slot) const {
+    const std::string* value = slots_[slot];
+    if (!value || value->empty()) {
+        return absent(slot);
+    }
+    auto parsed = IpAddress::parse(*value);
+    if (!parsed) {
+        return error(slot, parsed.error().message);
+    }
+    // inet_pton accepts IPv4 only in canonical dotted-quad (no leading zeros): keep the text.
+    return parsed->family() == Family::IPv4 ? *value : parsed->to_string();
+}
+
+Result<std::string> Attributes::ice_chars(std::size_t slot, std::size_t min_length,
                                           std::size_t max_length) const {
-    auto value = text(name);
+    auto value = text(slot);
     if (!value) {
         return value.error();
     }
     if (value->size() < min_length || value->size() > max_length) {
-        return error(name, "length " + std::to_string(value->size()) + " is outside " +
+        return error(slot, "length " + std::to_string(value->size()) + " is outside " +
                                std::to_string(min_length) + "-" + std::to_string(max_length));
     }
     if (!std::all_of(value->begin(), value->end(), is_ice_char)) {
-        return error(name, "'" + *value + "' has characters outside ALPHA / DIGIT / '+' / '/' "
+        return error(slot, "'" + *value + "' has characters outside ALPHA / DIGIT / '+' / '/' "
                                           "(RFC 8445 §5.3 ice-char)");
     }
     return value;
 }
 
-Result<std::string> Attributes::token(const std::string& name, std::size_t max_length) const {
-    auto value = text(name);
+Result<std::string> Attributes::token(std::size_t slot, std::size_t max_length) const {
+    auto value = text(slot);
     if (!value) {
         return value.error();
     }
     if (value->size() > max_length) {
-        return error(name, "longer than " + std::to_string(max_length) + " characters");
+        return error(slot, "longer than " + std::to_string(max_length) + " characters");
     }
     const bool ok = std::all_of(value->begin(), value->end(), [](char c) {
         return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
                c == '.' || c == '_' || c == ':' || c == '-';
     });
     if (!ok) {
-        return error(name, "'" + *value + "' has characters outside A-Z a-z 0-9 . _ : -");
+        return error(slot, "'" + *value + "' has characters outside A-Z a-z 0-9 . _ : -");
     }
     return value;
 }

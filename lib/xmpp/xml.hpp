@@ -2,13 +2,19 @@
 // XEP readers. Every error names the element and the attribute at fault.
 #pragma once
 
+#include <jgather/address.hpp>
 #include <jgather/result.hpp>
 
 #include <gloox/tag.h>
 
 #include <cstddef>
+#include <array>
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <memory>
+#include <utility>
+#include <vector>
 #include <string>
 #include <string_view>
 
@@ -18,43 +24,94 @@ namespace jgather::detail {
 inline constexpr std::size_t kMaxDocumentSize = 64 * 1024;
 
 /**
- * Parses exactly one complete element. Rejects malformed or truncated XML, several top-level
- * elements, documents over kMaxDocumentSize, and a root that is not <@p name xmlns='@p ns'>.
+ * Parses exactly one complete element and hands it to @p on_root while the parser still owns it
+ * (no copy). Rejects malformed or truncated XML, several top-level elements, documents over
+ * kMaxDocumentSize, and a root that is not <@p name xmlns='@p ns'>; otherwise returns what
+ * @p on_root returned.
  */
-Result<std::unique_ptr<gloox::Tag>> parse_element(std::string_view xml, std::string_view name,
-                                                  std::string_view ns);
+Result<void> parse_element(std::string_view xml, std::string_view name, std::string_view ns,
+                           const std::function<Result<void>(const gloox::Tag&)>& on_root);
 
 /** True when @p child is in the namespace of its parent (no xmlns of its own, or the same). */
 bool in_parent_namespace(const gloox::Tag& child, std::string_view ns);
 
-/** @brief Typed, strict access to one element's attributes. */
+/**
+ * @brief Typed, strict access to one element's attributes.
+ *
+ * A reader names the attributes it knows in a table; one pass over gloox's list files each into
+ * its slot (no per-lookup search), rejects duplicates, and leaves attributes of other
+ * namespaces (a prefix) and unknown ones alone. Accessors take the slot; messages use the name.
+ */
 class Attributes {
 public:
-    /** Checks for duplicate attributes (not well-formed XML, which gloox tolerates). */
-    static Result<Attributes> of(const gloox::Tag& tag, std::string element);
+    /** Most attributes on one element (hostile input bound). */
+    static constexpr std::size_t kMaxAttributes = 32;
+    /** Most attributes a reader can know for one element. */
+    static constexpr std::size_t kMaxKnown = 16;
 
-    [[nodiscard]] bool has(const std::string& name) const;
+    /**
+     * Files @p tag's attributes into the slots of @p known. Rejects duplicates (not well-formed
+     * XML, which gloox tolerates) and more than kMaxAttributes. Errors name the element as
+     * "@p element" or, with an @p index, "@p element[index]".
+     */
+    static Result<Attributes> of(const gloox::Tag& tag, std::span<const std::string_view> known,
+                                 std::string_view element, long index = -1);
+
+    [[nodiscard]] bool has(std::size_t slot) const { return slots_[slot] != nullptr; }
     /** A required attribute's text; an error when missing or empty. */
-    [[nodiscard]] Result<std::string> text(const std::string& name) const;
+    [[nodiscard]] Result<std::string> text(std::size_t slot) const;
     /** A required unsigned decimal in [min, max]; no sign, blanks or leading '+'. */
-    [[nodiscard]] Result<std::uint32_t> number(const std::string& name, std::uint32_t min,
+    [[nodiscard]] Result<std::uint32_t> number(std::size_t slot, std::uint32_t min,
                                                std::uint32_t max) const;
     /** A required port, 1-65535. */
-    [[nodiscard]] Result<std::uint16_t> port(const std::string& name) const;
+    [[nodiscard]] Result<std::uint16_t> port(std::size_t slot) const;
+    /** A required literal IP. */
+    [[nodiscard]] Result<IpAddress> address(std::size_t slot) const;
     /** A required literal IP, returned in canonical form. */
-    [[nodiscard]] Result<std::string> ip(const std::string& name) const;
+    [[nodiscard]] Result<std::string> ip(std::size_t slot) const;
     /** A required string of RFC 8445 ice-chars, @p min_length to @p max_length long. */
-    [[nodiscard]] Result<std::string> ice_chars(const std::string& name, std::size_t min_length,
+    [[nodiscard]] Result<std::string> ice_chars(std::size_t slot, std::size_t min_length,
                                                 std::size_t max_length) const;
     /** A required XML NMTOKEN-like identifier ([A-Za-z0-9._:-]), 1 to @p max_length long. */
-    [[nodiscard]] Result<std::string> token(const std::string& name, std::size_t max_length) const;
+    [[nodiscard]] Result<std::string> token(std::size_t slot, std::size_t max_length) const;
     /** An error "element: attribute 'name': what". */
-    [[nodiscard]] Error error(const std::string& name, const std::string& what) const;
+    [[nodiscard]] Error error(std::size_t slot, const std::string& what) const;
 
 private:
-    Attributes(const gloox::Tag& tag, std::string element) : tag_(tag), element_(std::move(element)) {}
-    const gloox::Tag& tag_;
-    std::string element_;
+    Attributes(std::span<const std::string_view> known, std::string_view element, long index)
+        : known_(known), element_(element), index_(index) {}
+    /** "element" or "element[index]": built only for an error message. */
+    [[nodiscard]] std::string where() const;
+    /** The error for a required attribute that is missing or empty. */
+    [[nodiscard]] Error absent(std::size_t slot) const;
+
+    std::array<const std::string*, kMaxKnown> slots_{};
+    std::span<const std::string_view> known_;
+    std::string_view element_;
+    long index_ = -1;
+};
+
+/** @brief Builds an element's attribute list in one go (Tag::addAttribute rescans per call). */
+class AttributeWriter {
+public:
+    void add(const std::string& name, std::string value) {
+        if (!value.empty()) {
+            list_.push_back(new gloox::Tag::Attribute(name, value));
+        }
+    }
+    /** Hands the attributes to @p tag, which takes ownership. */
+    void apply_to(gloox::Tag& tag) {
+        tag.setAttributes(list_);
+        list_.clear();
+    }
+    ~AttributeWriter() {
+        for (auto* a : list_) {
+            delete a;
+        }
+    }
+
+private:
+    gloox::Tag::AttributeList list_;
 };
 
 /** True for a valid JID (RFC 7622, via gloox's stringprep). */

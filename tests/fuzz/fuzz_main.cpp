@@ -1,5 +1,5 @@
 // libFuzzer entry point; JGATHER_FUZZ_READER names the reader (xep0176, xep0065, xep0260).
-#include "readers.hpp"
+#include "fuzz/readers.hpp"
 
 #include <cstdio>
 #include <cstdlib>

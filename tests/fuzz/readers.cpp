@@ -1,4 +1,4 @@
-#include "readers.hpp"
+#include "fuzz/readers.hpp"
 
 #include <jgather/xep0065.hpp>
 #include <jgather/xep0176.hpp>

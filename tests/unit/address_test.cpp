@@ -1,6 +1,7 @@
 #include <jgather/address.hpp>
 
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
 
 using jgather::Family;
 using jgather::IpAddress;
@@ -71,4 +72,20 @@ TEST(TransportAddress, FormatsWithBracketsForIpv6) {
               "[2001:db8::1]:5000");
     EXPECT_EQ((jgather::TransportAddress{*IpAddress::parse("192.0.2.1"), 80}.to_string()),
               "192.0.2.1:80");
+}
+
+TEST(IpAddress, TextMatchesInetNtopForRfc5952Cases) {
+    // glibc's inet_ntop is RFC 5952 canonical; the formatter must agree with it.
+    for (const char* text : {"::", "::1", "1::", "2001:db8::1", "2001:db8:0:1:1:1:1:1", "2001:0:0:1::1",
+                             "2001:db8:0:0:1:0:0:1", "fe80::1:0:0:0", "0:0:1::", "1:0:0:2:0:0:0:3",
+                             "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "::ffff:192.0.2.1",
+                             "2001:db8:a:b:c:d:e:0", "0.0.0.0", "255.255.255.255", "192.0.2.10",
+                             "10.0.100.1"}) {
+        auto parsed = IpAddress::parse(text);
+        ASSERT_TRUE(parsed) << text;
+        char expected[INET6_ADDRSTRLEN] = {};
+        const int family = parsed->family() == Family::IPv4 ? AF_INET : AF_INET6;
+        inet_ntop(family, parsed->bytes().data(), expected, sizeof expected);
+        EXPECT_EQ(parsed->to_string(), expected) << text;
+    }
 }
