@@ -37,7 +37,10 @@ void iterate_until(GMainContext* context, const bool& done) {
 
 Sample run_jgather(GMainContext* context, jgather::EventLoop& loop) {
     jgather::GatherOptions options;
-    options.s5b = false; // the same work as libnice: one UDP socket per address
+    // The same work as libnice: one UDP socket per address, link-local included (libnice
+    // gathers fe80:: addresses; jgather leaves them out by default).
+    options.s5b = false;
+    options.host.include_link_local = true;
     jgather::Gatherer gatherer(loop, options);
     Sample sample;
     bool done = false;

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the dependencies, builds with warnings as errors, and runs every test suite:
+# unit and nat (network namespaces; needs root), the unit suite again under valgrind, and each
+# libFuzzer target briefly from its seed corpus. Ends with one "N passed, N failed" line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh
+
+build=${BUILD_DIR:-build-ci}
+[ -d "$build" ] || meson setup "$build" -Dwerror=true -Dtests=enabled >/dev/null
+meson compile -C "$build"
+
+status=0
+meson test -C "$build" --suite unit --suite nat --print-errorlogs || status=1
+cp "$build/meson-logs/testlog.junit.xml" "$build/junit-suites.xml"
+meson test -C "$build" --suite unit --setup valgrind --print-errorlogs || status=1
+cp "$build/meson-logs/testlog-valgrind.junit.xml" "$build/junit-valgrind.xml"
+
+bash scripts/fuzz.sh "${FUZZ_SECONDS:-10}" || status=1
+
+python3 scripts/test-summary.py "$build/junit-suites.xml" "$build/junit-valgrind.xml"
+exit "$status"
