@@ -93,14 +93,6 @@ void Netns::ip(const std::vector<std::string>& args) const {
     }
 }
 
-void Netns::sysctl(const std::string& path, const std::string& value) const {
-    const std::vector<std::string> argv = {"ip", "netns", "exec", name_, "sh", "-c",
-                                           "echo " + value + " > /proc/sys/" + path};
-    if (run_command(argv) != 0) {
-        throw std::runtime_error("failed: " + joined(argv));
-    }
-}
-
 EnterNetns::EnterNetns(const Netns& netns) {
     original_ = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
     const int target = open(("/run/netns/" + netns.name()).c_str(), O_RDONLY | O_CLOEXEC);

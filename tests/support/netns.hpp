@@ -26,8 +26,6 @@ public:
     [[nodiscard]] const std::string& name() const { return name_; }
     /** Runs `ip -n NAME args...`; throws std::runtime_error with the command on failure. */
     void ip(const std::vector<std::string>& args) const;
-    /** Writes @p value into /proc/sys/@p path as seen from inside the namespace. */
-    void sysctl(const std::string& path, const std::string& value) const;
 
 private:
     std::string name_;
