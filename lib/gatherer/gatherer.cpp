@@ -27,7 +27,8 @@ bool by_priority(const Candidate& a, const Candidate& b) { return a.priority > b
 
 } // namespace
 
-class Gatherer::Private {
+// Hidden: a nested class inherits the exported visibility of Gatherer otherwise.
+class __attribute__((visibility("hidden"))) Gatherer::Private {
 public:
     Private(Gatherer& owner, EventLoop& loop, GatherOptions options)
         : owner_(owner), loop_(loop), options_(std::move(options)) {}
