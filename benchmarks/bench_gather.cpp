@@ -3,17 +3,17 @@
 // side by side with the ratio jgather/libnice.
 //
 //   meson compile -C build && build/benchmarks/bench-gather [ROUNDS]
-#include <jgather/glib.hpp>
-#include <jgather/jgather.hpp>
-
 #include <agent.h>
-#include <glib.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
+
+#include <glib.h>
+
+#include <jgather/glib.hpp>
+#include <jgather/jgather.hpp>
 
 namespace {
 
@@ -82,13 +82,13 @@ Sample run_libnice(GMainContext* context) {
             }
         }),
         &run);
-    const gulong on_done = g_signal_connect(
-        agent, "candidate-gathering-done", G_CALLBACK(+[](NiceAgent*, guint, gpointer data) {
-            auto* r = static_cast<NiceRun*>(data);
-            r->sample.done_ms = since(r->start);
-            r->done = true;
-        }),
-        &run);
+    const gulong on_done = g_signal_connect(agent, "candidate-gathering-done",
+                                            G_CALLBACK(+[](NiceAgent*, guint, gpointer data) {
+                                                auto* r = static_cast<NiceRun*>(data);
+                                                r->sample.done_ms = since(r->start);
+                                                r->done = true;
+                                            }),
+                                            &run);
     run.start = Clock::now();
     const guint stream = nice_agent_add_stream(agent, 1);
     nice_agent_gather_candidates(agent, stream);

@@ -2,20 +2,20 @@
 // own Jingle::ICEUDP (parse with gloox::Parser, then build ICEUDP from the Tag), same run.
 //
 //   build/benchmarks/bench-xep0176 [ITERATIONS]
-#include <jgather/xep0176.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include <gloox/jingleiceudp.h>
 #include <gloox/parser.h>
 #include <gloox/tag.h>
 #include <gloox/taghandler.h>
 
-#include <chrono>
-#include <cstdio>
-#include <cstdlib>
-#include <algorithm>
-#include <memory>
-#include <string>
-#include <vector>
+#include <jgather/xep0176.hpp>
 
 namespace {
 
@@ -25,7 +25,8 @@ jgather::xep0176::Transport sample_transport() {
     jgather::xep0176::Transport t{"8hhy", "asd88fgpdd777uzjYhagZg", {}};
     for (int i = 0; i < 10; ++i) {
         jgather::Candidate c;
-        c.host = i % 2 ? "192.0.2." + std::to_string(10 + i) : "2001:db8::" + std::to_string(10 + i);
+        c.host =
+            i % 2 ? "192.0.2." + std::to_string(10 + i) : "2001:db8::" + std::to_string(10 + i);
         c.port = static_cast<std::uint16_t>(40000 + i);
         c.priority = 2130706431U - static_cast<unsigned>(i) * 256U;
         c.ice.foundation = std::to_string(i + 1);
@@ -33,7 +34,8 @@ jgather::xep0176::Transport sample_transport() {
         c.ice.network = 2;
         c.ice.type = i < 6 ? jgather::IceType::Host : jgather::IceType::Srflx;
         if (c.ice.type == jgather::IceType::Srflx) {
-            c.ice.related = jgather::TransportAddress{*jgather::IpAddress::parse("192.0.2.10"), 40000};
+            c.ice.related =
+                jgather::TransportAddress{*jgather::IpAddress::parse("192.0.2.10"), 40000};
         }
         t.candidates.push_back(c);
     }
@@ -65,7 +67,9 @@ gloox::Jingle::ICEUDP::CandidateList gloox_candidates(const jgather::xep0176::Tr
 // gloox's way to read: the parser hands over the element, ICEUDP reads it in place.
 class ReadIceUdp final : public gloox::TagHandler {
 public:
-    void handleTag(gloox::Tag* tag) override { count = gloox::Jingle::ICEUDP(tag).candidates().size(); }
+    void handleTag(gloox::Tag* tag) override {
+        count = gloox::Jingle::ICEUDP(tag).candidates().size();
+    }
     std::size_t count = 0;
 };
 
@@ -95,7 +99,9 @@ int main(int argc, char** argv) {
     auto list = gloox_candidates(transport);
     const std::string xml = jgather::xep0176::write(transport);
 
-    const auto jg_write = [&] { sink = jgather::xep0176::write(transport).size(); };
+    const auto jg_write = [&] {
+        sink = jgather::xep0176::write(transport).size();
+    };
     const auto gl_write = [&] {
         gloox::Jingle::ICEUDP ice(transport.pwd, transport.ufrag, list);
         std::unique_ptr<gloox::Tag> tag(ice.tag());

@@ -5,14 +5,14 @@
 // candidate from it, exactly as it does for Server IP Check.
 //
 //   custom-source 203.0.113.7 [DELAY_MS]
-#include <jgather/glib.hpp>
-#include <jgather/jgather.hpp>
-
-#include <glib.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+
+#include <glib.h>
+
+#include <jgather/glib.hpp>
+#include <jgather/jgather.hpp>
 
 namespace {
 
@@ -67,7 +67,9 @@ int main(int argc, char** argv) {
                             : std::string(to_string(c.s5b.type)).c_str(),
                         c.host.c_str(), c.port, c.origin.to_string().c_str());
         };
-        gatherer.on_complete = [&](const jgather::GatherResult&) { g_main_loop_quit(main_loop); };
+        gatherer.on_complete = [&](const jgather::GatherResult&) {
+            g_main_loop_quit(main_loop);
+        };
         if (auto ok = gatherer.gather(); !ok) {
             std::fprintf(stderr, "custom-source: %s\n", ok.error().message.c_str());
             return 1;

@@ -1,10 +1,5 @@
 // jgather-demo: gathers this machine's candidates and prints them as text, JSON or XEP XML.
 // Uses nothing beyond jgather's public API (and GLib for the main loop).
-#include <jgather/glib.hpp>
-#include <jgather/jgather.hpp>
-
-#include <glib.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -14,6 +9,11 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <glib.h>
+
+#include <jgather/glib.hpp>
+#include <jgather/jgather.hpp>
 
 namespace {
 
@@ -52,13 +52,15 @@ struct Options {
     std::exit(2);
 }
 
-unsigned parse_unsigned(std::string_view flag, const std::string& text, unsigned min, unsigned max) {
+unsigned parse_unsigned(std::string_view flag, const std::string& text, unsigned min,
+                        unsigned max) {
     char* end = nullptr;
     errno = 0;
     const unsigned long value = std::strtoul(text.c_str(), &end, 10);
-    if (text.empty() || *end != '\0' || errno != 0 || text[0] == '-' || value < min || value > max) {
-        usage_error(std::string(flag) + ": '" + text + "' is not a number in " + std::to_string(min) +
-                    "-" + std::to_string(max));
+    if (text.empty() || *end != '\0' || errno != 0 || text[0] == '-' || value < min ||
+        value > max) {
+        usage_error(std::string(flag) + ": '" + text + "' is not a number in " +
+                    std::to_string(min) + "-" + std::to_string(max));
     }
     return static_cast<unsigned>(value);
 }
@@ -126,16 +128,26 @@ Options parse_args(int argc, char** argv) {
     return o;
 }
 
-double ms(std::chrono::microseconds us) { return static_cast<double>(us.count()) / 1000.0; }
+double ms(std::chrono::microseconds us) {
+    return static_cast<double>(us.count()) / 1000.0;
+}
 
 std::string json_string(std::string_view text) {
     std::string out = "\"";
     for (char c : text) {
         switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\t': out += "\\t"; break;
+        case '"':
+            out += "\\\"";
+            break;
+        case '\\':
+            out += "\\\\";
+            break;
+        case '\n':
+            out += "\\n";
+            break;
+        case '\t':
+            out += "\\t";
+            break;
         default:
             if (static_cast<unsigned char>(c) < 0x20) {
                 char buffer[8];
@@ -175,25 +187,27 @@ void print_json(const jgather::GatherResult& r) {
     auto candidates = r.ice;
     candidates.insert(candidates.end(), r.s5b.begin(), r.s5b.end());
     for (const jgather::Candidate& c : candidates) {
-        out << (first ? "\n" : ",\n") << "    {\"transport\": " << json_string(to_string(c.transport));
+        out << (first ? "\n" : ",\n")
+            << "    {\"transport\": " << json_string(to_string(c.transport));
         first = false;
         const bool ice = c.transport == jgather::Transport::IceUdp;
-        out << ", \"type\": "
-            << json_string(ice ? to_string(c.ice.type) : to_string(c.s5b.type))
+        out << ", \"type\": " << json_string(ice ? to_string(c.ice.type) : to_string(c.s5b.type))
             << ", \"ip\": " << json_string(c.host) << ", \"port\": " << c.port
             << ", \"priority\": " << c.priority << ", \"source\": " << json_string(c.origin.source)
             << ", \"origin\": " << json_string(c.origin.to_string())
             << ", \"interface\": " << json_string(c.interface);
         if (ice) {
-            out << ", \"component\": " << c.ice.component << ", \"foundation\": "
-                << json_string(c.ice.foundation) << ", \"generation\": " << c.ice.generation
-                << ", \"id\": " << json_string(c.ice.id) << ", \"network\": " << c.ice.network;
+            out << ", \"component\": " << c.ice.component
+                << ", \"foundation\": " << json_string(c.ice.foundation)
+                << ", \"generation\": " << c.ice.generation << ", \"id\": " << json_string(c.ice.id)
+                << ", \"network\": " << c.ice.network;
             if (c.ice.related) {
                 out << ", \"related_ip\": " << json_string(c.ice.related->ip.to_string())
                     << ", \"related_port\": " << c.ice.related->port;
             }
         } else {
-            out << ", \"cid\": " << json_string(c.s5b.cid) << ", \"jid\": " << json_string(c.s5b.jid);
+            out << ", \"cid\": " << json_string(c.s5b.cid)
+                << ", \"jid\": " << json_string(c.s5b.jid);
         }
         out << "}";
     }
@@ -215,9 +229,10 @@ void print_json(const jgather::GatherResult& r) {
     first = true;
     for (const jgather::SourceReport& s : r.sources) {
         out << (first ? "\n" : ",\n") << "    {\"name\": " << json_string(s.name)
-            << ", \"status\": " << json_string(to_string(s.state)) << ", \"elapsed_ms\": "
-            << ms(s.elapsed) << ", \"error\": "
-            << (s.error.empty() ? std::string("null") : json_string(s.error)) << "}";
+            << ", \"status\": " << json_string(to_string(s.state))
+            << ", \"elapsed_ms\": " << ms(s.elapsed)
+            << ", \"error\": " << (s.error.empty() ? std::string("null") : json_string(s.error))
+            << "}";
         first = false;
     }
     out << "\n  ],\n  \"dropped\": [";
@@ -268,7 +283,8 @@ void print_result(const Options& o, const jgather::GatherResult& r) {
     } else if (o.format == "xep0176") {
         std::cout << jgather::xep0176::write({r.ufrag, r.pwd, r.ice}) << "\n";
     } else if (o.format == "xep0065") {
-        std::cout << jgather::xep0065::write({o.sid, "tcp", jgather::xep0065::streamhosts_from(r.s5b)})
+        std::cout << jgather::xep0065::write(
+                         {o.sid, "tcp", jgather::xep0065::streamhosts_from(r.s5b)})
                   << "\n";
     } else if (o.format == "xep0260") {
         const std::string dst = jgather::xep0260::dstaddr(o.sid, o.gather.jid, o.peer_jid);

@@ -1,9 +1,8 @@
-#include <jgather/address.hpp>
-
-#include <arpa/inet.h>
-
 #include <algorithm>
+#include <arpa/inet.h>
 #include <cstring>
+
+#include <jgather/address.hpp>
 
 namespace jgather {
 

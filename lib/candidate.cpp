@@ -5,20 +5,28 @@ namespace jgather {
 
 std::string_view to_string(IceType type) noexcept {
     switch (type) {
-    case IceType::Host: return "host";
-    case IceType::Prflx: return "prflx";
-    case IceType::Srflx: return "srflx";
-    case IceType::Relay: return "relay";
+    case IceType::Host:
+        return "host";
+    case IceType::Prflx:
+        return "prflx";
+    case IceType::Srflx:
+        return "srflx";
+    case IceType::Relay:
+        return "relay";
     }
     return "host";
 }
 
 std::string_view to_string(S5bType type) noexcept {
     switch (type) {
-    case S5bType::Direct: return "direct";
-    case S5bType::Assisted: return "assisted";
-    case S5bType::Tunnel: return "tunnel";
-    case S5bType::Proxy: return "proxy";
+    case S5bType::Direct:
+        return "direct";
+    case S5bType::Assisted:
+        return "assisted";
+    case S5bType::Tunnel:
+        return "tunnel";
+    case S5bType::Proxy:
+        return "proxy";
     }
     return "direct";
 }
@@ -63,20 +71,28 @@ bool Candidate::same_wire_fields(const Candidate& other) const {
 
 std::string_view to_string(InterfaceKind kind) noexcept {
     switch (kind) {
-    case InterfaceKind::Physical: return "physical";
-    case InterfaceKind::Loopback: return "loopback";
-    case InterfaceKind::VirtualBridge: return "virtual-bridge";
-    case InterfaceKind::Vpn: return "vpn";
+    case InterfaceKind::Physical:
+        return "physical";
+    case InterfaceKind::Loopback:
+        return "loopback";
+    case InterfaceKind::VirtualBridge:
+        return "virtual-bridge";
+    case InterfaceKind::Vpn:
+        return "vpn";
     }
     return "physical";
 }
 
 std::string_view to_string(SourceState state) noexcept {
     switch (state) {
-    case SourceState::Ok: return "ok";
-    case SourceState::Failed: return "failed";
-    case SourceState::TimedOut: return "timed-out";
-    case SourceState::Cancelled: return "cancelled";
+    case SourceState::Ok:
+        return "ok";
+    case SourceState::Failed:
+        return "failed";
+    case SourceState::TimedOut:
+        return "timed-out";
+    case SourceState::Cancelled:
+        return "cancelled";
     }
     return "ok";
 }

@@ -4,14 +4,14 @@
  */
 #pragma once
 
-#include <jgather/export.hpp>
-#include <jgather/result.hpp>
-
 #include <array>
 #include <compare>
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include <jgather/export.hpp>
+#include <jgather/result.hpp>
 
 namespace jgather {
 
@@ -76,8 +76,8 @@ private:
 
 /** @brief An IP address with a port: where a candidate can be reached. */
 struct JGATHER_EXPORT TransportAddress {
-    IpAddress ip;            ///< The address.
-    std::uint16_t port = 0;  ///< The port (0 = none).
+    IpAddress ip;           ///< The address.
+    std::uint16_t port = 0; ///< The port (0 = none).
 
     /** "192.0.2.1:5000" or "[2001:db8::1]:5000". */
     [[nodiscard]] std::string to_string() const;

@@ -4,13 +4,13 @@
  */
 #pragma once
 
-#include <jgather/address.hpp>
-#include <jgather/export.hpp>
-
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include <jgather/address.hpp>
+#include <jgather/export.hpp>
 
 namespace jgather {
 
@@ -31,7 +31,8 @@ enum class IceType : std::uint8_t {
 /** @brief SOCKS5 candidate type, XEP-0260 §2.2 `type`. */
 enum class S5bType : std::uint8_t {
     Direct,   ///< A local listener address.
-    Assisted, ///< A listener reached through NAT assistance (STUN, SIC, port mapping, configuration).
+    Assisted, ///< A listener reached through NAT assistance (STUN, SIC, port mapping,
+              ///< configuration).
     Tunnel,   ///< A tunnel (e.g. Teredo) address.
     Proxy,    ///< A XEP-0065 proxy.
 };
@@ -67,11 +68,11 @@ struct Origin {
 
 /** @brief Fields only ICE-UDP candidates have (XEP-0176 §5.3). */
 struct IceFields {
-    unsigned component = 1;  ///< RFC 8445 component id, 1-256 (1 = RTP).
-    std::string foundation;  ///< RFC 8445 §5.1.1.3 foundation, 1-32 ice-chars.
-    unsigned generation = 0; ///< Starts at 0; increases on ICE restart.
-    std::string id;          ///< Unique per session.
-    unsigned network = 0;    ///< Index of the network interface the candidate is on.
+    unsigned component = 1;       ///< RFC 8445 component id, 1-256 (1 = RTP).
+    std::string foundation;       ///< RFC 8445 §5.1.1.3 foundation, 1-32 ice-chars.
+    unsigned generation = 0;      ///< Starts at 0; increases on ICE restart.
+    std::string id;               ///< Unique per session.
+    unsigned network = 0;         ///< Index of the network interface the candidate is on.
     IceType type = IceType::Host; ///< Candidate type.
     /** Related address (`rel-addr`/`rel-port`): the base of a srflx, the mapped address of a
      * relay. Never set on host candidates. */

@@ -5,12 +5,6 @@
  */
 #pragma once
 
-#include <jgather/candidate.hpp>
-#include <jgather/export.hpp>
-#include <jgather/loop.hpp>
-#include <jgather/result.hpp>
-#include <jgather/source.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -20,6 +14,12 @@
 #include <string>
 #include <vector>
 
+#include <jgather/candidate.hpp>
+#include <jgather/export.hpp>
+#include <jgather/loop.hpp>
+#include <jgather/result.hpp>
+#include <jgather/source.hpp>
+
 namespace jgather {
 
 /** Default overall deadline of a gathering. */
@@ -27,12 +27,12 @@ inline constexpr std::chrono::milliseconds kDefaultDeadline{3000};
 
 /** @brief Which local addresses become bases, and how their sockets are bound. */
 struct HostOptions {
-    bool ipv4 = true;                 ///< Use IPv4 addresses.
-    bool ipv6 = true;                 ///< Use IPv6 addresses.
-    bool include_loopback = false;    ///< Use 127.0.0.0/8 and ::1.
-    bool include_link_local = false;  ///< Use 169.254/16 and fe80::/10.
-    bool include_virtual_bridges = false; ///< Use docker*, br-*, veth*, virbr* interfaces.
-    bool include_vpn = true;          ///< Use VPN/tunnel interfaces (at lower preference).
+    bool ipv4 = true;                          ///< Use IPv4 addresses.
+    bool ipv6 = true;                          ///< Use IPv6 addresses.
+    bool include_loopback = false;             ///< Use 127.0.0.0/8 and ::1.
+    bool include_link_local = false;           ///< Use 169.254/16 and fe80::/10.
+    bool include_virtual_bridges = false;      ///< Use docker*, br-*, veth*, virbr* interfaces.
+    bool include_vpn = true;                   ///< Use VPN/tunnel interfaces (at lower preference).
     std::vector<std::string> allow_interfaces; ///< If not empty, only these interface names.
     std::vector<std::string> deny_interfaces;  ///< Never these interface names.
     /** Last word on each address that passed the rules above: return false to drop it. */
@@ -45,10 +45,10 @@ struct HostOptions {
 
 /** @brief Options of one gathering. */
 struct GatherOptions {
-    HostOptions host;      ///< Local addresses and sockets.
-    bool ice = true;       ///< Gather XEP-0176 ICE-UDP candidates.
+    HostOptions host;        ///< Local addresses and sockets.
+    bool ice = true;         ///< Gather XEP-0176 ICE-UDP candidates.
     unsigned components = 1; ///< ICE components (1 = RTP only, 2 = RTP + RTCP), 1-256.
-    bool s5b = true;       ///< Gather XEP-0065/0260 SOCKS5 candidates.
+    bool s5b = true;         ///< Gather XEP-0065/0260 SOCKS5 candidates.
     /** TCP port of the caller's SOCKS5 listener. Unset: the gatherer opens one (dual-stack,
      * ephemeral port) and hands it over with take_s5b_listener(). */
     std::optional<std::uint16_t> s5b_port;
@@ -65,18 +65,18 @@ struct DroppedAddress {
 
 /** @brief How one source ended. */
 struct SourceReport {
-    std::string name;                  ///< Source name.
-    SourceState state = SourceState::Ok; ///< How it ended.
-    std::string error;                 ///< Why, when not ok.
+    std::string name;                     ///< Source name.
+    SourceState state = SourceState::Ok;  ///< How it ended.
+    std::string error;                    ///< Why, when not ok.
     std::chrono::microseconds elapsed{0}; ///< From the start of the gathering to its end.
 };
 
 /** @brief A UDP socket bound for an ICE base, owned by the caller once taken. */
 struct OwnedSocket {
-    unsigned component = 1;      ///< ICE component.
-    TransportAddress address;    ///< Bound address.
-    std::string interface;       ///< Interface name.
-    int fd = -1;                 ///< The socket; the caller closes it.
+    unsigned component = 1;   ///< ICE component.
+    TransportAddress address; ///< Bound address.
+    std::string interface;    ///< Interface name.
+    int fd = -1;              ///< The socket; the caller closes it.
 };
 
 /** @brief Everything one gathering found. */
@@ -86,11 +86,11 @@ struct GatherResult {
     std::vector<Candidate> ice; ///< ICE-UDP candidates, highest priority first.
     std::vector<Candidate> s5b; ///< SOCKS5 candidates, highest priority first.
     std::vector<ExternalAddress> external_addresses; ///< Every external address learned.
-    std::vector<SourceReport> sources; ///< Each source's end, in order of completion.
+    std::vector<SourceReport> sources;               ///< Each source's end, in order of completion.
     std::vector<DroppedAddress> dropped; ///< Everything not turned into a candidate, with why.
     std::vector<LocalAddress> local_addresses; ///< Every enumerated local address.
-    std::uint16_t s5b_port = 0; ///< The SOCKS5 listener port advertised.
-    std::chrono::microseconds elapsed{0}; ///< From gather() to completion.
+    std::uint16_t s5b_port = 0;                ///< The SOCKS5 listener port advertised.
+    std::chrono::microseconds elapsed{0};      ///< From gather() to completion.
     bool complete = false; ///< True once the gathering completed (all sources ended).
 };
 

@@ -4,12 +4,12 @@
  */
 #pragma once
 
-#include <jgather/export.hpp>
-#include <jgather/loop.hpp>
+#include <memory>
 
 #include <glib.h>
 
-#include <memory>
+#include <jgather/export.hpp>
+#include <jgather/loop.hpp>
 
 namespace jgather::glib {
 

@@ -8,11 +8,11 @@
  */
 #pragma once
 
-#include <jgather/export.hpp>
-
 #include <chrono>
 #include <functional>
 #include <memory>
+
+#include <jgather/export.hpp>
 
 namespace jgather {
 
@@ -34,11 +34,11 @@ public:
     virtual ~EventLoop();
 
     /** Runs @p callback once, after @p delay (0 = on the next iteration). */
-    [[nodiscard]] virtual std::unique_ptr<LoopHandle> call_after(std::chrono::milliseconds delay,
-                                                                 std::function<void()> callback) = 0;
+    [[nodiscard]] virtual std::unique_ptr<LoopHandle>
+    call_after(std::chrono::milliseconds delay, std::function<void()> callback) = 0;
     /** Runs @p callback each time @p fd is readable, until the handle is destroyed. */
-    [[nodiscard]] virtual std::unique_ptr<LoopHandle> watch_readable(int fd,
-                                                                     std::function<void()> callback) = 0;
+    [[nodiscard]] virtual std::unique_ptr<LoopHandle>
+    watch_readable(int fd, std::function<void()> callback) = 0;
 };
 
 } // namespace jgather

@@ -15,7 +15,8 @@ namespace jgather {
 
 /** @brief A failure, described for a person. */
 struct Error {
-    std::string message; ///< What went wrong, e.g. "candidate: attribute 'port': 70000 is out of range 1-65535".
+    std::string message; ///< What went wrong, e.g. "candidate: attribute 'port': 70000 is out of
+                         ///< range 1-65535".
 };
 
 /**

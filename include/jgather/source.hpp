@@ -10,11 +10,6 @@
  */
 #pragma once
 
-#include <jgather/address.hpp>
-#include <jgather/candidate.hpp>
-#include <jgather/export.hpp>
-#include <jgather/loop.hpp>
-
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -23,6 +18,11 @@
 #include <string>
 #include <string_view>
 #include <utility>
+
+#include <jgather/address.hpp>
+#include <jgather/candidate.hpp>
+#include <jgather/export.hpp>
+#include <jgather/loop.hpp>
 
 namespace jgather {
 
@@ -39,17 +39,17 @@ JGATHER_EXPORT std::string_view to_string(InterfaceKind kind) noexcept;
 
 /** @brief One address of a local interface, as enumerated. */
 struct LocalAddress {
-    IpAddress ip;                ///< The address.
-    unsigned prefix_length = 0;  ///< Its prefix length.
-    std::string interface;       ///< Interface name, e.g. "eth0".
-    unsigned interface_index = 0; ///< Kernel interface index (XEP-0176 `network`).
+    IpAddress ip;                                 ///< The address.
+    unsigned prefix_length = 0;                   ///< Its prefix length.
+    std::string interface;                        ///< Interface name, e.g. "eth0".
+    unsigned interface_index = 0;                 ///< Kernel interface index (XEP-0176 `network`).
     InterfaceKind kind = InterfaceKind::Physical; ///< Classification of the interface.
-    std::string link_kind;       ///< The kernel's link kind ("veth", "bridge", "tun", ...), if any.
-    bool up = true;              ///< Interface administratively up.
-    bool tentative = false;      ///< IPv6 duplicate address detection not finished (RFC 4862).
-    bool deprecated = false;     ///< IPv6 preferred lifetime expired (RFC 4862 §5.5.4).
-    bool temporary = false;      ///< IPv6 temporary address (RFC 8981).
-    bool dad_failed = false;     ///< IPv6 duplicate address detection failed.
+    std::string link_kind;   ///< The kernel's link kind ("veth", "bridge", "tun", ...), if any.
+    bool up = true;          ///< Interface administratively up.
+    bool tentative = false;  ///< IPv6 duplicate address detection not finished (RFC 4862).
+    bool deprecated = false; ///< IPv6 preferred lifetime expired (RFC 4862 §5.5.4).
+    bool temporary = false;  ///< IPv6 temporary address (RFC 8981).
+    bool dad_failed = false; ///< IPv6 duplicate address detection failed.
 };
 
 /**
@@ -59,10 +59,10 @@ struct LocalAddress {
  * source may send from it and read it while the gathering runs.
  */
 struct Base {
-    LocalAddress local;         ///< The address and its interface.
-    unsigned component = 1;     ///< ICE component this socket serves.
-    std::uint16_t port = 0;     ///< The bound port.
-    int fd = -1;                ///< The bound, non-blocking UDP socket (borrowed).
+    LocalAddress local;                 ///< The address and its interface.
+    unsigned component = 1;             ///< ICE component this socket serves.
+    std::uint16_t port = 0;             ///< The bound port.
+    int fd = -1;                        ///< The bound, non-blocking UDP socket (borrowed).
     std::uint16_t local_preference = 0; ///< RFC 8445 §5.1.2.1 local preference of this address.
 
     /** The bound transport address. */
@@ -113,7 +113,7 @@ struct SourceCandidate {
     IceType type = IceType::Srflx; ///< Srflx or Relay.
     TransportAddress address;      ///< The candidate's transport address.
     std::size_t base_index = 0;    ///< Index into SourceSink::bases() of the base it belongs to.
-    std::string server;            ///< The server that taught it (foundation input, RFC 8445 §5.1.1.3).
+    std::string server; ///< The server that taught it (foundation input, RFC 8445 §5.1.1.3).
 };
 
 /**

@@ -4,15 +4,15 @@
  */
 #pragma once
 
-#include <jgather/candidate.hpp>
-#include <jgather/export.hpp>
-#include <jgather/result.hpp>
-
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <jgather/candidate.hpp>
+#include <jgather/export.hpp>
+#include <jgather/result.hpp>
 
 namespace jgather::xep0065 {
 
@@ -35,7 +35,7 @@ struct Streamhost {
 
 /** @brief A `<query/>` offering streamhosts. */
 struct Query {
-    std::string sid;         ///< Stream id (required, 1-64 characters as XEP-0065 §5.3.1 asks).
+    std::string sid;          ///< Stream id (required, 1-64 characters as XEP-0065 §5.3.1 asks).
     std::string mode = "tcp"; ///< "tcp" or "udp".
     std::vector<Streamhost> streamhosts; ///< In order of preference.
 };

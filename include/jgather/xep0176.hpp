@@ -4,14 +4,14 @@
  */
 #pragma once
 
-#include <jgather/candidate.hpp>
-#include <jgather/export.hpp>
-#include <jgather/result.hpp>
-
 #include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <jgather/candidate.hpp>
+#include <jgather/export.hpp>
+#include <jgather/result.hpp>
 
 namespace jgather::xep0176 {
 
@@ -22,8 +22,8 @@ inline constexpr std::size_t kMaxCandidates = 64;
 
 /** @brief An ICE-UDP transport: credentials and candidates. */
 struct Transport {
-    std::string ufrag; ///< RFC 8445 §5.3 username fragment ("" = absent).
-    std::string pwd;   ///< RFC 8445 §5.3 password ("" = absent).
+    std::string ufrag;                 ///< RFC 8445 §5.3 username fragment ("" = absent).
+    std::string pwd;                   ///< RFC 8445 §5.3 password ("" = absent).
     std::vector<Candidate> candidates; ///< Candidates with transport == IceUdp.
 };
 

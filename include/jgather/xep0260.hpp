@@ -4,14 +4,14 @@
  */
 #pragma once
 
-#include <jgather/candidate.hpp>
-#include <jgather/export.hpp>
-#include <jgather/result.hpp>
-
 #include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <jgather/candidate.hpp>
+#include <jgather/export.hpp>
+#include <jgather/result.hpp>
 
 namespace jgather::xep0260 {
 
@@ -22,9 +22,9 @@ inline constexpr std::size_t kMaxCandidates = 64;
 
 /** @brief A Jingle SOCKS5 transport. */
 struct Transport {
-    std::string sid;          ///< Stream id (required).
-    std::string dstaddr;      ///< SHA-1 hex DST.ADDR, see dstaddr() ("" = absent).
-    std::string mode = "tcp"; ///< "tcp" or "udp".
+    std::string sid;                   ///< Stream id (required).
+    std::string dstaddr;               ///< SHA-1 hex DST.ADDR, see dstaddr() ("" = absent).
+    std::string mode = "tcp";          ///< "tcp" or "udp".
     std::vector<Candidate> candidates; ///< Candidates with transport == Socks5.
 };
 

@@ -1,3 +1,7 @@
+#include <algorithm>
+#include <set>
+#include <utility>
+
 #include <jgather/gatherer.hpp>
 
 #include "../sources/host.hpp"
@@ -5,10 +9,6 @@
 #include "../util/random.hpp"
 #include "../util/unique_fd.hpp"
 #include "rules.hpp"
-
-#include <algorithm>
-#include <set>
-#include <utility>
 
 namespace jgather {
 
@@ -23,7 +23,9 @@ constexpr std::size_t kPwdLength = 24;
 // Candidate ids / cids: 8 symbols of 5 bits, unique within a gathering.
 constexpr std::size_t kIdLength = 8;
 
-bool by_priority(const Candidate& a, const Candidate& b) { return a.priority > b.priority; }
+bool by_priority(const Candidate& a, const Candidate& b) {
+    return a.priority > b.priority;
+}
 
 } // namespace
 
@@ -110,8 +112,8 @@ private:
         return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start_);
     }
     std::chrono::milliseconds time_left() const {
-        const auto left = options_.deadline -
-                          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start_);
+        const auto left = options_.deadline - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                  Clock::now() - start_);
         return std::max(left, std::chrono::milliseconds(0));
     }
     std::string new_id();
@@ -204,8 +206,8 @@ void Gatherer::Private::prepare_host() {
         bool bound_all = true;
         if (options_.ice) {
             for (unsigned component = 1; component <= options_.components; ++component) {
-                auto bound = detail::bind_udp(usable.local, options_.host.port_min,
-                                              options_.host.port_max);
+                auto bound =
+                    detail::bind_udp(usable.local, options_.host.port_min, options_.host.port_max);
                 if (!bound) {
                     drop(usable.local.ip.to_string(), usable.local.interface,
                          bound.error().message);
@@ -320,9 +322,8 @@ const Candidate* Gatherer::Private::find_redundant(const std::vector<Candidate>&
         if (c.transport == Transport::Socks5) {
             return &other;
         }
-        const bool other_base = other.ice.type == IceType::Host
-                                    ? true
-                                    : other.ice.related.has_value();
+        const bool other_base =
+            other.ice.type == IceType::Host ? true : other.ice.related.has_value();
         const TransportAddress other_base_address =
             other.ice.type == IceType::Host ? TransportAddress{*other.ip(), other.port}
                                             : other.ice.related.value_or(TransportAddress{});
@@ -360,7 +361,8 @@ void Gatherer::Private::on_external_address(ExternalAddress address) {
             c.host = address.ip.to_string();
             c.port = base.port; // a guess: valid where the NAT preserves ports (design §2)
             c.priority = detail::ice_priority(
-                IceType::Srflx, detail::guessed_local_preference(base.local_preference, origin_slot),
+                IceType::Srflx,
+                detail::guessed_local_preference(base.local_preference, origin_slot),
                 base.component);
             c.ice.component = base.component;
             c.ice.foundation = foundations_.get(IceType::Srflx, base.local.ip, origin_text);
@@ -376,10 +378,11 @@ void Gatherer::Private::on_external_address(ExternalAddress address) {
                          same->origin.to_string() + " (RFC 8445 §5.1.3)");
                 continue;
             }
-            const auto verified = std::find_if(result_.ice.begin(), result_.ice.end(), [&](const Candidate& o) {
-                return o.ice.type == IceType::Srflx && o.ice.related == c.ice.related &&
-                       o.host == c.host && !guessed_ids_.contains(o.ice.id);
-            });
+            const auto verified =
+                std::find_if(result_.ice.begin(), result_.ice.end(), [&](const Candidate& o) {
+                    return o.ice.type == IceType::Srflx && o.ice.related == c.ice.related &&
+                           o.host == c.host && !guessed_ids_.contains(o.ice.id);
+                });
             if (verified != result_.ice.end()) {
                 drop(TransportAddress{address.ip, c.port}.to_string(), base.local.interface,
                      "srflx from " + origin_text + " not needed: " + verified->origin.to_string() +
@@ -399,9 +402,9 @@ void Gatherer::Private::on_external_address(ExternalAddress address) {
         c.transport = Transport::Socks5;
         c.host = address.ip.to_string();
         c.port = address.forwarded_port.value_or(result_.s5b_port);
-        const auto assisted_rank = static_cast<std::uint16_t>(std::count_if(
-            result_.s5b.begin(), result_.s5b.end(),
-            [](const Candidate& o) { return o.s5b.type == S5bType::Assisted; }));
+        const auto assisted_rank = static_cast<std::uint16_t>(
+            std::count_if(result_.s5b.begin(), result_.s5b.end(),
+                          [](const Candidate& o) { return o.s5b.type == S5bType::Assisted; }));
         c.priority = detail::s5b_priority(S5bType::Assisted,
                                           static_cast<std::uint16_t>(65535 - assisted_rank));
         c.s5b = {"", options_.jid, S5bType::Assisted};
@@ -423,7 +426,8 @@ void Gatherer::Private::on_external_address(ExternalAddress address) {
 void Gatherer::Private::on_source_candidate(Slot& slot, SourceCandidate found) {
     const std::string source_name = slot.source->name();
     if (found.base_index >= bases_.size()) {
-        drop(found.address.to_string(), "", source_name + " reported a candidate for an unknown base");
+        drop(found.address.to_string(), "",
+             source_name + " reported a candidate for an unknown base");
         return;
     }
     const Base& base = bases_[found.base_index];
@@ -444,11 +448,12 @@ void Gatherer::Private::on_source_candidate(Slot& slot, SourceCandidate found) {
     c.ice.related = base.address();
     c.origin = {source_name, found.server};
     c.interface = base.local.interface;
-    if (const Candidate* same = find_redundant(result_.ice, c); same && same->priority >= c.priority) {
+    if (const Candidate* same = find_redundant(result_.ice, c);
+        same && same->priority >= c.priority) {
         drop(found.address.to_string(), base.local.interface,
-             std::string(to_string(found.type)) + " from " + source_name + " is redundant with the " +
-                 std::string(to_string(same->ice.type)) + " candidate from " +
-                 same->origin.to_string() + " (RFC 8445 §5.1.3)");
+             std::string(to_string(found.type)) + " from " + source_name +
+                 " is redundant with the " + std::string(to_string(same->ice.type)) +
+                 " candidate from " + same->origin.to_string() + " (RFC 8445 §5.1.3)");
         return;
     }
     c.ice.id = new_id();
@@ -485,8 +490,8 @@ void Gatherer::Private::maybe_complete() {
     if (result_.complete || kick_) {
         return;
     }
-    const bool all_done = std::all_of(slots_.begin(), slots_.end(),
-                                      [](const auto& slot) { return slot->finished; });
+    const bool all_done =
+        std::all_of(slots_.begin(), slots_.end(), [](const auto& slot) { return slot->finished; });
     if (all_done) {
         complete();
     }
@@ -527,7 +532,8 @@ void Gatherer::Private::cancel() {
             return;
         }
         for (const std::string& name : stopped) {
-            if (!report({name, SourceState::Cancelled, "the gathering was cancelled", since_start()})) {
+            if (!report(
+                    {name, SourceState::Cancelled, "the gathering was cancelled", since_start()})) {
                 return;
             }
         }
@@ -546,15 +552,25 @@ void Gatherer::add_source(std::unique_ptr<Source> source) {
     }
 }
 
-Result<void> Gatherer::gather() { return d_->gather(); }
+Result<void> Gatherer::gather() {
+    return d_->gather();
+}
 
-void Gatherer::cancel() { d_->cancel(); }
+void Gatherer::cancel() {
+    d_->cancel();
+}
 
-bool Gatherer::complete() const { return d_->result_.complete; }
+bool Gatherer::complete() const {
+    return d_->result_.complete;
+}
 
-const GatherResult& Gatherer::result() const { return d_->result_; }
+const GatherResult& Gatherer::result() const {
+    return d_->result_;
+}
 
-std::span<const Base> Gatherer::bases() const { return d_->bases_; }
+std::span<const Base> Gatherer::bases() const {
+    return d_->bases_;
+}
 
 std::vector<OwnedSocket> Gatherer::take_sockets() {
     std::vector<OwnedSocket> sockets;
@@ -571,6 +587,8 @@ std::vector<OwnedSocket> Gatherer::take_sockets() {
     return sockets;
 }
 
-int Gatherer::take_s5b_listener() { return d_->s5b_listener_.release(); }
+int Gatherer::take_s5b_listener() {
+    return d_->s5b_listener_.release();
+}
 
 } // namespace jgather

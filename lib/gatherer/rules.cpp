@@ -1,25 +1,32 @@
 #include "rules.hpp"
-
 #include <algorithm>
 
 namespace jgather::detail {
 
 std::uint32_t ice_type_preference(IceType type) {
     switch (type) {
-    case IceType::Host: return kIceTypePreferenceHost;
-    case IceType::Prflx: return kIceTypePreferencePrflx;
-    case IceType::Srflx: return kIceTypePreferenceSrflx;
-    case IceType::Relay: return kIceTypePreferenceRelay;
+    case IceType::Host:
+        return kIceTypePreferenceHost;
+    case IceType::Prflx:
+        return kIceTypePreferencePrflx;
+    case IceType::Srflx:
+        return kIceTypePreferenceSrflx;
+    case IceType::Relay:
+        return kIceTypePreferenceRelay;
     }
     return 0;
 }
 
 std::uint32_t s5b_type_preference(S5bType type) {
     switch (type) {
-    case S5bType::Direct: return kS5bTypePreferenceDirect;
-    case S5bType::Assisted: return kS5bTypePreferenceAssisted;
-    case S5bType::Tunnel: return kS5bTypePreferenceTunnel;
-    case S5bType::Proxy: return kS5bTypePreferenceProxy;
+    case S5bType::Direct:
+        return kS5bTypePreferenceDirect;
+    case S5bType::Assisted:
+        return kS5bTypePreferenceAssisted;
+    case S5bType::Tunnel:
+        return kS5bTypePreferenceTunnel;
+    case S5bType::Proxy:
+        return kS5bTypePreferenceProxy;
     }
     return 0;
 }
@@ -34,7 +41,8 @@ std::uint32_t s5b_priority(S5bType type, std::uint16_t local_preference) {
     return (s5b_type_preference(type) << 16) + local_preference;
 }
 
-std::uint16_t guessed_local_preference(std::uint16_t base_local_preference, std::size_t origin_slot) {
+std::uint16_t guessed_local_preference(std::uint16_t base_local_preference,
+                                       std::size_t origin_slot) {
     const unsigned rank = 65535U - base_local_preference; // 0 for the best base
     const unsigned slot = static_cast<unsigned>(std::min<std::size_t>(origin_slot, 7));
     const unsigned offset = rank * 8 + slot;

@@ -1,13 +1,13 @@
 // The candidate rules the gatherer applies: priorities and foundations, each with its clause.
 #pragma once
 
-#include <jgather/address.hpp>
-#include <jgather/candidate.hpp>
-
 #include <cstdint>
 #include <map>
 #include <string>
 #include <tuple>
+
+#include <jgather/address.hpp>
+#include <jgather/candidate.hpp>
 
 namespace jgather::detail {
 
@@ -39,7 +39,8 @@ std::uint32_t s5b_priority(S5bType type, std::uint16_t local_preference);
  * candidates use the base's preference (upper half, 32768-65535), guesses the lower half, still
  * ordered by base and then by which external address produced them.
  */
-std::uint16_t guessed_local_preference(std::uint16_t base_local_preference, std::size_t origin_slot);
+std::uint16_t guessed_local_preference(std::uint16_t base_local_preference,
+                                       std::size_t origin_slot);
 
 /**
  * RFC 8445 §5.1.1.3: the same foundation for candidates that share type, base IP, the server

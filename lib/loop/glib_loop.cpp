@@ -1,10 +1,10 @@
 // GLib adapter for EventLoop: one GSource per timer or watch, attached to the caller's context.
-#include <jgather/glib.hpp>
+#include <exception>
+#include <utility>
 
 #include <glib-unix.h>
 
-#include <exception>
-#include <utility>
+#include <jgather/glib.hpp>
 
 namespace jgather::glib {
 namespace {
@@ -22,7 +22,9 @@ void run_guarded(const Callback& callback) noexcept {
     }
 }
 
-void delete_callback(gpointer data) { delete static_cast<Callback*>(data); }
+void delete_callback(gpointer data) {
+    delete static_cast<Callback*>(data);
+}
 
 // GLib keeps the callback data alive while it dispatches, so a handle destroyed from inside its
 // own callback frees the std::function only after the callback returns.
@@ -62,13 +64,13 @@ public:
     }
 
     std::unique_ptr<LoopHandle> watch_readable(int fd, Callback callback) override {
-        GSource* source = g_unix_fd_source_new(fd, static_cast<GIOCondition>(G_IO_IN | G_IO_ERR |
-                                                                             G_IO_HUP));
+        GSource* source =
+            g_unix_fd_source_new(fd, static_cast<GIOCondition>(G_IO_IN | G_IO_ERR | G_IO_HUP));
         g_source_set_callback(
             source,
             // GLib's own G_SOURCE_FUNC idiom: a GUnixFDSourceFunc through a generic pointer.
-            reinterpret_cast<GSourceFunc>(reinterpret_cast<void (*)()>(
-                +[](gint, GIOCondition, gpointer data) -> gboolean {
+            reinterpret_cast<GSourceFunc>(
+                reinterpret_cast<void (*)()>(+[](gint, GIOCondition, gpointer data) -> gboolean {
                     run_guarded(*static_cast<Callback*>(data));
                     return G_SOURCE_CONTINUE;
                 })),

@@ -1,6 +1,6 @@
-#include <jgather/sources/external.hpp>
-
 #include <charconv>
+
+#include <jgather/sources/external.hpp>
 
 namespace jgather {
 
@@ -46,7 +46,9 @@ ConfiguredExternalSource::parse(std::string_view text) {
     return std::make_unique<ConfiguredExternalSource>(*ip, port);
 }
 
-std::string ConfiguredExternalSource::name() const { return "config"; }
+std::string ConfiguredExternalSource::name() const {
+    return "config";
+}
 
 void ConfiguredExternalSource::start(SourceSink& sink) {
     sink.add_external_address({ip_, std::nullopt, forwarded_port_, {"config", "external address"}});

@@ -1,15 +1,13 @@
 #include "host.hpp"
-
-#include "../util/random.hpp"
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-
 #include <algorithm>
+#include <arpa/inet.h>
 #include <cerrno>
 #include <cstring>
+#include <netinet/in.h>
 #include <string>
+#include <sys/socket.h>
+
+#include "../util/random.hpp"
 
 namespace jgather::detail {
 namespace {
@@ -21,7 +19,8 @@ bool contains(const std::vector<std::string>& names, const std::string& name) {
 // The first rule that excludes @p address, or "" when it is usable.
 std::string exclusion_reason(const LocalAddress& address, const HostOptions& options) {
     const IpAddress& ip = address.ip;
-    if (!options.allow_interfaces.empty() && !contains(options.allow_interfaces, address.interface)) {
+    if (!options.allow_interfaces.empty() &&
+        !contains(options.allow_interfaces, address.interface)) {
         return "interface not in the allow-list";
     }
     if (contains(options.deny_interfaces, address.interface)) {
@@ -39,7 +38,8 @@ std::string exclusion_reason(const LocalAddress& address, const HostOptions& opt
     if (ip.is_unspecified() || ip.is_v4_mapped()) {
         return "not a usable unicast address";
     }
-    if ((ip.is_loopback() || address.kind == InterfaceKind::Loopback) && !options.include_loopback) {
+    if ((ip.is_loopback() || address.kind == InterfaceKind::Loopback) &&
+        !options.include_loopback) {
         return "loopback address";
     }
     if (ip.is_link_local() && !options.include_link_local) {
@@ -108,7 +108,9 @@ std::vector<LocalAddress> interleave_families(const std::vector<LocalAddress>& a
     return out;
 }
 
-std::string errno_text(int err) { return std::strerror(err); }
+std::string errno_text(int err) {
+    return std::strerror(err);
+}
 
 void fill_sockaddr(const LocalAddress& address, std::uint16_t port, sockaddr_storage& storage,
                    socklen_t& length) {
@@ -158,9 +160,8 @@ HostSelection select_host_addresses(const std::vector<LocalAddress>& all,
             selection.dropped.push_back({address.ip.to_string(), address.interface, reason});
             continue;
         }
-        const bool duplicate = std::any_of(kept.begin(), kept.end(), [&](const LocalAddress& k) {
-            return k.ip == address.ip;
-        });
+        const bool duplicate = std::any_of(
+            kept.begin(), kept.end(), [&](const LocalAddress& k) { return k.ip == address.ip; });
         if (duplicate) {
             selection.dropped.push_back(
                 {address.ip.to_string(), address.interface, "same address on another interface"});

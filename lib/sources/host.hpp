@@ -1,14 +1,14 @@
 // The host source: which local addresses become bases, in which order, and their sockets.
 #pragma once
 
-#include "../util/unique_fd.hpp"
+#include <cstdint>
+#include <vector>
 
 #include <jgather/gatherer.hpp>
 #include <jgather/result.hpp>
 #include <jgather/source.hpp>
 
-#include <cstdint>
-#include <vector>
+#include "../util/unique_fd.hpp"
 
 namespace jgather::detail {
 
@@ -30,7 +30,8 @@ struct HostSelection {
  * each, IPv6 and IPv4 interleaved, IPv6 first (RFC 8421 §4). Local preferences are distinct and
  * descend from 65535.
  */
-HostSelection select_host_addresses(const std::vector<LocalAddress>& all, const HostOptions& options);
+HostSelection select_host_addresses(const std::vector<LocalAddress>& all,
+                                    const HostOptions& options);
 
 /** @brief A bound socket and its port. */
 struct BoundSocket {

@@ -1,21 +1,19 @@
 #include "netlink.hpp"
-
-#include "../util/unique_fd.hpp"
-
-#include <linux/if_addr.h>
-#include <linux/if_link.h>
-#include <linux/netlink.h>
-#include <linux/rtnetlink.h>
-#include <net/if.h>
-#include <sys/socket.h>
-
 #include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
 #include <functional>
+#include <linux/if_addr.h>
+#include <linux/if_link.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <map>
+#include <net/if.h>
 #include <string>
+#include <sys/socket.h>
+
+#include "../util/unique_fd.hpp"
 
 namespace jgather::detail {
 namespace {
@@ -26,7 +24,9 @@ struct LinkInfo {
     unsigned flags = 0;
 };
 
-std::string errno_text(int err) { return std::strerror(err); }
+std::string errno_text(int err) {
+    return std::strerror(err);
+}
 
 // Sends one RTM_GETLINK / RTM_GETADDR dump request and hands each reply message to @p on_message.
 Result<void> dump(int fd, std::uint16_t type, std::uint32_t seq,
@@ -89,14 +89,14 @@ InterfaceKind classify_interface(std::string_view name, std::string_view link_ki
             return InterfaceKind::VirtualBridge;
         }
     }
-    for (std::string_view prefix : {"tun", "tap", "wg", "ppp", "ipsec", "utun", "zt", "tailscale"}) {
+    for (std::string_view prefix :
+         {"tun", "tap", "wg", "ppp", "ipsec", "utun", "zt", "tailscale"}) {
         if (has_prefix(name, prefix)) {
             return InterfaceKind::Vpn;
         }
     }
-    for (std::string_view kind :
-         {"tun", "wireguard", "ipip", "gre", "gretap", "ip6gre", "sit", "ip6tnl", "vti", "vti6",
-          "xfrm", "ppp", "l2tp"}) {
+    for (std::string_view kind : {"tun", "wireguard", "ipip", "gre", "gretap", "ip6gre", "sit",
+                                  "ip6tnl", "vti", "vti6", "xfrm", "ppp", "l2tp"}) {
         if (link_kind == kind) {
             return InterfaceKind::Vpn;
         }
@@ -153,12 +153,17 @@ Result<std::vector<LocalAddress>> enumerate_local_addresses() {
         int length = static_cast<int>(IFA_PAYLOAD(msg));
         for (auto* attr = IFA_RTA(info); RTA_OK(attr, length); attr = RTA_NEXT(attr, length)) {
             switch (attr->rta_type) {
-            case IFA_LOCAL: local = RTA_DATA(attr); break;
-            case IFA_ADDRESS: address = RTA_DATA(attr); break;
+            case IFA_LOCAL:
+                local = RTA_DATA(attr);
+                break;
+            case IFA_ADDRESS:
+                address = RTA_DATA(attr);
+                break;
             case IFA_FLAGS: // 32-bit flags supersede the 8-bit ifa_flags (linux/if_addr.h).
                 std::memcpy(&flags, RTA_DATA(attr), sizeof flags);
                 break;
-            default: break;
+            default:
+                break;
             }
         }
         // On point-to-point links IFA_ADDRESS is the peer; IFA_LOCAL is ours.

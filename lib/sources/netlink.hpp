@@ -2,10 +2,10 @@
 // which getifaddrs(3) does not report.
 #pragma once
 
+#include <vector>
+
 #include <jgather/result.hpp>
 #include <jgather/source.hpp>
-
-#include <vector>
 
 namespace jgather::detail {
 

@@ -1,12 +1,10 @@
 #include "random.hpp"
-
-#include <sys/random.h>
-
 #include <array>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
+#include <sys/random.h>
 #include <vector>
 
 namespace jgather::detail {

@@ -1,10 +1,10 @@
-#include <jgather/xep0065.hpp>
-
-#include "xml.hpp"
+#include <array>
 
 #include <gloox/tag.h>
 
-#include <array>
+#include <jgather/xep0065.hpp>
+
+#include "xml.hpp"
 
 namespace jgather::xep0065 {
 namespace {
@@ -38,13 +38,17 @@ Result<Query> convert(const gloox::Tag& root) {
     }
     Query query;
     auto sid = attrs->text(Sid);
-    if (!sid) return sid.error();
+    if (!sid) {
+        return sid.error();
+    }
     if (sid->size() > kSidMax) {
         return attrs->error(Sid, "longer than " + std::to_string(kSidMax) + " characters");
     }
     query.sid = *sid;
     auto mode = read_mode(*attrs);
-    if (!mode) return mode.error();
+    if (!mode) {
+        return mode.error();
+    }
     query.mode = *mode;
 
     std::size_t index = 0;
@@ -55,18 +59,26 @@ Result<Query> convert(const gloox::Tag& root) {
         if (query.streamhosts.size() == kMaxStreamhosts) {
             return Error{"query: more than " + std::to_string(kMaxStreamhosts) + " streamhosts"};
         }
-        auto host_attrs = detail::Attributes::of(*child, kStreamhostAttributes, "streamhost", static_cast<long>(index++));
-        if (!host_attrs) return host_attrs.error();
+        auto host_attrs = detail::Attributes::of(*child, kStreamhostAttributes, "streamhost",
+                                                 static_cast<long>(index++));
+        if (!host_attrs) {
+            return host_attrs.error();
+        }
         Streamhost host;
         auto jid = host_attrs->text(Jid);
-        if (!jid) return jid.error();
+        if (!jid) {
+            return jid.error();
+        }
         if (!detail::valid_jid(*jid)) {
             return host_attrs->error(Jid, "'" + *jid + "' is not a valid JID");
         }
         auto name = host_attrs->text(Host);
-        if (!name) return name.error();
+        if (!name) {
+            return name.error();
+        }
         if (!detail::valid_host(*name)) {
-            return host_attrs->error(Host, "'" + *name + "' is neither a literal IP nor a host name");
+            return host_attrs->error(Host,
+                                     "'" + *name + "' is neither a literal IP nor a host name");
         }
         host.jid = *jid;
         // A literal is normalised; a host name is kept as written and never resolved here.
@@ -74,7 +86,9 @@ Result<Query> convert(const gloox::Tag& root) {
         host.host = literal ? literal->to_string() : *name;
         if (host_attrs->has(Port)) {
             auto port = host_attrs->port(Port);
-            if (!port) return port.error();
+            if (!port) {
+                return port.error();
+            }
             host.port = *port;
         }
         query.streamhosts.push_back(std::move(host));
@@ -111,19 +125,7 @@ std::string write(const Query& query) {
 }
 
 Result<Query> read(std::string_view xml) {
-    Query out;
-    auto parsed = detail::parse_element(xml, "query", kNamespace, [&](const gloox::Tag& root) -> Result<void> {
-        auto converted = convert(root);
-        if (!converted) {
-            return converted.error();
-        }
-        out = std::move(*converted);
-        return {};
-    });
-    if (!parsed) {
-        return parsed.error();
-    }
-    return out;
+    return detail::read_element<Query>(xml, "query", kNamespace, convert);
 }
 
 } // namespace jgather::xep0065

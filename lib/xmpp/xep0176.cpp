@@ -1,11 +1,11 @@
-#include <jgather/xep0176.hpp>
-
-#include "xml.hpp"
+#include <algorithm>
+#include <array>
 
 #include <gloox/tag.h>
 
-#include <algorithm>
-#include <array>
+#include <jgather/xep0176.hpp>
+
+#include "xml.hpp"
 
 namespace jgather::xep0176 {
 namespace {
@@ -31,12 +31,22 @@ constexpr std::size_t kIdMax = 64;
 enum TransportAttribute : std::size_t { Ufrag, Pwd };
 constexpr std::array<std::string_view, 2> kTransportAttributes = {"ufrag", "pwd"};
 enum CandidateAttribute : std::size_t {
-    Component, Foundation, Generation, Id, Ip, Network, Port, Priority, Protocol, Type, RelAddr,
+    Component,
+    Foundation,
+    Generation,
+    Id,
+    Ip,
+    Network,
+    Port,
+    Priority,
+    Protocol,
+    Type,
+    RelAddr,
     RelPort
 };
 constexpr std::array<std::string_view, 12> kCandidateAttributes = {
-    "component", "foundation", "generation", "id",       "ip",   "network",
-    "port",      "priority",   "protocol",   "type",     "rel-addr", "rel-port"};
+    "component", "foundation", "generation", "id",   "ip",       "network",
+    "port",      "priority",   "protocol",   "type", "rel-addr", "rel-port"};
 
 gloox::Tag* candidate_tag(gloox::Tag* parent, const Candidate& c) {
     auto* tag = new gloox::Tag(parent, "candidate");
@@ -78,7 +88,8 @@ std::string write_transport(std::string_view ufrag, std::string_view pwd,
 
 // Fills @p c in place (no temporaries: this is the reader's hot path).
 Result<void> read_candidate(const gloox::Tag& tag, std::size_t index, Candidate& c) {
-    auto attrs_result = detail::Attributes::of(tag, kCandidateAttributes, "candidate", static_cast<long>(index));
+    auto attrs_result =
+        detail::Attributes::of(tag, kCandidateAttributes, "candidate", static_cast<long>(index));
     if (!attrs_result) {
         return attrs_result.error();
     }
@@ -86,32 +97,52 @@ Result<void> read_candidate(const gloox::Tag& tag, std::size_t index, Candidate&
     c.transport = jgather::Transport::IceUdp;
 
     auto component = attrs.number(Component, 1, kComponentMax);
-    if (!component) return component.error();
+    if (!component) {
+        return component.error();
+    }
     auto foundation = attrs.ice_chars(Foundation, 1, kFoundationMax);
-    if (!foundation) return foundation.error();
+    if (!foundation) {
+        return foundation.error();
+    }
     auto generation = attrs.number(Generation, 0, kGenerationMax);
-    if (!generation) return generation.error();
+    if (!generation) {
+        return generation.error();
+    }
     auto id = attrs.token(Id, kIdMax);
-    if (!id) return id.error();
+    if (!id) {
+        return id.error();
+    }
     auto ip = attrs.ip(Ip);
-    if (!ip) return ip.error();
+    if (!ip) {
+        return ip.error();
+    }
     auto network = attrs.number(Network, 0, kNetworkMax);
-    if (!network) return network.error();
+    if (!network) {
+        return network.error();
+    }
     auto port = attrs.port(Port);
-    if (!port) return port.error();
+    if (!port) {
+        return port.error();
+    }
     auto priority = attrs.number(Priority, 1, kPriorityMax);
-    if (!priority) return priority.error();
+    if (!priority) {
+        return priority.error();
+    }
     auto protocol = attrs.text(Protocol);
-    if (!protocol) return protocol.error();
+    if (!protocol) {
+        return protocol.error();
+    }
     if (*protocol != "udp") {
         return attrs.error(Protocol, "'" + *protocol + "' is not 'udp' (XEP-0176 is UDP only)");
     }
     auto type_name = attrs.text(Type);
-    if (!type_name) return type_name.error();
+    if (!type_name) {
+        return type_name.error();
+    }
     const auto type = parse_ice_type(*type_name);
     if (!type) {
         return attrs.error(Type, "unknown type '" + *type_name +
-                                       "' (expected host, prflx, srflx or relay)");
+                                     "' (expected host, prflx, srflx or relay)");
     }
 
     c.host = std::move(*ip);
@@ -135,10 +166,14 @@ Result<void> read_candidate(const gloox::Tag& tag, std::size_t index, Candidate&
             return attrs.error(RelAddr, "not allowed on a host candidate (XEP-0176 §5.3)");
         }
         auto rel_addr = attrs.address(RelAddr);
-        if (!rel_addr) return rel_addr.error();
+        if (!rel_addr) {
+            return rel_addr.error();
+        }
         // RFC 8839 §5.1 lets rport be 0 when the related address is hidden.
         auto rel_port = attrs.number(RelPort, 0, 65535);
-        if (!rel_port) return rel_port.error();
+        if (!rel_port) {
+            return rel_port.error();
+        }
         c.ice.related = TransportAddress{*rel_addr, static_cast<std::uint16_t>(*rel_port)};
     }
     return {};
@@ -152,9 +187,13 @@ Result<Transport> convert(const gloox::Tag& root) {
     Transport transport;
     if (attrs->has(Ufrag) || attrs->has(Pwd)) {
         auto ufrag = attrs->ice_chars(Ufrag, kUfragMin, kCredentialMax);
-        if (!ufrag) return ufrag.error();
+        if (!ufrag) {
+            return ufrag.error();
+        }
         auto pwd = attrs->ice_chars(Pwd, kPwdMin, kCredentialMax);
-        if (!pwd) return pwd.error();
+        if (!pwd) {
+            return pwd.error();
+        }
         transport.ufrag = *ufrag;
         transport.pwd = *pwd;
     }
@@ -192,24 +231,13 @@ std::string write(const Transport& transport) {
     return write_transport(transport.ufrag, transport.pwd, list);
 }
 
-std::string write_trickle(std::string_view ufrag, std::string_view pwd, const Candidate& candidate) {
+std::string write_trickle(std::string_view ufrag, std::string_view pwd,
+                          const Candidate& candidate) {
     return write_transport(ufrag, pwd, {&candidate});
 }
 
 Result<Transport> read(std::string_view xml) {
-    Transport out;
-    auto parsed = detail::parse_element(xml, "transport", kNamespace, [&](const gloox::Tag& root) -> Result<void> {
-        auto converted = convert(root);
-        if (!converted) {
-            return converted.error();
-        }
-        out = std::move(*converted);
-        return {};
-    });
-    if (!parsed) {
-        return parsed.error();
-    }
-    return out;
+    return detail::read_element<Transport>(xml, "transport", kNamespace, convert);
 }
 
 } // namespace jgather::xep0176

@@ -1,16 +1,16 @@
-#include <jgather/xep0260.hpp>
-
-#include "xml.hpp"
+#include <algorithm>
 
 #include <gloox/sha.h>
 #include <gloox/tag.h>
 
-#include <algorithm>
+#include <jgather/xep0260.hpp>
+
+#include "xml.hpp"
 
 namespace jgather::xep0260 {
 namespace {
 
-constexpr std::size_t kSidMax = 64;  // XEP-0065 §5.3.1, shared by XEP-0260
+constexpr std::size_t kSidMax = 64; // XEP-0065 §5.3.1, shared by XEP-0260
 constexpr std::size_t kCidMax = 64;
 constexpr std::size_t kSha1HexLength = 40;
 constexpr std::uint32_t kPriorityMax = 0xffffffff;
@@ -29,14 +29,18 @@ Result<Transport> convert(const gloox::Tag& root) {
     }
     Transport transport;
     auto sid = attrs->text(Sid);
-    if (!sid) return sid.error();
+    if (!sid) {
+        return sid.error();
+    }
     if (sid->size() > kSidMax) {
         return attrs->error(Sid, "longer than " + std::to_string(kSidMax) + " characters");
     }
     transport.sid = *sid;
     if (attrs->has(Dstaddr)) {
         auto dst = attrs->text(Dstaddr);
-        if (!dst) return dst.error();
+        if (!dst) {
+            return dst.error();
+        }
         const bool hex = std::all_of(dst->begin(), dst->end(), [](char c) {
             return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
         });
@@ -44,12 +48,15 @@ Result<Transport> convert(const gloox::Tag& root) {
             return attrs->error(Dstaddr, "'" + *dst + "' is not a 40-digit SHA-1 hex string");
         }
         transport.dstaddr = *dst;
-        std::transform(transport.dstaddr.begin(), transport.dstaddr.end(), transport.dstaddr.begin(),
+        std::transform(transport.dstaddr.begin(), transport.dstaddr.end(),
+                       transport.dstaddr.begin(),
                        [](char c) { return static_cast<char>(c >= 'A' && c <= 'F' ? c + 32 : c); });
     }
     if (attrs->has(Mode)) {
         auto mode = attrs->text(Mode);
-        if (!mode) return mode.error();
+        if (!mode) {
+            return mode.error();
+        }
         if (*mode != "tcp" && *mode != "udp") {
             return attrs->error(Mode, "'" + *mode + "' is not 'tcp' or 'udp'");
         }
@@ -64,38 +71,53 @@ Result<Transport> convert(const gloox::Tag& root) {
         if (transport.candidates.size() == kMaxCandidates) {
             return Error{"transport: more than " + std::to_string(kMaxCandidates) + " candidates"};
         }
-        auto ca = detail::Attributes::of(*child, kCandidateAttributes, "candidate", static_cast<long>(index++));
-        if (!ca) return ca.error();
+        auto ca = detail::Attributes::of(*child, kCandidateAttributes, "candidate",
+                                         static_cast<long>(index++));
+        if (!ca) {
+            return ca.error();
+        }
         Candidate c;
         c.transport = jgather::Transport::Socks5;
         auto cid = ca->token(Cid, kCidMax);
-        if (!cid) return cid.error();
+        if (!cid) {
+            return cid.error();
+        }
         auto host = ca->text(Host);
-        if (!host) return host.error();
+        if (!host) {
+            return host.error();
+        }
         if (!detail::valid_host(*host)) {
             return ca->error(Host, "'" + *host + "' is neither a literal IP nor a host name");
         }
         auto jid = ca->text(Jid);
-        if (!jid) return jid.error();
+        if (!jid) {
+            return jid.error();
+        }
         if (!detail::valid_jid(*jid)) {
             return ca->error(Jid, "'" + *jid + "' is not a valid JID");
         }
         c.port = kDefaultPort;
         if (ca->has(Port)) {
             auto port = ca->port(Port);
-            if (!port) return port.error();
+            if (!port) {
+                return port.error();
+            }
             c.port = *port;
         }
         auto priority = ca->number(Priority, 1, kPriorityMax);
-        if (!priority) return priority.error();
+        if (!priority) {
+            return priority.error();
+        }
         c.s5b.type = S5bType::Direct; // XEP-0260 §2.2: 'type' defaults to direct
         if (ca->has(Type)) {
             auto type_name = ca->text(Type);
-            if (!type_name) return type_name.error();
+            if (!type_name) {
+                return type_name.error();
+            }
             auto type = parse_s5b_type(*type_name);
             if (!type) {
                 return ca->error(Type, "unknown type '" + *type_name +
-                                             "' (expected direct, assisted, tunnel or proxy)");
+                                           "' (expected direct, assisted, tunnel or proxy)");
             }
             c.s5b.type = *type;
         }
@@ -146,19 +168,7 @@ std::string write(const Transport& transport) {
 }
 
 Result<Transport> read(std::string_view xml) {
-    Transport out;
-    auto parsed = detail::parse_element(xml, "transport", kNamespace, [&](const gloox::Tag& root) -> Result<void> {
-        auto converted = convert(root);
-        if (!converted) {
-            return converted.error();
-        }
-        out = std::move(*converted);
-        return {};
-    });
-    if (!parsed) {
-        return parsed.error();
-    }
-    return out;
+    return detail::read_element<Transport>(xml, "transport", kNamespace, convert);
 }
 
 } // namespace jgather::xep0260

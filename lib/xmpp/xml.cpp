@@ -1,13 +1,12 @@
 #include "xml.hpp"
-
-#include <jgather/address.hpp>
+#include <algorithm>
+#include <charconv>
 
 #include <gloox/jid.h>
 #include <gloox/parser.h>
 #include <gloox/taghandler.h>
 
-#include <algorithm>
-#include <charconv>
+#include <jgather/address.hpp>
 
 namespace jgather::detail {
 namespace {
@@ -22,7 +21,9 @@ public:
         if (++count != 1) {
             return;
         }
-        const auto where = [this] { return "<" + std::string(name_) + ">"; }; // errors only
+        const auto where = [this] {
+            return "<" + std::string(name_) + ">";
+        }; // errors only
         if (tag->name() != name_) {
             result = Error{where() + ": expected element <" + std::string(name_) + ">, got <" +
                            tag->name() + ">"};
@@ -64,10 +65,12 @@ bool is_ice_char(char c) {
 
 Result<void> parse_element(std::string_view xml, std::string_view name, std::string_view ns,
                            const std::function<Result<void>(const gloox::Tag&)>& on_root) {
-    const auto where = [name] { return "<" + std::string(name) + ">"; }; // errors only
+    const auto where = [name] {
+        return "<" + std::string(name) + ">";
+    }; // errors only
     if (xml.size() > kMaxDocumentSize) {
-        return Error{where() + ": document is " + std::to_string(xml.size()) + " bytes, more than " +
-                     std::to_string(kMaxDocumentSize)};
+        return Error{where() + ": document is " + std::to_string(xml.size()) +
+                     " bytes, more than " + std::to_string(kMaxDocumentSize)};
     }
     RootHandler handler(name, ns, on_root);
     gloox::Parser parser(&handler);
@@ -214,16 +217,12 @@ Result<IpAddress> Attributes::address(std::size_t slot) const {
 }
 
 Result<std::string> Attributes::ip(std::size_t slot) const {
-    const std::string* value = slots_[slot];
-    if (!value || value->empty()) {
-        return absent(slot);
-    }
-    auto parsed = IpAddress::parse(*value);
+    auto parsed = address(slot);
     if (!parsed) {
-        return error(slot, parsed.error().message);
+        return parsed.error();
     }
-    // inet_pton accepts IPv4 only in canonical dotted-quad (no leading zeros): keep the text.
-    return parsed->family() == Family::IPv4 ? *value : parsed->to_string();
+    // IpAddress::parse accepts IPv4 only in canonical dotted-quad (no leading zeros): keep it.
+    return parsed->family() == Family::IPv4 ? *slots_[slot] : parsed->to_string();
 }
 
 Result<std::string> Attributes::ice_chars(std::size_t slot, std::size_t min_length,
@@ -237,8 +236,9 @@ Result<std::string> Attributes::ice_chars(std::size_t slot, std::size_t min_leng
                                std::to_string(min_length) + "-" + std::to_string(max_length));
     }
     if (!std::all_of(value->begin(), value->end(), is_ice_char)) {
-        return error(slot, "'" + *value + "' has characters outside ALPHA / DIGIT / '+' / '/' "
-                                          "(RFC 8445 §5.3 ice-char)");
+        return error(slot, "'" + *value +
+                               "' has characters outside ALPHA / DIGIT / '+' / '/' "
+                               "(RFC 8445 §5.3 ice-char)");
     }
     return value;
 }
@@ -284,7 +284,8 @@ bool valid_host(const std::string& host) {
             label = 0;
             continue;
         }
-        const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        const bool alnum =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
         if (!alnum && !(c == '-' && label > 0)) {
             return false;
         }

@@ -2,21 +2,21 @@
 // XEP readers. Every error names the element and the attribute at fault.
 #pragma once
 
-#include <jgather/address.hpp>
-#include <jgather/result.hpp>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include <gloox/tag.h>
 
-#include <cstddef>
-#include <array>
-#include <cstdint>
-#include <functional>
-#include <span>
-#include <memory>
-#include <utility>
-#include <vector>
-#include <string>
-#include <string_view>
+#include <jgather/address.hpp>
+#include <jgather/result.hpp>
 
 namespace jgather::detail {
 
@@ -31,6 +31,25 @@ inline constexpr std::size_t kMaxDocumentSize = 64 * 1024;
  */
 Result<void> parse_element(std::string_view xml, std::string_view name, std::string_view ns,
                            const std::function<Result<void>(const gloox::Tag&)>& on_root);
+
+/** parse_element() with a conversion of the root into a T: the whole of a reader. */
+template <typename T>
+Result<T> read_element(std::string_view xml, std::string_view name, std::string_view ns,
+                       Result<T> (*convert)(const gloox::Tag&)) {
+    T out;
+    auto parsed = parse_element(xml, name, ns, [&](const gloox::Tag& root) -> Result<void> {
+        auto converted = convert(root);
+        if (!converted) {
+            return converted.error();
+        }
+        out = std::move(*converted);
+        return {};
+    });
+    if (!parsed) {
+        return parsed.error();
+    }
+    return out;
+}
 
 /** True when @p child is in the namespace of its parent (no xmlns of its own, or the same). */
 bool in_parent_namespace(const gloox::Tag& child, std::string_view ns);

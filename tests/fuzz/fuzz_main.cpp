@@ -1,8 +1,8 @@
 // libFuzzer entry point; JGATHER_FUZZ_READER names the reader (xep0176, xep0065, xep0260).
-#include "fuzz/readers.hpp"
-
 #include <cstdio>
 #include <cstdlib>
+
+#include "fuzz/readers.hpp"
 
 #define JGATHER_STRINGIFY2(x) #x
 #define JGATHER_STRINGIFY(x) JGATHER_STRINGIFY2(x)

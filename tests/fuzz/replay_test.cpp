@@ -1,11 +1,11 @@
 // Replays the committed fuzz corpora through the readers on every test run (any compiler).
-#include "fuzz/readers.hpp"
-
-#include <gtest/gtest.h>
-
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+
+#include <gtest/gtest.h>
+
+#include "fuzz/readers.hpp"
 
 namespace fs = std::filesystem;
 
@@ -16,9 +16,10 @@ TEST(FuzzCorpus, EveryCommittedInputKeepsTheInvariants) {
         ASSERT_TRUE(fs::is_directory(dir)) << dir;
         for (const auto& entry : fs::directory_iterator(dir)) {
             std::ifstream in(entry.path(), std::ios::binary);
-            const std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-            EXPECT_EQ(jgather::fuzz::check_reader(reader, reinterpret_cast<const std::uint8_t*>(data.data()),
-                                                  data.size()),
+            const std::string data((std::istreambuf_iterator<char>(in)),
+                                   std::istreambuf_iterator<char>());
+            EXPECT_EQ(jgather::fuzz::check_reader(
+                          reader, reinterpret_cast<const std::uint8_t*>(data.data()), data.size()),
                       "")
                 << entry.path();
             ++files;

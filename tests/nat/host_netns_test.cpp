@@ -1,16 +1,16 @@
 // The host source inside a network namespace with known interfaces: exactly the expected
 // candidates, in the expected order, and a reason for every address left out.
-#include "support/glib_loop.hpp"
-#include "support/netns.hpp"
+#include <cstdlib>
+#include <map>
+#include <net/if.h>
+#include <thread>
+
+#include <gtest/gtest.h>
 
 #include <jgather/jgather.hpp>
 
-#include <gtest/gtest.h>
-#include <net/if.h>
-
-#include <cstdlib>
-#include <map>
-#include <thread>
+#include "support/glib_loop.hpp"
+#include "support/netns.hpp"
 
 using namespace jgather;
 using namespace std::chrono_literals;
@@ -195,12 +195,12 @@ TEST_F(HostLab, DemoPrintsReadableXepDocumentsForTheLab) {
     EXPECT_EQ(ice->candidates[0].host, "2001:db8:a::10");
     EXPECT_GE(ice->ufrag.size(), 4U);
 
-    auto s5b = xep0260::read(with({"--format", "xep0260", "--jid", "romeo@example.org/lab",
-                                   "--sid", "s1", "--s5b-port", "7000",
-                                   "--external-ip", "203.0.113.99"}));
+    auto s5b = xep0260::read(with({"--format", "xep0260", "--jid", "romeo@example.org/lab", "--sid",
+                                   "s1", "--s5b-port", "7000", "--external-ip", "203.0.113.99"}));
     ASSERT_EQ(status, 0);
     ASSERT_TRUE(s5b) << s5b.error().message;
-    EXPECT_EQ(s5b->dstaddr, xep0260::dstaddr("s1", "romeo@example.org/lab", "peer@example.org/jgather"));
+    EXPECT_EQ(s5b->dstaddr,
+              xep0260::dstaddr("s1", "romeo@example.org/lab", "peer@example.org/jgather"));
     ASSERT_EQ(s5b->candidates.size(), 6U);
     EXPECT_EQ(s5b->candidates.back().s5b.type, S5bType::Assisted);
     EXPECT_EQ(s5b->candidates.back().host, "203.0.113.99");

@@ -1,13 +1,13 @@
 // Test support: a private GMainContext per test, iterated until a condition holds.
 #pragma once
 
-#include <jgather/glib.hpp>
-
-#include <glib.h>
-
 #include <chrono>
 #include <functional>
 #include <memory>
+
+#include <glib.h>
+
+#include <jgather/glib.hpp>
 
 namespace jgather::test {
 

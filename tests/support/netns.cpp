@@ -1,14 +1,12 @@
 #include "netns.hpp"
-
+#include <cerrno>
+#include <cstring>
 #include <fcntl.h>
 #include <sched.h>
 #include <spawn.h>
+#include <stdexcept>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-#include <stdexcept>
 
 extern char** environ;
 
@@ -83,7 +81,9 @@ Netns::Netns(const std::string& tag) : name_("jgt-" + tag + "-" + std::to_string
     }
 }
 
-Netns::~Netns() { run_command({"ip", "netns", "del", name_}); }
+Netns::~Netns() {
+    run_command({"ip", "netns", "del", name_});
+}
 
 void Netns::ip(const std::vector<std::string>& args) const {
     std::vector<std::string> argv = {"ip", "-n", name_};

@@ -1,7 +1,8 @@
-#include <jgather/address.hpp>
+#include <arpa/inet.h>
 
 #include <gtest/gtest.h>
-#include <arpa/inet.h>
+
+#include <jgather/address.hpp>
 
 using jgather::Family;
 using jgather::IpAddress;
@@ -20,9 +21,9 @@ TEST(IpAddress, ParsesLiteralsAndWritesCanonicalText) {
 }
 
 TEST(IpAddress, RejectsNamesZonesAndJunk) {
-    for (const char* text : {"", "example.org", "localhost", "192.0.2", "192.0.2.256", " 192.0.2.1",
-                             "192.0.2.1 ", "[2001:db8::1]", "fe80::1%eth0", "2001:db8::g", "1.2.3.4.5",
-                             "0x7f.0.0.1"}) {
+    for (const char* text :
+         {"", "example.org", "localhost", "192.0.2", "192.0.2.256", " 192.0.2.1", "192.0.2.1 ",
+          "[2001:db8::1]", "fe80::1%eth0", "2001:db8::g", "1.2.3.4.5", "0x7f.0.0.1"}) {
         auto parsed = IpAddress::parse(text);
         EXPECT_FALSE(parsed) << text;
         if (!parsed) {
@@ -61,9 +62,12 @@ TEST(IpAddress, ComparesPrefixes) {
     auto a = *IpAddress::parse("2001:db8:1:2::10");
     EXPECT_TRUE(a.same_prefix(*IpAddress::parse("2001:db8:1:2:ffff::1"), 64));
     EXPECT_FALSE(a.same_prefix(*IpAddress::parse("2001:db8:1:3::10"), 64));
-    EXPECT_TRUE(IpAddress::parse("198.51.100.7")->same_prefix(*IpAddress::parse("198.51.100.200"), 24));
-    EXPECT_TRUE(IpAddress::parse("198.51.100.7")->same_prefix(*IpAddress::parse("198.51.100.1"), 29));
-    EXPECT_FALSE(IpAddress::parse("198.51.100.7")->same_prefix(*IpAddress::parse("198.51.100.8"), 29));
+    EXPECT_TRUE(
+        IpAddress::parse("198.51.100.7")->same_prefix(*IpAddress::parse("198.51.100.200"), 24));
+    EXPECT_TRUE(
+        IpAddress::parse("198.51.100.7")->same_prefix(*IpAddress::parse("198.51.100.1"), 29));
+    EXPECT_FALSE(
+        IpAddress::parse("198.51.100.7")->same_prefix(*IpAddress::parse("198.51.100.8"), 29));
     EXPECT_FALSE(a.same_prefix(*IpAddress::parse("192.0.2.1"), 0));
 }
 
@@ -76,11 +80,11 @@ TEST(TransportAddress, FormatsWithBracketsForIpv6) {
 
 TEST(IpAddress, TextMatchesInetNtopForRfc5952Cases) {
     // glibc's inet_ntop is RFC 5952 canonical; the formatter must agree with it.
-    for (const char* text : {"::", "::1", "1::", "2001:db8::1", "2001:db8:0:1:1:1:1:1", "2001:0:0:1::1",
-                             "2001:db8:0:0:1:0:0:1", "fe80::1:0:0:0", "0:0:1::", "1:0:0:2:0:0:0:3",
-                             "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "::ffff:192.0.2.1",
-                             "2001:db8:a:b:c:d:e:0", "0.0.0.0", "255.255.255.255", "192.0.2.10",
-                             "10.0.100.1"}) {
+    for (const char* text :
+         {"::", "::1", "1::", "2001:db8::1", "2001:db8:0:1:1:1:1:1", "2001:0:0:1::1",
+          "2001:db8:0:0:1:0:0:1", "fe80::1:0:0:0", "0:0:1::", "1:0:0:2:0:0:0:3",
+          "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "::ffff:192.0.2.1", "2001:db8:a:b:c:d:e:0",
+          "0.0.0.0", "255.255.255.255", "192.0.2.10", "10.0.100.1"}) {
         auto parsed = IpAddress::parse(text);
         ASSERT_TRUE(parsed) << text;
         char expected[INET6_ADDRSTRLEN] = {};

@@ -1,15 +1,15 @@
 // The gatherer with scripted sources: ordering, trickle, failures, deadline, cancel, teardown,
 // and the combination rules for learned external addresses.
-#include "support/glib_loop.hpp"
-
-#include <jgather/jgather.hpp>
-
-#include <gtest/gtest.h>
+#include <algorithm>
+#include <set>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <set>
+#include <gtest/gtest.h>
+
+#include <jgather/jgather.hpp>
+
+#include "support/glib_loop.hpp"
 
 using namespace jgather;
 using namespace std::chrono_literals;
@@ -30,9 +30,8 @@ LocalAddress local(const char* ip, const char* interface, unsigned index) {
 GatherOptions test_options() {
     GatherOptions o;
     o.host.include_loopback = true;
-    o.host.addresses = std::vector<LocalAddress>{local("127.0.0.2", "eth0", 2),
-                                                 local("::1", "eth0", 2),
-                                                 local("127.0.0.3", "eth1", 3)};
+    o.host.addresses = std::vector<LocalAddress>{
+        local("127.0.0.2", "eth0", 2), local("::1", "eth0", 2), local("127.0.0.3", "eth1", 3)};
     o.jid = "romeo@example.org/orchard";
     o.deadline = 2000ms;
     return o;
@@ -50,7 +49,8 @@ public:
     std::string name() const override { return name_; }
     void start(SourceSink& sink) override {
         for (const Step& step : steps_) {
-            timers_.push_back(sink.loop().call_after(step.at, [&sink, step] { step.action(sink); }));
+            timers_.push_back(
+                sink.loop().call_after(step.at, [&sink, step] { step.action(sink); }));
         }
     }
     void stop() override {
@@ -68,11 +68,14 @@ private:
 };
 
 ScriptedSource::Step finish_ok(std::chrono::milliseconds at) {
-    return {at, [](SourceSink& s) { s.finish(SourceStatus::ok()); }};
+    return {at, [](SourceSink& s) {
+                s.finish(SourceStatus::ok());
+            }};
 }
 ScriptedSource::Step external(std::chrono::milliseconds at, const char* ip, const char* who) {
     return {at, [ip, who](SourceSink& s) {
-                s.add_external_address({*IpAddress::parse(ip), std::nullopt, std::nullopt, {who, "test"}});
+                s.add_external_address(
+                    {*IpAddress::parse(ip), std::nullopt, std::nullopt, {who, "test"}});
             }};
 }
 
@@ -104,7 +107,9 @@ TEST(Gatherer, HostOnlyTricklesEveryCandidateBeforeCompleting) {
         EXPECT_FALSE(completed);
         trickled.push_back(c);
     };
-    g.on_complete = [&](const GatherResult&) { completed = true; };
+    g.on_complete = [&](const GatherResult&) {
+        completed = true;
+    };
     ASSERT_TRUE(g.gather());
     EXPECT_TRUE(trickled.empty()) << "no callback may run inside gather()";
     ASSERT_TRUE(t.run_until([&] { return completed; }));
@@ -208,13 +213,17 @@ TEST(Gatherer, AFailingSourceDoesNotDisturbOthers) {
     TestLoop t;
     Gatherer g(t.loop(), test_options());
     g.add_source(std::make_unique<ScriptedSource>(
-        "broken", std::vector<ScriptedSource::Step>{
-                      {5ms, [](SourceSink& s) { s.finish(SourceStatus::failed("server said no")); }}}));
+        "broken",
+        std::vector<ScriptedSource::Step>{{5ms, [](SourceSink& s) {
+                                               s.finish(SourceStatus::failed("server said no"));
+                                           }}}));
     g.add_source(std::make_unique<ScriptedSource>(
-        "good", std::vector<ScriptedSource::Step>{external(20ms, "203.0.113.7", "good"),
-                                                  finish_ok(25ms)}));
+        "good",
+        std::vector<ScriptedSource::Step>{external(20ms, "203.0.113.7", "good"), finish_ok(25ms)}));
     std::vector<std::string> order;
-    g.on_source_done = [&](const SourceReport& r) { order.push_back(r.name); };
+    g.on_source_done = [&](const SourceReport& r) {
+        order.push_back(r.name);
+    };
     ASSERT_TRUE(g.gather());
     ASSERT_TRUE(t.run_until([&] { return g.complete(); }));
     EXPECT_EQ(order, (std::vector<std::string>{"host", "broken", "good"}));
@@ -225,15 +234,17 @@ TEST(Gatherer, AFailingSourceDoesNotDisturbOthers) {
     EXPECT_EQ(report_of(g.result(), "good")->state, SourceState::Ok);
     EXPECT_EQ(g.result().external_addresses.size(), 1U);
     // IPv4 external: a srflx for each IPv4 base, and one assisted S5B candidate.
-    const auto srflx = std::count_if(g.result().ice.begin(), g.result().ice.end(),
-                                     [](const Candidate& c) { return c.ice.type == IceType::Srflx; });
+    const auto srflx =
+        std::count_if(g.result().ice.begin(), g.result().ice.end(),
+                      [](const Candidate& c) { return c.ice.type == IceType::Srflx; });
     EXPECT_EQ(srflx, 2);
 }
 
 TEST(Gatherer, DerivesSrflxAndAssistedByTheRules) {
     TestLoop t;
     Gatherer g(t.loop(), test_options());
-    g.add_source(std::make_unique<ConfiguredExternalSource>(*IpAddress::parse("203.0.113.7"), 7000));
+    g.add_source(
+        std::make_unique<ConfiguredExternalSource>(*IpAddress::parse("203.0.113.7"), 7000));
     ASSERT_TRUE(g.gather());
     ASSERT_TRUE(t.run_until([&] { return g.complete(); }));
     const auto& r = g.result();
@@ -263,10 +274,13 @@ TEST(Gatherer, DerivesSrflxAndAssistedByTheRules) {
     }
     EXPECT_NE(srflx[0]->ice.foundation, srflx[1]->ice.foundation) << "different bases";
     // Sorted by priority, highest first.
-    EXPECT_TRUE(std::is_sorted(r.ice.begin(), r.ice.end(),
-                               [](const Candidate& a, const Candidate& b) { return a.priority > b.priority; }));
-    const auto assisted = std::find_if(r.s5b.begin(), r.s5b.end(),
-                                       [](const Candidate& c) { return c.s5b.type == S5bType::Assisted; });
+    EXPECT_TRUE(
+        std::is_sorted(r.ice.begin(), r.ice.end(), [](const Candidate& a, const Candidate& b) {
+            return a.priority > b.priority;
+        }));
+    const auto assisted = std::find_if(r.s5b.begin(), r.s5b.end(), [](const Candidate& c) {
+        return c.s5b.type == S5bType::Assisted;
+    });
     ASSERT_NE(assisted, r.s5b.end());
     EXPECT_EQ(assisted->host, "203.0.113.7");
     EXPECT_EQ(assisted->port, 7000) << "the forwarded port";
@@ -313,21 +327,25 @@ TEST(Gatherer, SourceCandidatesAreVerifiedSrflxAndEqualToBaseIsDropped) {
     TestLoop t;
     Gatherer g(t.loop(), test_options());
     g.add_source(std::make_unique<ScriptedSource>(
-        "stun", std::vector<ScriptedSource::Step>{
-                    {1ms,
-                     [](SourceSink& s) {
-                         const auto& bases = s.bases();
-                         ASSERT_EQ(bases.size(), 3U);
-                         // base 1 is 127.0.0.2: a mapping, and one equal to the base itself.
-                         s.add_candidate({IceType::Srflx, {*IpAddress::parse("203.0.113.20"), 40000}, 1,
-                                          "198.51.100.1:3478"});
-                         s.add_candidate({IceType::Srflx, bases[2].address(), 2, "198.51.100.1:3478"});
-                         s.add_candidate({IceType::Srflx, {*IpAddress::parse("203.0.113.20"), 1}, 99, "x"});
-                     }},
-                    finish_ok(2ms)}));
+        "stun",
+        std::vector<ScriptedSource::Step>{
+            {1ms,
+             [](SourceSink& s) {
+                 const auto& bases = s.bases();
+                 ASSERT_EQ(bases.size(), 3U);
+                 // base 1 is 127.0.0.2: a mapping, and one equal to the base itself.
+                 s.add_candidate({IceType::Srflx,
+                                  {*IpAddress::parse("203.0.113.20"), 40000},
+                                  1,
+                                  "198.51.100.1:3478"});
+                 s.add_candidate({IceType::Srflx, bases[2].address(), 2, "198.51.100.1:3478"});
+                 s.add_candidate({IceType::Srflx, {*IpAddress::parse("203.0.113.20"), 1}, 99, "x"});
+             }},
+            finish_ok(2ms)}));
     // SIC-like guess for the same IP afterwards: not needed, STUN already mapped that base.
     g.add_source(std::make_unique<ScriptedSource>(
-        "sic", std::vector<ScriptedSource::Step>{external(10ms, "203.0.113.20", "sic"), finish_ok(11ms)}));
+        "sic",
+        std::vector<ScriptedSource::Step>{external(10ms, "203.0.113.20", "sic"), finish_ok(11ms)}));
     ASSERT_TRUE(g.gather());
     ASSERT_TRUE(t.run_until([&] { return g.complete(); }));
     const auto& r = g.result();
@@ -356,13 +374,17 @@ TEST(Gatherer, DeadlineEndsSilentSourcesAsTimedOut) {
     options.deadline = 100ms;
     Gatherer g(t.loop(), options);
     int stops = 0;
-    g.add_source(std::make_unique<ScriptedSource>("silent", std::vector<ScriptedSource::Step>{}, &stops));
+    g.add_source(
+        std::make_unique<ScriptedSource>("silent", std::vector<ScriptedSource::Step>{}, &stops));
     g.add_source(std::make_unique<ScriptedSource>(
-        "late", std::vector<ScriptedSource::Step>{external(5000ms, "203.0.113.1", "late")}, &stops));
+        "late", std::vector<ScriptedSource::Step>{external(5000ms, "203.0.113.1", "late")},
+        &stops));
     g.add_source(std::make_unique<ScriptedSource>(
         "quick", std::vector<ScriptedSource::Step>{finish_ok(1ms)}, &stops));
     std::size_t host_candidates_before_complete = 0;
-    g.on_complete = [&](const GatherResult& r) { host_candidates_before_complete = r.ice.size(); };
+    g.on_complete = [&](const GatherResult& r) {
+        host_candidates_before_complete = r.ice.size();
+    };
     const auto start = std::chrono::steady_clock::now();
     ASSERT_TRUE(g.gather());
     ASSERT_TRUE(t.run_until([&] { return g.complete(); }, 3000ms));
@@ -381,13 +403,18 @@ TEST(Gatherer, EachSourceReportsExactlyOnce) {
     TestLoop t;
     Gatherer g(t.loop(), test_options());
     g.add_source(std::make_unique<ScriptedSource>(
-        "twice", std::vector<ScriptedSource::Step>{
-                     finish_ok(1ms),
-                     {2ms, [](SourceSink& s) { s.finish(SourceStatus::failed("again")); }},
-                     external(3ms, "203.0.113.1", "twice")}));
-    g.add_source(std::make_unique<ScriptedSource>("slow", std::vector<ScriptedSource::Step>{finish_ok(20ms)}));
+        "twice", std::vector<ScriptedSource::Step>{finish_ok(1ms),
+                                                   {2ms,
+                                                    [](SourceSink& s) {
+                                                        s.finish(SourceStatus::failed("again"));
+                                                    }},
+                                                   external(3ms, "203.0.113.1", "twice")}));
+    g.add_source(std::make_unique<ScriptedSource>(
+        "slow", std::vector<ScriptedSource::Step>{finish_ok(20ms)}));
     int reports = 0;
-    g.on_source_done = [&](const SourceReport& r) { reports += r.name == "twice"; };
+    g.on_source_done = [&](const SourceReport& r) {
+        reports += r.name == "twice";
+    };
     ASSERT_TRUE(g.gather());
     ASSERT_TRUE(t.run_until([&] { return g.complete(); }));
     EXPECT_EQ(reports, 1);
@@ -402,7 +429,9 @@ TEST(Gatherer, CancelStopsSourcesAndCompletesFromTheLoop) {
     g.add_source(std::make_unique<ScriptedSource>(
         "pending", std::vector<ScriptedSource::Step>{external(50ms, "203.0.113.1", "p")}, &stops));
     int completions = 0;
-    g.on_complete = [&](const GatherResult&) { ++completions; };
+    g.on_complete = [&](const GatherResult&) {
+        ++completions;
+    };
     ASSERT_TRUE(g.gather());
     ASSERT_TRUE(t.run_until([&] { return g.result().ice.size() == 3; }));
     g.cancel();
@@ -420,7 +449,8 @@ TEST(Gatherer, CancelStopsSourcesAndCompletesFromTheLoop) {
 TEST(Gatherer, CancelBeforeTheFirstIterationStillReportsHost) {
     TestLoop t;
     Gatherer g(t.loop(), test_options());
-    g.add_source(std::make_unique<ScriptedSource>("s", std::vector<ScriptedSource::Step>{finish_ok(1ms)}));
+    g.add_source(
+        std::make_unique<ScriptedSource>("s", std::vector<ScriptedSource::Step>{finish_ok(1ms)}));
     ASSERT_TRUE(g.gather());
     g.cancel();
     ASSERT_TRUE(t.run_until([&] { return g.complete(); }));
@@ -434,7 +464,8 @@ TEST(Gatherer, DestroyingMidGatheringIsSafe) {
     {
         auto g = std::make_unique<Gatherer>(t.loop(), test_options());
         g->add_source(std::make_unique<ScriptedSource>(
-            "pending", std::vector<ScriptedSource::Step>{external(10ms, "203.0.113.1", "p")}, &stops));
+            "pending", std::vector<ScriptedSource::Step>{external(10ms, "203.0.113.1", "p")},
+            &stops));
         ASSERT_TRUE(g->gather());
         t.run_until([&] { return g->result().ice.size() == 3; });
     }
@@ -454,11 +485,17 @@ TEST(Gatherer, DestroyingFromInsideItsOwnCallbacksIsSafe) {
             destroyed = true;
         };
         if (when == 0) {
-            g->on_candidate = [&](const Candidate&) { destroy(); };
+            g->on_candidate = [&](const Candidate&) {
+                destroy();
+            };
         } else if (when == 1) {
-            g->on_source_done = [&](const SourceReport&) { destroy(); };
+            g->on_source_done = [&](const SourceReport&) {
+                destroy();
+            };
         } else {
-            g->on_complete = [&](const GatherResult&) { destroy(); };
+            g->on_complete = [&](const GatherResult&) {
+                destroy();
+            };
         }
         ASSERT_TRUE(g->gather());
         ASSERT_TRUE(t.run_until([&] { return destroyed; })) << when;

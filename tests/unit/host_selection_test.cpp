@@ -1,10 +1,10 @@
 // Which enumerated addresses become bases, why the others are dropped, and in what order.
-#include "sources/host.hpp"
-#include "sources/netlink.hpp"
+#include <algorithm>
 
 #include <gtest/gtest.h>
 
-#include <algorithm>
+#include "sources/host.hpp"
+#include "sources/netlink.hpp"
 
 using namespace jgather;
 using namespace jgather::detail;
@@ -43,7 +43,8 @@ std::string reason_for(const HostSelection& s, const std::string& ip) {
 
 TEST(HostClassification, NamesAndKinds) {
     EXPECT_EQ(classify_interface("lo", "", true), InterfaceKind::Loopback);
-    EXPECT_EQ(classify_interface("eth0", "veth", false), InterfaceKind::Physical); // containers' eth0
+    EXPECT_EQ(classify_interface("eth0", "veth", false),
+              InterfaceKind::Physical); // containers' eth0
     EXPECT_EQ(classify_interface("docker0", "bridge", false), InterfaceKind::VirtualBridge);
     EXPECT_EQ(classify_interface("br-1a2b3c", "bridge", false), InterfaceKind::VirtualBridge);
     EXPECT_EQ(classify_interface("veth12ab", "veth", false), InterfaceKind::VirtualBridge);
@@ -73,7 +74,10 @@ TEST(HostSelection, DefaultsDropLoopbackLinkLocalBridgesAndBadStates) {
         addr("fe80::1", "eth0", 2),
         addr("169.254.3.4", "eth0", 2),
         addr("203.0.113.1", "docker0", 6, InterfaceKind::VirtualBridge),
-        deprecated, tentative, dad, down,
+        deprecated,
+        tentative,
+        dad,
+        down,
     };
     const auto s = select_host_addresses(all, {});
     EXPECT_EQ(ips(s), std::vector<std::string>{"192.0.2.10"});
@@ -116,14 +120,15 @@ TEST(HostSelection, TemporaryAddressSupersedesStableOnSamePrefix) {
     HostOptions options;
     options.include_link_local = true;
     const std::vector<LocalAddress> all = {
-        addr("2001:db8:a::10", "eth0", 2),  // stable, same prefix: dropped
+        addr("2001:db8:a::10", "eth0", 2), // stable, same prefix: dropped
         temporary,
-        addr("2001:db8:b::10", "eth0", 2),  // other prefix: kept
-        addr("fe80::1", "eth0", 2),         // link-local beside a temporary: dropped
-        addr("fe80::2", "eth1", 3),         // other interface: kept
+        addr("2001:db8:b::10", "eth0", 2), // other prefix: kept
+        addr("fe80::1", "eth0", 2),        // link-local beside a temporary: dropped
+        addr("fe80::2", "eth1", 3),        // other interface: kept
     };
     const auto s = select_host_addresses(all, options);
-    EXPECT_EQ(ips(s), (std::vector<std::string>{"2001:db8:a::dead:beef", "2001:db8:b::10", "fe80::2"}));
+    EXPECT_EQ(ips(s),
+              (std::vector<std::string>{"2001:db8:a::dead:beef", "2001:db8:b::10", "fe80::2"}));
     EXPECT_NE(reason_for(s, "2001:db8:a::10").find("RFC 8445 §5.1.1.1"), std::string::npos);
     EXPECT_NE(reason_for(s, "fe80::1").find("temporary"), std::string::npos);
 }
@@ -161,17 +166,21 @@ TEST(HostSelection, OptionsAllowDenyFamiliesLoopbackAndFilter) {
     deny.include_virtual_bridges = true;
     EXPECT_EQ(ips(select_host_addresses(all, deny)),
               (std::vector<std::string>{"198.51.100.10", "203.0.113.1"}));
-    EXPECT_EQ(reason_for(select_host_addresses(all, deny), "192.0.2.10"), "interface is deny-listed");
+    EXPECT_EQ(reason_for(select_host_addresses(all, deny), "192.0.2.10"),
+              "interface is deny-listed");
     EXPECT_EQ(reason_for(select_host_addresses(all, deny), "203.0.113.5"), "VPN/tunnel interface");
 
     HostOptions filtered;
-    filtered.filter = [](const LocalAddress& a) { return a.interface != "eth1"; };
+    filtered.filter = [](const LocalAddress& a) {
+        return a.interface != "eth1";
+    };
     EXPECT_EQ(reason_for(select_host_addresses(all, filtered), "198.51.100.10"),
               "rejected by the filter callback");
 }
 
 TEST(HostSelection, SameAddressOnTwoInterfacesIsOneBase) {
-    const auto s = select_host_addresses({addr("192.0.2.10", "eth0", 2), addr("192.0.2.10", "eth1", 3)}, {});
+    const auto s =
+        select_host_addresses({addr("192.0.2.10", "eth0", 2), addr("192.0.2.10", "eth1", 3)}, {});
     EXPECT_EQ(ips(s), std::vector<std::string>{"192.0.2.10"});
     EXPECT_EQ(s.dropped.size(), 1U);
 }

@@ -1,7 +1,7 @@
 // Priorities and foundations against the worked numbers of RFC 8445 and XEP-0260.
-#include "gatherer/rules.hpp"
-
 #include <gtest/gtest.h>
+
+#include "gatherer/rules.hpp"
 
 using namespace jgather;
 using namespace jgather::detail;

@@ -1,10 +1,10 @@
 // Writers and strict readers for XEP-0176, XEP-0065 and XEP-0260: round trips, and each class
 // of malformed input rejected with a message naming the element and attribute.
-#include <jgather/jgather.hpp>
+#include <string>
 
 #include <gtest/gtest.h>
 
-#include <string>
+#include <jgather/jgather.hpp>
 
 using namespace jgather;
 
@@ -39,8 +39,9 @@ Candidate s5b(const char* host, std::uint16_t port, S5bType type, const char* ci
 
 const std::string kIceNs = "urn:xmpp:jingle:transports:ice-udp:1";
 
-std::string ice_doc(const std::string& candidate_attrs,
-                    const std::string& transport_attrs = "ufrag='8hhy' pwd='asd88fgpdd777uzjYhagZg'") {
+std::string
+ice_doc(const std::string& candidate_attrs,
+        const std::string& transport_attrs = "ufrag='8hhy' pwd='asd88fgpdd777uzjYhagZg'") {
     return "<transport xmlns='" + kIceNs + "' " + transport_attrs + "><candidate " +
            candidate_attrs + "/></transport>";
 }
@@ -72,7 +73,8 @@ void expect_ice_error(const std::string& xml, const std::string& fragment) {
 } // namespace
 
 TEST(Xep0176, RoundTrips) {
-    xep0176::Transport t{"8hhy", "asd88fgpdd777uzjYhagZg",
+    xep0176::Transport t{"8hhy",
+                         "asd88fgpdd777uzjYhagZg",
                          {ice("192.0.2.10", 5000, IceType::Host, "a1"),
                           ice("2001:db8::7", 5001, IceType::Host, "a2"),
                           ice("203.0.113.4", 40000, IceType::Srflx, "a3"),
@@ -88,7 +90,8 @@ TEST(Xep0176, RoundTrips) {
     }
     // rel-addr only on the two non-host candidates (XEP-0176 §5.3).
     std::size_t rel_addrs = 0;
-    for (auto at = xml.find("rel-addr="); at != std::string::npos; at = xml.find("rel-addr=", at + 1)) {
+    for (auto at = xml.find("rel-addr="); at != std::string::npos;
+         at = xml.find("rel-addr=", at + 1)) {
         ++rel_addrs;
     }
     EXPECT_EQ(rel_addrs, 2U);
@@ -120,7 +123,8 @@ TEST(Xep0176, RejectsMalformedXml) {
     expect_ice_error("<transport xmlns='" + kIceNs + "'/><transport xmlns='" + kIceNs + "'/>",
                      "more than one top-level element");
     expect_ice_error("<description xmlns='" + kIceNs + "'/>", "expected element <transport>");
-    expect_ice_error("<transport xmlns='urn:xmpp:jingle:transports:raw-udp:1'/>", "attribute 'xmlns'");
+    expect_ice_error("<transport xmlns='urn:xmpp:jingle:transports:raw-udp:1'/>",
+                     "attribute 'xmlns'");
     expect_ice_error(std::string(70000, ' '), "more than");
 }
 
@@ -130,7 +134,8 @@ TEST(Xep0176, RejectsMissingAndDuplicateAttributes) {
         expect_ice_error(ice_doc(without(kGoodIce, name)),
                          std::string("candidate[0]: attribute '") + name + "': missing");
     }
-    expect_ice_error(ice_doc(kGoodIce + " port='9000'"), "candidate[0]: attribute 'port' appears twice");
+    expect_ice_error(ice_doc(kGoodIce + " port='9000'"),
+                     "candidate[0]: attribute 'port' appears twice");
     expect_ice_error(ice_doc(kGoodIce, "ufrag='8hhy' ufrag='9hhy' pwd='asd88fgpdd777uzjYhagZg'"),
                      "transport: attribute 'ufrag' appears twice");
     expect_ice_error(ice_doc(kGoodIce, "ufrag='8hhy'"), "transport: attribute 'pwd': missing");
@@ -138,34 +143,43 @@ TEST(Xep0176, RejectsMissingAndDuplicateAttributes) {
 }
 
 TEST(Xep0176, RejectsBadNumbersAndRanges) {
-    expect_ice_error(ice_doc(with(kGoodIce, "port", "0")), "attribute 'port': 0 is out of range 1-65535");
-    expect_ice_error(ice_doc(with(kGoodIce, "port", "65536")), "attribute 'port': 65536 is out of range");
+    expect_ice_error(ice_doc(with(kGoodIce, "port", "0")),
+                     "attribute 'port': 0 is out of range 1-65535");
+    expect_ice_error(ice_doc(with(kGoodIce, "port", "65536")),
+                     "attribute 'port': 65536 is out of range");
     expect_ice_error(ice_doc(with(kGoodIce, "port", "99999999999999999999")), "attribute 'port'");
-    expect_ice_error(ice_doc(with(kGoodIce, "port", "80a")), "'80a' is not an unsigned decimal number");
+    expect_ice_error(ice_doc(with(kGoodIce, "port", "80a")),
+                     "'80a' is not an unsigned decimal number");
     expect_ice_error(ice_doc(with(kGoodIce, "port", "-1")), "'-1' is not an unsigned decimal");
     expect_ice_error(ice_doc(with(kGoodIce, "port", "+80")), "'+80' is not an unsigned decimal");
     expect_ice_error(ice_doc(with(kGoodIce, "port", " 80")), "is not an unsigned decimal");
-    expect_ice_error(ice_doc(with(kGoodIce, "component", "0")), "attribute 'component': 0 is out of range 1-256");
+    expect_ice_error(ice_doc(with(kGoodIce, "component", "0")),
+                     "attribute 'component': 0 is out of range 1-256");
     expect_ice_error(ice_doc(with(kGoodIce, "component", "257")), "attribute 'component'");
-    expect_ice_error(ice_doc(with(kGoodIce, "priority", "0")), "attribute 'priority': 0 is out of range");
+    expect_ice_error(ice_doc(with(kGoodIce, "priority", "0")),
+                     "attribute 'priority': 0 is out of range");
     expect_ice_error(ice_doc(with(kGoodIce, "priority", "2147483648")), "attribute 'priority'");
     expect_ice_error(ice_doc(with(kGoodIce, "generation", "256")), "attribute 'generation'");
     expect_ice_error(ice_doc(with(kGoodIce, "network", "65536")), "attribute 'network'");
 }
 
 TEST(Xep0176, RejectsUnknownTypesProtocolsAndNonLiteralIps) {
-    expect_ice_error(ice_doc(with(kGoodIce, "type", "stun")), "attribute 'type': unknown type 'stun'");
-    expect_ice_error(ice_doc(with(kGoodIce, "protocol", "tcp")), "attribute 'protocol': 'tcp' is not 'udp'");
+    expect_ice_error(ice_doc(with(kGoodIce, "type", "stun")),
+                     "attribute 'type': unknown type 'stun'");
+    expect_ice_error(ice_doc(with(kGoodIce, "protocol", "tcp")),
+                     "attribute 'protocol': 'tcp' is not 'udp'");
     expect_ice_error(ice_doc(with(kGoodIce, "ip", "host.example.org")),
                      "attribute 'ip': 'host.example.org' is not a literal IPv4 or IPv6 address");
     expect_ice_error(ice_doc(with(kGoodIce, "ip", "fe80::1%eth0")), "attribute 'ip'");
     expect_ice_error(ice_doc(with(kGoodIce, "ip", "1234.local")), "attribute 'ip'");
     expect_ice_error(ice_doc(with(kGoodIce, "foundation", "a b")), "attribute 'foundation'");
-    expect_ice_error(ice_doc(with(kGoodIce, "foundation", std::string(33, 'a'))), "attribute 'foundation': length 33");
+    expect_ice_error(ice_doc(with(kGoodIce, "foundation", std::string(33, 'a'))),
+                     "attribute 'foundation': length 33");
     expect_ice_error(ice_doc(with(kGoodIce, "id", "a&amp;b")), "attribute 'id'");
     expect_ice_error(ice_doc(kGoodIce, "ufrag='abc' pwd='asd88fgpdd777uzjYhagZg'"),
                      "transport: attribute 'ufrag': length 3");
-    expect_ice_error(ice_doc(kGoodIce, "ufrag='abcd' pwd='short'"), "transport: attribute 'pwd': length 5");
+    expect_ice_error(ice_doc(kGoodIce, "ufrag='abcd' pwd='short'"),
+                     "transport: attribute 'pwd': length 5");
     expect_ice_error(ice_doc(kGoodIce, "ufrag='ab-d' pwd='asd88fgpdd777uzjYhagZg'"), "ice-char");
 }
 
@@ -176,7 +190,8 @@ TEST(Xep0176, RejectsBadRelatedAddresses) {
     expect_ice_error(ice_doc(srflx + " rel-addr='192.0.2.1'"), "attribute 'rel-port': missing");
     expect_ice_error(ice_doc(srflx + " rel-port='5000'"), "attribute 'rel-addr': missing");
     expect_ice_error(ice_doc(srflx + " rel-addr='router' rel-port='5000'"), "attribute 'rel-addr'");
-    expect_ice_error(ice_doc(srflx + " rel-addr='192.0.2.1' rel-port='70000'"), "attribute 'rel-port'");
+    expect_ice_error(ice_doc(srflx + " rel-addr='192.0.2.1' rel-port='70000'"),
+                     "attribute 'rel-port'");
     EXPECT_TRUE(xep0176::read(ice_doc(srflx + " rel-addr='192.0.2.1' rel-port='5000'")));
 }
 
@@ -192,7 +207,8 @@ TEST(Xep0176, RejectsTooManyAndDuplicateCandidates) {
 }
 
 TEST(Xep0065, RoundTripsAndKeepsHostNames) {
-    xep0065::Query q{"vxf9n471bn46", "tcp",
+    xep0065::Query q{"vxf9n471bn46",
+                     "tcp",
                      {{"romeo@montague.lit/orchard", "192.0.2.1", 5086},
                       {"romeo@montague.lit/orchard", "2001:db8::1", 5086},
                       {"proxy.montague.lit", "proxy.montague.lit", 7777}}};
@@ -204,8 +220,8 @@ TEST(Xep0065, RoundTripsAndKeepsHostNames) {
 }
 
 TEST(Xep0065, StreamhostsFromGatheredCandidates) {
-    auto hosts = xep0065::streamhosts_from({s5b("192.0.2.1", 5000, S5bType::Direct, "a"),
-                                            ice("192.0.2.1", 6000, IceType::Host, "b")});
+    auto hosts = xep0065::streamhosts_from(
+        {s5b("192.0.2.1", 5000, S5bType::Direct, "a"), ice("192.0.2.1", 6000, IceType::Host, "b")});
     ASSERT_EQ(hosts.size(), 1U);
     EXPECT_EQ(hosts[0].jid, "romeo@montague.lit/orchard");
     EXPECT_EQ(hosts[0].port, 5000);
@@ -219,27 +235,35 @@ TEST(Xep0065, RejectsBadInput) {
         return r ? std::string() : r.error().message;
     };
     EXPECT_EQ(error("<query " + ns + "/>"), "query: attribute 'sid': missing");
-    EXPECT_EQ(error("<query " + ns + " sid='s' mode='sctp'/>"), "query: attribute 'mode': 'sctp' is not 'tcp' or 'udp'");
-    EXPECT_NE(error("<query " + ns + " sid='" + std::string(65, 's') + "'/>").find("longer than 64"), std::string::npos);
+    EXPECT_EQ(error("<query " + ns + " sid='s' mode='sctp'/>"),
+              "query: attribute 'mode': 'sctp' is not 'tcp' or 'udp'");
+    EXPECT_NE(
+        error("<query " + ns + " sid='" + std::string(65, 's') + "'/>").find("longer than 64"),
+        std::string::npos);
     EXPECT_EQ(error("<query " + ns + " sid='s'><streamhost host='192.0.2.1' port='1'/></query>"),
               "streamhost[0]: attribute 'jid': missing");
     EXPECT_EQ(error("<query " + ns + " sid='s'><streamhost jid='a@b/c' port='1'/></query>"),
               "streamhost[0]: attribute 'host': missing");
-    EXPECT_EQ(error("<query " + ns + " sid='s'><streamhost jid='a@b/c' host='192.0.2.1' port='0'/></query>"),
+    EXPECT_EQ(error("<query " + ns +
+                    " sid='s'><streamhost jid='a@b/c' host='192.0.2.1' port='0'/></query>"),
               "streamhost[0]: attribute 'port': 0 is out of range 1-65535");
-    EXPECT_EQ(error("<query " + ns + " sid='s'><streamhost jid='a@b/c' host='bad host' port='1'/></query>"),
-              "streamhost[0]: attribute 'host': 'bad host' is neither a literal IP nor a host name");
+    EXPECT_EQ(
+        error("<query " + ns +
+              " sid='s'><streamhost jid='a@b/c' host='bad host' port='1'/></query>"),
+        "streamhost[0]: attribute 'host': 'bad host' is neither a literal IP nor a host name");
     EXPECT_EQ(error("<query " + ns + " sid='s'><streamhost jid='@' host='h' port='1'/></query>"),
               "streamhost[0]: attribute 'jid': '@' is not a valid JID");
-    EXPECT_EQ(error("<query " + ns + " sid='s'><streamhost jid='a@b/c' jid='d@e/f' host='h'/></query>"),
-              "streamhost[0]: attribute 'jid' appears twice");
+    EXPECT_EQ(
+        error("<query " + ns + " sid='s'><streamhost jid='a@b/c' jid='d@e/f' host='h'/></query>"),
+        "streamhost[0]: attribute 'jid' appears twice");
     std::string many = "<query " + ns + " sid='s'>";
     for (std::size_t i = 0; i <= xep0065::kMaxStreamhosts; ++i) {
         many += "<streamhost jid='a@b/c' host='192.0.2.1' port='1'/>";
     }
     EXPECT_EQ(error(many + "</query>"), "query: more than 64 streamhosts");
     // Port defaults to 1080 (XEP-0065 §5.3.1).
-    auto defaulted = xep0065::read("<query " + ns + " sid='s'><streamhost jid='a@b/c' host='h.example'/></query>");
+    auto defaulted = xep0065::read("<query " + ns +
+                                   " sid='s'><streamhost jid='a@b/c' host='h.example'/></query>");
     ASSERT_TRUE(defaulted);
     EXPECT_EQ(defaulted->streamhosts[0].port, 1080);
     EXPECT_EQ(defaulted->streamhosts[0].host, "h.example");
@@ -248,18 +272,20 @@ TEST(Xep0065, RejectsBadInput) {
 TEST(Xep0260, DstaddrIsSha1OfSidAndJids) {
     // Known SHA-1 of "vxf9n471bn46romeo@montague.lit/orchardjuliet@capulet.lit/balcony",
     // the XEP-0260 example session (computed with sha1sum).
-    EXPECT_EQ(xep0260::dstaddr("vxf9n471bn46", "romeo@montague.lit/orchard", "juliet@capulet.lit/balcony"),
+    EXPECT_EQ(xep0260::dstaddr("vxf9n471bn46", "romeo@montague.lit/orchard",
+                               "juliet@capulet.lit/balcony"),
               "01494a7e04f11decb0c82b29d36d172e55ebe7a9");
 }
 
 TEST(Xep0260, RoundTrips) {
-    xep0260::Transport t{"vj3hs98y",
-                         xep0260::dstaddr("vj3hs98y", "romeo@montague.lit/orchard", "juliet@capulet.lit/balcony"),
-                         "tcp",
-                         {s5b("192.0.2.1", 5086, S5bType::Direct, "hft54dqy"),
-                          s5b("2001:db8::1", 5086, S5bType::Direct, "hutr46fe"),
-                          s5b("203.0.113.5", 5086, S5bType::Assisted, "ht567dq"),
-                          s5b("proxy.example.org", 7777, S5bType::Proxy, "hr65dqyd")}};
+    xep0260::Transport t{
+        "vj3hs98y",
+        xep0260::dstaddr("vj3hs98y", "romeo@montague.lit/orchard", "juliet@capulet.lit/balcony"),
+        "tcp",
+        {s5b("192.0.2.1", 5086, S5bType::Direct, "hft54dqy"),
+         s5b("2001:db8::1", 5086, S5bType::Direct, "hutr46fe"),
+         s5b("203.0.113.5", 5086, S5bType::Assisted, "ht567dq"),
+         s5b("proxy.example.org", 7777, S5bType::Proxy, "hr65dqyd")}};
     auto back = xep0260::read(xep0260::write(t));
     ASSERT_TRUE(back) << back.error().message;
     EXPECT_EQ(back->sid, t.sid);
@@ -272,7 +298,8 @@ TEST(Xep0260, RoundTrips) {
 
 TEST(Xep0260, RejectsBadInput) {
     const std::string head = "<transport xmlns='urn:xmpp:jingle:transports:s5b:1' sid='s'>";
-    const std::string good = "cid='c1' host='192.0.2.1' jid='romeo@montague.lit/orchard' port='5086' priority='8257636' type='direct'";
+    const std::string good = "cid='c1' host='192.0.2.1' jid='romeo@montague.lit/orchard' "
+                             "port='5086' priority='8257636' type='direct'";
     auto error = [&](const std::string& attrs) {
         auto r = xep0260::read(head + "<candidate " + attrs + "/></transport>");
         return r ? std::string("(accepted)") : r.error().message;
@@ -283,20 +310,28 @@ TEST(Xep0260, RejectsBadInput) {
     EXPECT_EQ(error(without(good, "jid")), "candidate[0]: attribute 'jid': missing");
     EXPECT_EQ(error(without(good, "priority")), "candidate[0]: attribute 'priority': missing");
     EXPECT_EQ(error(with(good, "type", "relay")),
-              "candidate[0]: attribute 'type': unknown type 'relay' (expected direct, assisted, tunnel or proxy)");
-    EXPECT_EQ(error(with(good, "port", "65536")), "candidate[0]: attribute 'port': 65536 is out of range 1-65535");
-    EXPECT_EQ(error(with(good, "priority", "x")), "candidate[0]: attribute 'priority': 'x' is not an unsigned decimal number");
-    EXPECT_EQ(error(with(good, "host", "-bad-")), "candidate[0]: attribute 'host': '-bad-' is neither a literal IP nor a host name");
+              "candidate[0]: attribute 'type': unknown type 'relay' (expected direct, assisted, "
+              "tunnel or proxy)");
+    EXPECT_EQ(error(with(good, "port", "65536")),
+              "candidate[0]: attribute 'port': 65536 is out of range 1-65535");
+    EXPECT_EQ(error(with(good, "priority", "x")),
+              "candidate[0]: attribute 'priority': 'x' is not an unsigned decimal number");
+    EXPECT_EQ(error(with(good, "host", "-bad-")),
+              "candidate[0]: attribute 'host': '-bad-' is neither a literal IP nor a host name");
     EXPECT_EQ(error(good + " cid='c2'"), "candidate[0]: attribute 'cid' appears twice");
     auto no_sid = xep0260::read("<transport xmlns='urn:xmpp:jingle:transports:s5b:1'/>");
     ASSERT_FALSE(no_sid);
     EXPECT_EQ(no_sid.error().message, "transport: attribute 'sid': missing");
-    auto bad_dst = xep0260::read("<transport xmlns='urn:xmpp:jingle:transports:s5b:1' sid='s' dstaddr='xyz'/>");
+    auto bad_dst = xep0260::read(
+        "<transport xmlns='urn:xmpp:jingle:transports:s5b:1' sid='s' dstaddr='xyz'/>");
     ASSERT_FALSE(bad_dst);
-    EXPECT_EQ(bad_dst.error().message, "transport: attribute 'dstaddr': 'xyz' is not a 40-digit SHA-1 hex string");
-    auto dup = xep0260::read(head + "<candidate " + good + "/><candidate " + good + "/></transport>");
+    EXPECT_EQ(bad_dst.error().message,
+              "transport: attribute 'dstaddr': 'xyz' is not a 40-digit SHA-1 hex string");
+    auto dup =
+        xep0260::read(head + "<candidate " + good + "/><candidate " + good + "/></transport>");
     ASSERT_FALSE(dup);
-    EXPECT_EQ(dup.error().message, "candidate[1]: attribute 'cid': 'c1' is not unique in the transport");
+    EXPECT_EQ(dup.error().message,
+              "candidate[1]: attribute 'cid': 'c1' is not unique in the transport");
 }
 
 TEST(ConfiguredExternal, ParsesAddressForms) {

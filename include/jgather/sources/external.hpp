@@ -10,15 +10,15 @@
  */
 #pragma once
 
-#include <jgather/address.hpp>
-#include <jgather/export.hpp>
-#include <jgather/result.hpp>
-#include <jgather/source.hpp>
-
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string_view>
+
+#include <jgather/address.hpp>
+#include <jgather/export.hpp>
+#include <jgather/result.hpp>
+#include <jgather/source.hpp>
 
 namespace jgather {
 
