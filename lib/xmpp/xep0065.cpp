@@ -17,35 +17,18 @@ constexpr std::array<std::string_view, 2> kQueryAttributes = {"sid", "mode"};
 enum StreamhostAttribute : std::size_t { Jid, Host, Port };
 constexpr std::array<std::string_view, 3> kStreamhostAttributes = {"jid", "host", "port"};
 
-Result<std::string> read_mode(const detail::Attributes& attrs) {
-    if (!attrs.has(Mode)) {
-        return std::string("tcp"); // XEP-0065 §5.3.1 default
-    }
-    auto mode = attrs.text(Mode);
-    if (!mode) {
-        return mode.error();
-    }
-    if (*mode != "tcp" && *mode != "udp") {
-        return attrs.error(Mode, "'" + *mode + "' is not 'tcp' or 'udp'");
-    }
-    return mode;
-}
-
 Result<Query> convert(const gloox::Tag& root) {
     auto attrs = detail::Attributes::of(root, kQueryAttributes, "query");
     if (!attrs) {
         return attrs.error();
     }
     Query query;
-    auto sid = attrs->text(Sid);
+    auto sid = attrs->bounded_text(Sid, kSidMax);
     if (!sid) {
         return sid.error();
     }
-    if (sid->size() > kSidMax) {
-        return attrs->error(Sid, "longer than " + std::to_string(kSidMax) + " characters");
-    }
     query.sid = *sid;
-    auto mode = read_mode(*attrs);
+    auto mode = attrs->stream_mode(Mode);
     if (!mode) {
         return mode.error();
     }

@@ -28,12 +28,9 @@ Result<Transport> convert(const gloox::Tag& root) {
         return attrs.error();
     }
     Transport transport;
-    auto sid = attrs->text(Sid);
+    auto sid = attrs->bounded_text(Sid, kSidMax);
     if (!sid) {
         return sid.error();
-    }
-    if (sid->size() > kSidMax) {
-        return attrs->error(Sid, "longer than " + std::to_string(kSidMax) + " characters");
     }
     transport.sid = *sid;
     if (attrs->has(Dstaddr)) {
@@ -52,16 +49,11 @@ Result<Transport> convert(const gloox::Tag& root) {
                        transport.dstaddr.begin(),
                        [](char c) { return static_cast<char>(c >= 'A' && c <= 'F' ? c + 32 : c); });
     }
-    if (attrs->has(Mode)) {
-        auto mode = attrs->text(Mode);
-        if (!mode) {
-            return mode.error();
-        }
-        if (*mode != "tcp" && *mode != "udp") {
-            return attrs->error(Mode, "'" + *mode + "' is not 'tcp' or 'udp'");
-        }
-        transport.mode = *mode;
+    auto mode = attrs->stream_mode(Mode);
+    if (!mode) {
+        return mode.error();
     }
+    transport.mode = *mode;
 
     std::size_t index = 0;
     for (const gloox::Tag* child : root.children()) {

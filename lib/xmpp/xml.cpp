@@ -261,6 +261,25 @@ Result<std::string> Attributes::token(std::size_t slot, std::size_t max_length) 
     return value;
 }
 
+Result<std::string> Attributes::stream_mode(std::size_t slot) const {
+    if (!has(slot)) {
+        return std::string("tcp");
+    }
+    auto mode = text(slot);
+    if (mode && *mode != "tcp" && *mode != "udp") {
+        return error(slot, "'" + *mode + "' is not 'tcp' or 'udp'");
+    }
+    return mode;
+}
+
+Result<std::string> Attributes::bounded_text(std::size_t slot, std::size_t max_length) const {
+    auto value = text(slot);
+    if (value && value->size() > max_length) {
+        return error(slot, "longer than " + std::to_string(max_length) + " characters");
+    }
+    return value;
+}
+
 bool valid_jid(const std::string& jid) {
     gloox::JID parsed;
     return !jid.empty() && parsed.setJID(jid) && !parsed.server().empty();

@@ -93,6 +93,10 @@ public:
                                                 std::size_t max_length) const;
     /** A required XML NMTOKEN-like identifier ([A-Za-z0-9._:-]), 1 to @p max_length long. */
     [[nodiscard]] Result<std::string> token(std::size_t slot, std::size_t max_length) const;
+    /** An optional XEP-0065 §5.3.1 / XEP-0260 §2.2 stream mode: "tcp" (the default) or "udp". */
+    [[nodiscard]] Result<std::string> stream_mode(std::size_t slot) const;
+    /** A required string of at most @p max_length characters (XEP-0065 sid: 64). */
+    [[nodiscard]] Result<std::string> bounded_text(std::size_t slot, std::size_t max_length) const;
     /** An error "element: attribute 'name': what". */
     [[nodiscard]] Error error(std::size_t slot, const std::string& what) const;
 
