@@ -47,12 +47,12 @@ protected:
         for (const char* link : {"eth0", "eth1", "eth2", "docker0", "tun0"}) {
             h.ip({"link", "set", link, "up"});
         }
-        // Link-local addresses appear once the links are up: poll for eth0's (bounded
-        // readiness wait, 2 s at most).
-        for (int i = 0; i < 200; ++i) {
+        // Link-local addresses appear once the links are up and become usable when duplicate
+        // address detection ends: poll for eth0's (bounded readiness wait, 5 s at most).
+        for (int i = 0; i < 500; ++i) {
             const std::string out = test::capture_command(
                 {"ip", "-n", h.name(), "-6", "addr", "show", "dev", "eth0", "scope", "link"});
-            if (out.find("fe80") != std::string::npos) {
+            if (out.find("fe80") != std::string::npos && out.find("tentative") == std::string::npos) {
                 break;
             }
             std::this_thread::sleep_for(10ms);
@@ -174,6 +174,24 @@ TEST_F(HostLab, OptionsChangeTheSetAsDocumented) {
     EXPECT_NE(std::find(hosts.begin(), hosts.end(), "::1"), hosts.end());
     EXPECT_NE(std::find(hosts.begin(), hosts.end(), "203.0.113.1"), hosts.end());
     EXPECT_EQ(std::find(hosts.begin(), hosts.end(), "192.0.2.10"), hosts.end());
+
+    // Link-local bases bind with their interface as scope (RFC 4007 §6).
+    GatherOptions link_local;
+    link_local.host.include_link_local = true;
+    link_local.host.allow_interfaces = {"eth0"};
+    r = gather_inside(link_local);
+    hosts.clear();
+    for (const auto& c : r.ice) {
+        hosts.push_back(c.host);
+    }
+    EXPECT_NE(std::find(hosts.begin(), hosts.end(), "169.254.10.10"), hosts.end());
+    const bool has_fe80 = std::any_of(hosts.begin(), hosts.end(),
+                                      [](const std::string& h) { return h.rfind("fe80:", 0) == 0; });
+    std::string why;
+    for (const auto& [ip, reason] : dropped_by_ip(r)) {
+        why += ip + ": " + reason + "\n";
+    }
+    EXPECT_TRUE(has_fe80) << why;
 }
 
 TEST_F(HostLab, DemoPrintsReadableXepDocumentsForTheLab) {

@@ -525,3 +525,32 @@ TEST(Gatherer, HandsOverSocketsAfterCompletion) {
     EXPECT_GE(listener, 0);
     close(listener);
 }
+
+TEST(Gatherer, BindsInsideAPortRange) {
+    TestLoop t;
+    auto options = test_options();
+    options.host.port_min = 47100;
+    options.host.port_max = 47163;
+    options.components = 2;
+    Gatherer g(t.loop(), options);
+    ASSERT_TRUE(g.gather());
+    ASSERT_TRUE(t.run_until([&] { return g.complete(); }));
+    ASSERT_EQ(g.result().ice.size(), 6U) << reasons(g.result());
+    for (const Candidate& c : g.result().ice) {
+        EXPECT_GE(c.port, 47100);
+        EXPECT_LE(c.port, 47163);
+    }
+}
+
+TEST(Gatherer, AnAddressThatCannotBeBoundIsDroppedWithTheReason) {
+    TestLoop t;
+    auto options = test_options();
+    options.host.addresses->push_back(local("192.0.2.99", "eth9", 9)); // not on this host
+    Gatherer g(t.loop(), options);
+    ASSERT_TRUE(g.gather());
+    ASSERT_TRUE(t.run_until([&] { return g.complete(); }));
+    EXPECT_EQ(g.result().ice.size(), 3U);
+    EXPECT_EQ(g.result().s5b.size(), 3U) << "no SOCKS5 candidate for an address without a base";
+    EXPECT_NE(reasons(g.result()).find("192.0.2.99: cannot bind UDP socket: "), std::string::npos)
+        << reasons(g.result());
+}
