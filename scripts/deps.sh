@@ -7,6 +7,7 @@ packages=(
   libglib2.0-dev libnice-dev libgloox-dev  # dependencies
   libgtest-dev                          # unit/nat suites
   iproute2                              # network namespaces for the nat suite
+  prosody prosody-modules ejabberd openssl  # real XMPP servers for the integration suite
   valgrind                              # the 'valgrind' test setup
   clang libclang-rt-14-dev              # libFuzzer targets
 )

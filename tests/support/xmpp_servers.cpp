@@ -1,0 +1,284 @@
+#include "xmpp_servers.hpp"
+#include <arpa/inet.h>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sstream>
+#include <stdexcept>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+#include "netns.hpp"
+
+namespace jgather::test {
+namespace {
+
+void write_file(const std::string& path, const std::string& text) {
+    std::ofstream out(path);
+    out << text;
+    if (!out) {
+        throw std::runtime_error("cannot write " + path);
+    }
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+void must(int status, const std::string& what) {
+    if (status != 0) {
+        throw std::runtime_error(what + " failed with status " + std::to_string(status));
+    }
+}
+
+// Spawns @p argv in @p dir with @p env added, output appended to @p log; returns the PID.
+pid_t spawn_server(const std::vector<std::string>& argv, const std::string& dir,
+                   const std::vector<std::string>& env, const std::string& log) {
+    std::vector<std::string> environment = env;
+    for (char** e = environ; *e; ++e) {
+        environment.emplace_back(*e);
+    }
+    std::vector<char*> envp;
+    for (auto& e : environment) {
+        envp.push_back(e.data());
+    }
+    envp.push_back(nullptr);
+    std::vector<char*> args;
+    for (const auto& a : argv) {
+        args.push_back(const_cast<char*>(a.c_str()));
+    }
+    args.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addchdir_np(&actions, dir.c_str());
+    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
+                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+    pid_t pid = -1;
+    const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) {
+        throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
+    }
+    return pid;
+}
+
+} // namespace
+
+TempDir::TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "jgather-XXXXXX").string();
+    if (!mkdtemp(pattern.data())) {
+        throw std::runtime_error("mkdtemp failed");
+    }
+    path_ = pattern;
+}
+
+TempDir::~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+}
+
+std::uint16_t free_tcp_port(const std::string& ip) {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    inet_pton(AF_INET, ip.c_str(), &addr.sin_addr);
+    socklen_t length = sizeof addr;
+    if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length) != 0) {
+        throw std::runtime_error("cannot find a free port on " + ip);
+    }
+    close(fd);
+    return ntohs(addr.sin_port);
+}
+
+bool wait_for_listener(const std::string& ip, std::uint16_t port, std::chrono::milliseconds limit) {
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < until) {
+        const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(port);
+        inet_pton(AF_INET, ip.c_str(), &addr.sin_addr);
+        const bool up = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+        close(fd);
+        if (up) {
+            return true;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20)); // readiness poll
+    }
+    return false;
+}
+
+std::string to_string(XmppServer::Kind kind) {
+    return kind == XmppServer::Kind::Prosody ? "prosody" : "ejabberd";
+}
+
+XmppServer::XmppServer(Kind kind, XmppServerOptions options)
+    : kind_(kind), options_(std::move(options)) {
+    if (options_.port == 0) {
+        options_.port = free_tcp_port(options_.ip);
+    }
+    log_file_ = dir_.path() + "/server.log";
+    make_pki();
+    if (kind_ == Kind::Prosody) {
+        start_prosody();
+    } else {
+        start_ejabberd();
+    }
+    // ejabberd needs about 2 s to boot (interop.md); allow plenty on a loaded CI machine.
+    if (!wait_for_listener(options_.ip, options_.port, std::chrono::seconds(30))) {
+        const std::string why = log();
+        stop();
+        throw std::runtime_error(to_string(kind_) + " did not listen on " + options_.ip + ":" +
+                                 std::to_string(options_.port) + "\n" + why);
+    }
+    if (kind_ == Kind::Ejabberd) {
+        // Users are registered by an -eval that runs once ejabberd has started; wait for it.
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        while (read_file(dir_.path() + "/registered").empty() &&
+               std::chrono::steady_clock::now() < until) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+    }
+}
+
+XmppServer::~XmppServer() {
+    stop();
+}
+
+void XmppServer::make_pki() {
+    const std::string d = dir_.path();
+    ca_file_ = d + "/ca.pem";
+    must(run_command({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                      d + "/ca.key", "-out", ca_file_, "-days", "2", "-subj",
+                      "/CN=jgather test CA"}),
+         "openssl (CA)");
+    must(run_command({"openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                      d + "/server.key", "-out", d + "/server.csr", "-subj",
+                      "/CN=" + options_.domain}),
+         "openssl (request)");
+    write_file(d + "/ext.cnf",
+               "subjectAltName=DNS:" + options_.domain + "\nbasicConstraints=CA:FALSE\n");
+    must(run_command({"openssl", "x509", "-req", "-in", d + "/server.csr", "-CA", ca_file_,
+                      "-CAkey", d + "/ca.key", "-CAcreateserial", "-out", d + "/server.pem",
+                      "-days", "2", "-extfile", d + "/ext.cnf"}),
+         "openssl (sign)");
+    write_file(d + "/combined.pem", read_file(d + "/server.pem") + read_file(d + "/server.key"));
+}
+
+void XmppServer::start_prosody() {
+    const std::string d = dir_.path();
+    const std::string config = d + "/prosody.cfg.lua";
+    std::ostringstream cfg;
+    cfg << "run_as_root = true\n"
+        << "daemonize = false\n"
+        << "pidfile = \"" << d << "/prosody.pid\"\n"
+        << "data_path = \"" << d << "/data\"\n"
+        << "log = { { levels = { min = \"info\" }, to = \"file\", filename = \"" << log_file_
+        << "\" } }\n"
+        << "plugin_paths = { \"/usr/lib/prosody/modules\" }\n"
+        << "modules_enabled = { \"roster\"; \"saslauth\"; \"tls\"; \"disco\"; \"ping\""
+        << (options_.sic ? "; \"ipcheck\"" : "") << " }\n"
+        << "modules_disabled = { \"s2s\" }\n"
+        << "c2s_ports = { " << options_.port << " }\n"
+        << "c2s_interfaces = { \"" << options_.ip << "\" }\n"
+        << "s2s_ports = {}\nhttp_ports = {}\nhttps_ports = {}\n"
+        << "c2s_require_encryption = true\n"
+        << "authentication = \"internal_hashed\"\n"
+        << "ssl = { certificate = \"" << d << "/server.pem\"; key = \"" << d << "/server.key\" }\n"
+        << "VirtualHost \"" << options_.domain << "\"\n";
+    std::filesystem::create_directory(d + "/data");
+    write_file(config, cfg.str());
+    for (const auto& [user, password] : options_.users) {
+        must(run_command(
+                 {"prosodyctl", "--config", config, "register", user, options_.domain, password}),
+             "prosodyctl register");
+    }
+    pid_ = spawn_server({"prosody", "--config", config, "-F"}, d, {}, log_file_);
+}
+
+void XmppServer::start_ejabberd() {
+    const std::string d = dir_.path();
+    std::ostringstream yml;
+    yml << "hosts: [\"" << options_.domain << "\"]\n"
+        << "loglevel: info\n"
+        << "certfiles: [\"" << d << "/combined.pem\"]\n"
+        << "listen:\n"
+        << "  - port: " << options_.port << "\n"
+        << "    ip: \"" << options_.ip << "\"\n"
+        << "    module: ejabberd_c2s\n"
+        << "    starttls_required: true\n"
+        << "auth_method: internal\n"
+        << "modules:\n"
+        << (options_.sic ? "  mod_sic: {}\n" : "")
+        << "  mod_disco: {}\n  mod_roster: {}\n  mod_ping: {}\n";
+    write_file(d + "/ejabberd.yml", yml.str());
+    std::filesystem::create_directory(d + "/mnesia");
+    // Users, then a marker file, once ejabberd has started (-eval runs after -s).
+    std::string eval;
+    for (const auto& [user, password] : options_.users) {
+        eval += "ejabberd_auth:try_register(<<\"" + user + "\">>, <<\"" + options_.domain +
+                "\">>, <<\"" + password + "\">>), ";
+    }
+    eval += "file:write_file(\"" + d + "/registered\", <<\"ok\">>).";
+    // erl directly (not ejabberdctl, which switches user and hides the PID), no distribution
+    // and so no epmd; erl execs beam.smp, so the PID we get is the server's.
+    pid_ = spawn_server(
+        {"erl", "-noinput", "-mnesia", "dir", "\"" + d + "/mnesia\"", "-s", "ejabberd", "-eval",
+         eval},
+        d,
+        {"ERL_LIBS=/usr/lib/x86_64-linux-gnu", "EJABBERD_CONFIG_PATH=" + d + "/ejabberd.yml",
+         "EJABBERD_LOG_PATH=" + d + "/ejabberd.log", "EJABBERD_PID_PATH=" + d + "/ejabberd.pid",
+         "ERL_CRASH_DUMP=" + d + "/erl_crash.dump"},
+        log_file_);
+}
+
+void XmppServer::freeze() {
+    if (pid_ > 0) {
+        ::kill(pid_, SIGSTOP);
+    }
+}
+
+void XmppServer::kill() {
+    if (pid_ > 0) {
+        ::kill(pid_, SIGKILL);
+        ::kill(pid_, SIGCONT);
+        waitpid(pid_, nullptr, 0);
+        pid_ = -1;
+    }
+}
+
+void XmppServer::stop() {
+    if (pid_ <= 0) {
+        return;
+    }
+    ::kill(pid_, SIGCONT);
+    ::kill(pid_, SIGTERM);
+    for (int i = 0; i < 250; ++i) { // 5 s, then no more patience
+        if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
+            pid_ = -1;
+            return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    kill();
+}
+
+std::string XmppServer::log() const {
+    return read_file(log_file_) + read_file(dir_.path() + "/ejabberd.log");
+}
+
+} // namespace jgather::test

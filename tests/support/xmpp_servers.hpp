@@ -1,0 +1,80 @@
+// Test support: real XMPP servers (prosody, ejabberd) from Debian packages, each run from a
+// throwaway directory with its own certificate authority, stopped by PID on destruction.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <sys/types.h>
+#include <utility>
+#include <vector>
+
+namespace jgather::test {
+
+/** @brief A directory removed with everything in it on destruction. */
+class TempDir {
+public:
+    TempDir();
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    [[nodiscard]] const std::string& path() const { return path_; }
+
+private:
+    std::string path_;
+};
+
+/** A TCP port on @p ip that nothing listens on right now (chosen by the OS). */
+std::uint16_t free_tcp_port(const std::string& ip = "127.0.0.1");
+
+/** Waits until a TCP connect to ip:port succeeds; false after @p limit. */
+bool wait_for_listener(const std::string& ip, std::uint16_t port, std::chrono::milliseconds limit);
+
+/** @brief What a test server is started with. */
+struct XmppServerOptions {
+    std::string domain = "example.org";
+    std::string ip = "127.0.0.1"; ///< Address the c2s listener binds.
+    std::uint16_t port = 0;       ///< 0 = a free port chosen by the OS.
+    bool sic = true;              ///< Load the Server IP Check module.
+    std::vector<std::pair<std::string, std::string>> users = {{"romeo", "secret123"}};
+};
+
+/** @brief A running XMPP server; stopped (by PID) on destruction. */
+class XmppServer {
+public:
+    enum class Kind { Prosody, Ejabberd };
+    /** Starts it and waits until it accepts connections; throws std::runtime_error if not. */
+    XmppServer(Kind kind, XmppServerOptions options = {});
+    ~XmppServer();
+    XmppServer(const XmppServer&) = delete;
+    XmppServer& operator=(const XmppServer&) = delete;
+
+    [[nodiscard]] std::uint16_t port() const { return options_.port; }
+    [[nodiscard]] const std::string& ca_file() const { return ca_file_; }
+    [[nodiscard]] const XmppServerOptions& options() const { return options_; }
+    [[nodiscard]] pid_t pid() const { return pid_; }
+    /** Stops answering without closing connections (SIGSTOP). */
+    void freeze();
+    /** Stops the server now (SIGKILL): its connections close. */
+    void kill();
+    /** The server's log, for failure messages. */
+    [[nodiscard]] std::string log() const;
+
+private:
+    void make_pki();
+    void start_prosody();
+    void start_ejabberd();
+    void stop();
+
+    Kind kind_;
+    XmppServerOptions options_;
+    TempDir dir_;
+    std::string ca_file_;
+    std::string log_file_;
+    pid_t pid_ = -1;
+};
+
+/** "prosody" or "ejabberd". */
+std::string to_string(XmppServer::Kind kind);
+
+} // namespace jgather::test
