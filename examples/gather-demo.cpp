@@ -13,7 +13,9 @@
 #include <glib.h>
 
 #include <jgather/glib.hpp>
+#include <jgather/gloox.hpp>
 #include <jgather/jgather.hpp>
+#include <jgather/sources/sic.hpp>
 
 namespace {
 
@@ -35,11 +37,22 @@ they arrive (ms since start); the final result goes to stdout.
   --peer-jid JID        target JID for the XEP-0260 dstaddr (default peer@example.org/jgather)
   --sid SID             stream id for XEP-0065/0260 output (default: random)
   --external-ip IP[:PORT]  a known external address (1:1 NAT); PORT = forwarded S5B port
+
+XMPP (Server IP Check); without --password there is no XMPP connection:
+  --password PW         log in as --jid (user@domain) with this password
+  --xmpp-host HOST      server to connect to (default: the JID's domain)
+  --xmpp-port PORT      client-to-server port (default 5222)
+  --xmpp-ca FILE        PEM CA file the server's certificate must chain to
+  --xmpp-insecure       accept any server certificate
+  --sic auto|1|0|off    Server IP Check namespace (default auto: disco, prefer sic:1)
   --help                this text
 )";
 
 struct Options {
     std::string format = "text";
+    bool jid_given = false;
+    jgather::xmpp::ConnectOptions xmpp;
+    jgather::SicMode sic = jgather::SicMode::Auto;
     bool explain = false;
     std::string peer_jid = "peer@example.org/jgather";
     std::string sid;
@@ -106,6 +119,24 @@ Options parse_args(int argc, char** argv) {
             o.gather.s5b_port = static_cast<std::uint16_t>(parse_unsigned(arg, value(), 1, 65535));
         } else if (arg == "--jid") {
             o.gather.jid = value();
+            o.jid_given = true;
+        } else if (arg == "--password") {
+            o.xmpp.password = value();
+        } else if (arg == "--xmpp-host") {
+            o.xmpp.host = value();
+        } else if (arg == "--xmpp-port") {
+            o.xmpp.port = static_cast<int>(parse_unsigned(arg, value(), 1, 65535));
+        } else if (arg == "--xmpp-ca") {
+            o.xmpp.ca_file = value();
+        } else if (arg == "--xmpp-insecure") {
+            o.xmpp.insecure = true;
+        } else if (arg == "--sic") {
+            const std::string mode = value();
+            auto parsed = jgather::parse_sic_mode(mode);
+            if (!parsed) {
+                usage_error("--sic: '" + mode + "' is not auto, 1, 0 or off");
+            }
+            o.sic = *parsed;
         } else if (arg == "--peer-jid") {
             o.peer_jid = value();
         } else if (arg == "--sid") {
@@ -125,6 +156,12 @@ Options parse_args(int argc, char** argv) {
     }
     o.gather.host.ipv4 = !only_v6;
     o.gather.host.ipv6 = !only_v4;
+    if (!o.xmpp.password.empty()) {
+        if (!o.jid_given) {
+            usage_error("--password needs --jid user@domain");
+        }
+        o.xmpp.jid = o.gather.jid;
+    }
     return o;
 }
 
@@ -296,6 +333,39 @@ void print_result(const Options& o, const jgather::GatherResult& r) {
 
 } // namespace
 
+// Runs one gathering on the default context and prints it; returns the exit status.
+int gather_and_print(Options& options, jgather::EventLoop& loop, GMainLoop* main_loop,
+                     jgather::SicService* sic) {
+    const auto start = std::chrono::steady_clock::now();
+    jgather::Gatherer gatherer(loop, options.gather);
+    for (auto& source : options.sources) {
+        gatherer.add_source(std::move(source));
+    }
+    if (sic) {
+        gatherer.add_source(sic->source());
+    }
+    gatherer.on_candidate = [&](const jgather::Candidate& c) {
+        const auto since = std::chrono::duration_cast<std::chrono::microseconds>(
+            std::chrono::steady_clock::now() - start);
+        std::fprintf(stderr, "[%8.3f ms] %s\n", ms(since), describe(c).c_str());
+    };
+    gatherer.on_source_done = [&](const jgather::SourceReport& r) {
+        std::fprintf(stderr, "[%8.3f ms] source %s: %s%s\n", ms(r.elapsed), r.name.c_str(),
+                     std::string(to_string(r.state)).c_str(),
+                     r.error.empty() ? "" : (" (" + r.error + ")").c_str());
+    };
+    gatherer.on_complete = [&](const jgather::GatherResult& result) {
+        print_result(options, result);
+        g_main_loop_quit(main_loop);
+    };
+    if (auto started = gatherer.gather(); !started) {
+        std::fprintf(stderr, "jgather-demo: %s\n", started.error().message.c_str());
+        return 1;
+    }
+    g_main_loop_run(main_loop);
+    return 0;
+}
+
 int main(int argc, char** argv) {
     Options options = parse_args(argc, argv);
     if (options.sid.empty()) {
@@ -306,28 +376,42 @@ int main(int argc, char** argv) {
 
     GMainLoop* main_loop = g_main_loop_new(nullptr, FALSE);
     auto loop = jgather::glib::make_loop(nullptr);
-    const auto start = std::chrono::steady_clock::now();
     int exit_code = 0;
-    {
-        jgather::Gatherer gatherer(*loop, options.gather);
-        for (auto& source : options.sources) {
-            gatherer.add_source(std::move(source));
-        }
-        gatherer.on_candidate = [&](const jgather::Candidate& c) {
-            const auto since = std::chrono::duration_cast<std::chrono::microseconds>(
-                std::chrono::steady_clock::now() - start);
-            std::fprintf(stderr, "[%8.3f ms] %s\n", ms(since), describe(c).c_str());
-        };
-        gatherer.on_complete = [&](const jgather::GatherResult& result) {
-            print_result(options, result);
+    if (options.xmpp.password.empty()) {
+        exit_code = gather_and_print(options, *loop, main_loop, nullptr);
+    } else {
+        // Connect first (SIC needs the session), then gather with SIC beside the other sources.
+        // A failed connection is reported, and the gathering goes on without it.
+        jgather::xmpp::XmppConnection connection(nullptr, options.xmpp);
+        jgather::SicService sic(connection, options.sic);
+        const auto start = std::chrono::steady_clock::now();
+        bool settled = false;
+        connection.on_connected = [&] {
+            settled = true;
+            options.gather.jid = connection.client().jid().full(); // the bound full JID
+            std::fprintf(stderr, "[%8.3f ms] xmpp: connected as %s\n",
+                         ms(std::chrono::duration_cast<std::chrono::microseconds>(
+                             std::chrono::steady_clock::now() - start)),
+                         options.gather.jid.c_str());
             g_main_loop_quit(main_loop);
         };
-        if (auto started = gatherer.gather(); !started) {
-            std::fprintf(stderr, "jgather-demo: %s\n", started.error().message.c_str());
-            exit_code = 1;
+        connection.on_disconnected = [&](const jgather::xmpp::Disconnect& d) {
+            if (!settled) {
+                std::fprintf(stderr, "jgather-demo: xmpp: %s\n", d.message.c_str());
+                settled = true;
+                g_main_loop_quit(main_loop);
+            }
+        };
+        if (!connection.connect()) {
+            std::fprintf(stderr, "jgather-demo: xmpp: cannot connect as '%s'\n",
+                         options.xmpp.jid.c_str());
         } else {
             g_main_loop_run(main_loop);
         }
+        exit_code = gather_and_print(options, *loop, main_loop, &sic);
+        connection.on_connected = nullptr;
+        connection.on_disconnected = nullptr;
+        connection.disconnect();
     }
     g_main_loop_unref(main_loop);
     return exit_code;

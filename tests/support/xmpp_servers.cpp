@@ -8,7 +8,7 @@
 #include <fstream>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sstream>
 #include <stdexcept>
 #include <sys/socket.h>
@@ -43,6 +43,7 @@ void must(int status, const std::string& what) {
 }
 
 // Spawns @p argv in @p dir with @p env added, output appended to @p log; returns the PID.
+// The server gets SIGKILL if the test process dies first (a crash must not leave it behind).
 pid_t spawn_server(const std::vector<std::string>& argv, const std::string& dir,
                    const std::vector<std::string>& env, const std::string& log) {
     std::vector<std::string> environment = env;
@@ -59,18 +60,26 @@ pid_t spawn_server(const std::vector<std::string>& argv, const std::string& dir,
         args.push_back(const_cast<char*>(a.c_str()));
     }
     args.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addchdir_np(&actions, dir.c_str());
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
-                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-    pid_t pid = -1;
-    const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) {
-        throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
+    const int out = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    const int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    const pid_t parent = getpid();
+    const pid_t pid = fork();
+    if (pid == 0) { // only async-signal-safe calls until exec
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) {
+            _exit(127);
+        }
+        if (chdir(dir.c_str()) != 0 || dup2(in, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 ||
+            dup2(out, STDERR_FILENO) < 0) {
+            _exit(127);
+        }
+        execvpe(args[0], args.data(), envp.data());
+        _exit(127);
+    }
+    close(out);
+    close(in);
+    if (pid < 0) {
+        throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(errno));
     }
     return pid;
 }
