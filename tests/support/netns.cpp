@@ -1,5 +1,6 @@
 #include "netns.hpp"
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <sched.h>
@@ -93,17 +94,32 @@ void Netns::ip(const std::vector<std::string>& args) const {
     }
 }
 
-EnterNetns::EnterNetns(const Netns& netns) {
+EnterNetns::EnterNetns(const Netns& netns) : EnterNetns(netns.name()) {}
+
+EnterNetns::EnterNetns(const std::string& name) {
     original_ = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    const int target = open(("/run/netns/" + netns.name()).c_str(), O_RDONLY | O_CLOEXEC);
+    const int target = open(("/run/netns/" + name).c_str(), O_RDONLY | O_CLOEXEC);
     if (original_ < 0 || target < 0 || setns(target, CLONE_NEWNET) != 0) {
         const std::string why = std::strerror(errno);
         if (target >= 0) {
             close(target);
         }
-        throw std::runtime_error("cannot enter " + netns.name() + ": " + why);
+        throw std::runtime_error("cannot enter " + name + ": " + why);
     }
     close(target);
+}
+
+NatLab::NatLab() : prefix_("jgl" + std::to_string(getpid())) {
+    const char* source = std::getenv("JGATHER_SOURCE_DIR");
+    const std::string script = std::string(source ? source : ".") + "/scripts/lab.sh";
+    if (run_command({"bash", script, "up", prefix_}) != 0) {
+        throw std::runtime_error("'" + script + " up " + prefix_ + "' failed (root is required)");
+    }
+}
+
+NatLab::~NatLab() {
+    const char* source = std::getenv("JGATHER_SOURCE_DIR");
+    run_command({"bash", std::string(source ? source : ".") + "/scripts/lab.sh", "down", prefix_});
 }
 
 EnterNetns::~EnterNetns() {

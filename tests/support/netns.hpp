@@ -13,6 +13,21 @@ int run_command(const std::vector<std::string>& argv);
 /** Runs a program and returns what it printed on stdout (stderr goes to the test log). */
 std::string capture_command(const std::vector<std::string>& argv, int* status = nullptr);
 
+/** @brief The NAT lab of scripts/lab.sh: namespaces PREFIX-srv, -nat1, -c1, -nat2, -c2, -pub. */
+class NatLab {
+public:
+    /** Builds it with a unique prefix; throws std::runtime_error if it cannot. */
+    NatLab();
+    ~NatLab();
+    NatLab(const NatLab&) = delete;
+    NatLab& operator=(const NatLab&) = delete;
+    /** The namespace of a lab host: "srv", "nat1", "c1", "nat2", "c2", "pub". */
+    [[nodiscard]] std::string ns(const std::string& host) const { return prefix_ + "-" + host; }
+
+private:
+    std::string prefix_;
+};
+
 /** @brief A named network namespace; `ip netns del` on destruction. */
 class Netns {
 public:
@@ -35,6 +50,8 @@ private:
 class EnterNetns {
 public:
     explicit EnterNetns(const Netns& netns);
+    /** Enters the named namespace (under /run/netns). */
+    explicit EnterNetns(const std::string& name);
     ~EnterNetns();
     EnterNetns(const EnterNetns&) = delete;
     EnterNetns& operator=(const EnterNetns&) = delete;

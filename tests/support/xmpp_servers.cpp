@@ -8,9 +8,9 @@
 #include <fstream>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sstream>
 #include <stdexcept>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <thread>
@@ -138,7 +138,12 @@ std::string to_string(XmppServer::Kind kind) {
 XmppServer::XmppServer(Kind kind, XmppServerOptions options)
     : kind_(kind), options_(std::move(options)) {
     if (options_.port == 0) {
-        options_.port = free_tcp_port(options_.ip);
+        if (!options_.netns.empty()) {
+            EnterNetns inside(options_.netns);
+            options_.port = free_tcp_port(options_.ip);
+        } else {
+            options_.port = free_tcp_port(options_.ip);
+        }
     }
     log_file_ = dir_.path() + "/server.log";
     make_pki();
@@ -148,7 +153,14 @@ XmppServer::XmppServer(Kind kind, XmppServerOptions options)
         start_ejabberd();
     }
     // ejabberd needs about 2 s to boot (interop.md); allow plenty on a loaded CI machine.
-    if (!wait_for_listener(options_.ip, options_.port, std::chrono::seconds(30))) {
+    bool listening = false;
+    if (!options_.netns.empty()) {
+        EnterNetns inside(options_.netns);
+        listening = wait_for_listener(options_.ip, options_.port, std::chrono::seconds(30));
+    } else {
+        listening = wait_for_listener(options_.ip, options_.port, std::chrono::seconds(30));
+    }
+    if (!listening) {
         const std::string why = log();
         stop();
         throw std::runtime_error(to_string(kind_) + " did not listen on " + options_.ip + ":" +
@@ -216,7 +228,7 @@ void XmppServer::start_prosody() {
                  {"prosodyctl", "--config", config, "register", user, options_.domain, password}),
              "prosodyctl register");
     }
-    pid_ = spawn_server({"prosody", "--config", config, "-F"}, d, {}, log_file_);
+    pid_ = spawn_server(in_netns({"prosody", "--config", config, "-F"}), d, {}, log_file_);
 }
 
 void XmppServer::start_ejabberd() {
@@ -246,13 +258,23 @@ void XmppServer::start_ejabberd() {
     // erl directly (not ejabberdctl, which switches user and hides the PID), no distribution
     // and so no epmd; erl execs beam.smp, so the PID we get is the server's.
     pid_ = spawn_server(
-        {"erl", "-noinput", "-mnesia", "dir", "\"" + d + "/mnesia\"", "-s", "ejabberd", "-eval",
-         eval},
+        in_netns({"erl", "-noinput", "-mnesia", "dir", "\"" + d + "/mnesia\"", "-s", "ejabberd",
+                  "-eval", eval}),
         d,
         {"ERL_LIBS=/usr/lib/x86_64-linux-gnu", "EJABBERD_CONFIG_PATH=" + d + "/ejabberd.yml",
          "EJABBERD_LOG_PATH=" + d + "/ejabberd.log", "EJABBERD_PID_PATH=" + d + "/ejabberd.pid",
          "ERL_CRASH_DUMP=" + d + "/erl_crash.dump"},
         log_file_);
+}
+
+std::vector<std::string> XmppServer::in_netns(std::vector<std::string> argv) const {
+    if (options_.netns.empty()) {
+        return argv;
+    }
+    // `ip netns exec` enters the namespace and execs: the PID stays the server's.
+    std::vector<std::string> wrapped = {"ip", "netns", "exec", options_.netns};
+    wrapped.insert(wrapped.end(), argv.begin(), argv.end());
+    return wrapped;
 }
 
 void XmppServer::freeze() {

@@ -37,6 +37,7 @@ struct XmppServerOptions {
     std::uint16_t port = 0;       ///< 0 = a free port chosen by the OS.
     bool sic = true;              ///< Load the Server IP Check module.
     std::vector<std::pair<std::string, std::string>> users = {{"romeo", "secret123"}};
+    std::string netns; ///< Run inside this network namespace ("" = the test's own).
 };
 
 /** @brief A running XMPP server; stopped (by PID) on destruction. */
@@ -65,6 +66,7 @@ private:
     void start_prosody();
     void start_ejabberd();
     void stop();
+    [[nodiscard]] std::vector<std::string> in_netns(std::vector<std::string> argv) const;
 
     Kind kind_;
     XmppServerOptions options_;

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The NAT lab: throwaway network namespaces on this machine (documentation ranges only).
+#
+#   scripts/lab.sh up PREFIX     build it      scripts/lab.sh down PREFIX    remove it
+#
+#   PREFIX-srv   203.0.113.1     the XMPP/STUN servers ("the Internet")
+#   PREFIX-nat1  203.0.113.2  |  192.0.2.1       Linux MASQUERADE NAT
+#   PREFIX-c1                 |  192.0.2.10      client behind nat1
+#   PREFIX-nat2  203.0.113.3  |  198.51.100.1    a second NAT
+#   PREFIX-c2                 |  198.51.100.10   client behind nat2
+#   PREFIX-pub   203.0.113.50                    client with a public address
+#   PREFIX-wan   the bridge joining the 203.0.113.0/24 side
+#
+# Nothing in the root namespace is touched. Run as root.
+set -euo pipefail
+cmd=${1:?up or down}
+prefix=${2:?prefix}
+hosts=(wan srv nat1 c1 nat2 c2 pub)
+ns() { echo "$prefix-$1"; }
+
+if [ "$cmd" = down ]; then
+  for h in "${hosts[@]}"; do ip netns del "$(ns "$h")" 2>/dev/null || true; done
+  exit 0
+fi
+[ "$cmd" = up ] || { echo "usage: lab.sh up|down PREFIX" >&2; exit 2; }
+
+trap 'bash "$0" down "$prefix"' ERR
+for h in "${hosts[@]}"; do
+  ip netns add "$(ns "$h")"
+  ip -n "$(ns "$h")" link set lo up
+done
+
+wan=$(ns wan)
+ip -n "$wan" link add br0 type bridge
+ip -n "$wan" link set br0 up
+
+# host interface address: a veth from the host to the WAN bridge
+wan_link() {
+  ip -n "$wan" link add "w-$1" type veth peer name "$2" netns "$(ns "$1")"
+  ip -n "$wan" link set "w-$1" master br0 up
+  ip -n "$(ns "$1")" addr add "$3" dev "$2"
+  ip -n "$(ns "$1")" link set "$2" up
+}
+wan_link srv eth0 203.0.113.1/24
+wan_link nat1 wan0 203.0.113.2/24
+wan_link nat2 wan0 203.0.113.3/24
+wan_link pub eth0 203.0.113.50/24
+
+# nat client lan-address client-address: a LAN behind a MASQUERADE router
+lan_link() {
+  local router client
+  router=$(ns "$1")
+  client=$(ns "$2")
+  ip -n "$router" link add lan0 type veth peer name eth0 netns "$client"
+  ip -n "$router" addr add "$3" dev lan0
+  ip -n "$router" link set lan0 up
+  ip -n "$client" addr add "$4" dev eth0
+  ip -n "$client" link set eth0 up
+  ip -n "$client" route add default via "${3%/*}"
+  ip netns exec "$router" sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward'
+  ip netns exec "$router" iptables -t nat -A POSTROUTING -o wan0 -j MASQUERADE
+}
+lan_link nat1 c1 192.0.2.1/24 192.0.2.10/24
+lan_link nat2 c2 198.51.100.1/24 198.51.100.10/24

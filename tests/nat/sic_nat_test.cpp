@@ -1,0 +1,167 @@
+// Server IP Check behind real NATs: the lab of scripts/lab.sh (Linux MASQUERADE routers in
+// network namespaces), prosody and ejabberd on the "public" side, clients behind the first NAT,
+// behind a second NAT, and on a public address.
+#include <algorithm>
+#include <memory>
+
+#include <gtest/gtest.h>
+
+#include <jgather/gloox.hpp>
+#include <jgather/jgather.hpp>
+#include <jgather/sources/sic.hpp>
+
+#include "support/glib_loop.hpp"
+#include "support/netns.hpp"
+#include "support/xmpp_servers.hpp"
+
+using namespace jgather;
+using namespace std::chrono_literals;
+using test::XmppServer;
+
+namespace {
+
+class SicBehindNat : public testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        lab_ = new test::NatLab();
+        test::XmppServerOptions prosody;
+        prosody.netns = lab_->ns("srv");
+        prosody.ip = "203.0.113.1";
+        prosody.port = 5222;
+        test::XmppServerOptions ejabberd = prosody;
+        ejabberd.port = 5223;
+        prosody_ = new XmppServer(XmppServer::Kind::Prosody, prosody);
+        ejabberd_ = new XmppServer(XmppServer::Kind::Ejabberd, ejabberd);
+    }
+    static void TearDownTestSuite() {
+        delete prosody_;
+        delete ejabberd_;
+        delete lab_; // after the servers: they live in its namespaces
+        prosody_ = ejabberd_ = nullptr;
+        lab_ = nullptr;
+    }
+
+    // Connects from @p host's namespace to @p server and gathers with SIC there.
+    static GatherResult gather_from(const std::string& host, const XmppServer& server,
+                                    std::string* jid = nullptr) {
+        test::EnterNetns inside(lab_->ns(host));
+        test::TestLoop t;
+        xmpp::ConnectOptions account;
+        account.jid = "romeo@example.org";
+        account.password = "secret123";
+        account.host = server.options().ip;
+        account.port = server.port();
+        account.ca_file = server.ca_file();
+        xmpp::XmppConnection connection(t.context(), account);
+        bool settled = false;
+        std::string why;
+        connection.on_connected = [&] {
+            settled = true;
+        };
+        connection.on_disconnected = [&](const xmpp::Disconnect& d) {
+            why = d.message;
+            settled = true;
+        };
+        EXPECT_TRUE(connection.connect());
+        t.run_until([&] { return settled; }, 20s);
+        connection.on_connected = nullptr;
+        connection.on_disconnected = nullptr;
+        EXPECT_TRUE(connection.connected()) << host << ": " << why << "\n" << server.log();
+
+        SicService sic(connection);
+        GatherOptions options;
+        options.jid = connection.client().jid().full();
+        options.s5b_port = 5086;
+        Gatherer g(t.loop(), options);
+        g.add_source(sic.source());
+        EXPECT_TRUE(g.gather());
+        EXPECT_TRUE(t.run_until([&] { return g.complete(); }, 20s));
+        if (jid) {
+            *jid = options.jid;
+        }
+        return g.result();
+    }
+
+    static test::NatLab* lab_;
+    static XmppServer* prosody_;
+    static XmppServer* ejabberd_;
+};
+
+test::NatLab* SicBehindNat::lab_ = nullptr;
+XmppServer* SicBehindNat::prosody_ = nullptr;
+XmppServer* SicBehindNat::ejabberd_ = nullptr;
+
+std::vector<const Candidate*> of_type(const std::vector<Candidate>& list, IceType type) {
+    std::vector<const Candidate*> out;
+    for (const auto& c : list) {
+        if (c.ice.type == type) {
+            out.push_back(&c);
+        }
+    }
+    return out;
+}
+
+std::string sic_error(const GatherResult& r) {
+    for (const auto& s : r.sources) {
+        if (s.name == "sic") {
+            return std::string(to_string(s.state)) + " " + s.error;
+        }
+    }
+    return "(no sic report)";
+}
+
+} // namespace
+
+TEST_F(SicBehindNat, ClientsBehindEachNatLearnTheirNatsAddressOnBothServers) {
+    struct Expect {
+        const char* host;
+        const char* base;
+        const char* external;
+    };
+    for (const XmppServer* server : {prosody_, ejabberd_}) {
+        for (const Expect& e : {Expect{"c1", "192.0.2.10", "203.0.113.2"},
+                                Expect{"c2", "198.51.100.10", "203.0.113.3"}}) {
+            SCOPED_TRACE(std::string(e.host) + " on port " + std::to_string(server->port()));
+            const GatherResult r = gather_from(e.host, *server);
+            ASSERT_EQ(r.external_addresses.size(), 1U) << sic_error(r);
+            EXPECT_EQ(r.external_addresses[0].ip.to_string(), e.external);
+            EXPECT_EQ(r.external_addresses[0].origin.source, "sic");
+
+            // Exactly: one host candidate (the LAN address) and one srflx derived from it.
+            const auto hosts = of_type(r.ice, IceType::Host);
+            const auto srflx = of_type(r.ice, IceType::Srflx);
+            ASSERT_EQ(hosts.size(), 1U);
+            ASSERT_EQ(srflx.size(), 1U);
+            EXPECT_EQ(hosts[0]->host, e.base);
+            EXPECT_EQ(srflx[0]->host, e.external);
+            EXPECT_EQ(srflx[0]->port, hosts[0]->port) << "a guess: the base's own port";
+            ASSERT_TRUE(srflx[0]->ice.related);
+            EXPECT_EQ(srflx[0]->ice.related->to_string(),
+                      std::string(e.base) + ":" + std::to_string(hosts[0]->port));
+            EXPECT_NE(srflx[0]->ice.foundation, hosts[0]->ice.foundation);
+
+            ASSERT_EQ(r.s5b.size(), 2U);
+            EXPECT_EQ(r.s5b[0].s5b.type, S5bType::Direct);
+            EXPECT_EQ(r.s5b[0].host, e.base);
+            EXPECT_EQ(r.s5b[1].s5b.type, S5bType::Assisted);
+            EXPECT_EQ(r.s5b[1].host, e.external);
+            EXPECT_EQ(r.s5b[1].port, 5086);
+        }
+    }
+}
+
+TEST_F(SicBehindNat, PublicClientGetsNothingDerivedAndTheReason) {
+    for (const XmppServer* server : {prosody_, ejabberd_}) {
+        const GatherResult r = gather_from("pub", *server);
+        ASSERT_EQ(r.external_addresses.size(), 1U) << sic_error(r);
+        EXPECT_EQ(r.external_addresses[0].ip.to_string(), "203.0.113.50");
+        EXPECT_TRUE(of_type(r.ice, IceType::Srflx).empty());
+        EXPECT_EQ(r.s5b.size(), 1U) << "no assisted candidate";
+        const bool explained =
+            std::any_of(r.dropped.begin(), r.dropped.end(), [](const DroppedAddress& d) {
+                return d.address == "203.0.113.50" &&
+                       d.reason.find("is a local address (no NAT)") != std::string::npos;
+            });
+        EXPECT_TRUE(explained);
+    }
+}
