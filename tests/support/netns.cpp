@@ -22,7 +22,7 @@ std::string joined(const std::vector<std::string>& argv) {
     return text;
 }
 
-pid_t spawn(const std::vector<std::string>& argv, int stdout_fd) {
+pid_t spawn(const std::vector<std::string>& argv, int stdout_fd, bool quiet = false) {
     std::vector<char*> args;
     for (const auto& a : argv) {
         args.push_back(const_cast<char*>(a.c_str()));
@@ -32,6 +32,10 @@ pid_t spawn(const std::vector<std::string>& argv, int stdout_fd) {
     posix_spawn_file_actions_init(&actions);
     if (stdout_fd >= 0) {
         posix_spawn_file_actions_adddup2(&actions, stdout_fd, STDOUT_FILENO);
+    }
+    if (quiet) {
+        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+        posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
     }
     pid_t pid = -1;
     const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
@@ -48,8 +52,8 @@ int wait_for(pid_t pid) {
 
 } // namespace
 
-int run_command(const std::vector<std::string>& argv) {
-    const pid_t pid = spawn(argv, -1);
+int run_command(const std::vector<std::string>& argv, bool quiet) {
+    const pid_t pid = spawn(argv, -1, quiet);
     return pid < 0 ? 127 : wait_for(pid);
 }
 
@@ -112,7 +116,7 @@ EnterNetns::EnterNetns(const std::string& name) {
 NatLab::NatLab() : prefix_("jgl" + std::to_string(getpid())) {
     const char* source = std::getenv("JGATHER_SOURCE_DIR");
     const std::string script = std::string(source ? source : ".") + "/scripts/lab.sh";
-    if (run_command({"bash", script, "up", prefix_}) != 0) {
+    if (run_command({"bash", script, "up", prefix_}, true) != 0) {
         throw std::runtime_error("'" + script + " up " + prefix_ + "' failed (root is required)");
     }
 }

@@ -7,8 +7,9 @@
 
 namespace jgather::test {
 
-/** Runs a program (no shell) and returns its exit status; output goes to the test log. */
-int run_command(const std::vector<std::string>& argv);
+/** Runs a program (no shell) and returns its exit status; output goes to the test log, or
+ * nowhere when @p quiet. */
+int run_command(const std::vector<std::string>& argv, bool quiet = false);
 
 /** Runs a program and returns what it printed on stdout (stderr goes to the test log). */
 std::string capture_command(const std::vector<std::string>& argv, int* status = nullptr);

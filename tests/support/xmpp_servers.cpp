@@ -183,19 +183,22 @@ XmppServer::~XmppServer() {
 void XmppServer::make_pki() {
     const std::string d = dir_.path();
     ca_file_ = d + "/ca.pem";
-    must(run_command({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
-                      d + "/ca.key", "-out", ca_file_, "-days", "2", "-subj",
-                      "/CN=jgather test CA"}),
-         "openssl (CA)");
+    must(
+        run_command({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                     d + "/ca.key", "-out", ca_file_, "-days", "2", "-subj", "/CN=jgather test CA"},
+                    true),
+        "openssl (CA)");
     must(run_command({"openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout",
                       d + "/server.key", "-out", d + "/server.csr", "-subj",
-                      "/CN=" + options_.domain}),
+                      "/CN=" + options_.domain},
+                     true),
          "openssl (request)");
     write_file(d + "/ext.cnf",
                "subjectAltName=DNS:" + options_.domain + "\nbasicConstraints=CA:FALSE\n");
     must(run_command({"openssl", "x509", "-req", "-in", d + "/server.csr", "-CA", ca_file_,
                       "-CAkey", d + "/ca.key", "-CAcreateserial", "-out", d + "/server.pem",
-                      "-days", "2", "-extfile", d + "/ext.cnf"}),
+                      "-days", "2", "-extfile", d + "/ext.cnf"},
+                     true),
          "openssl (sign)");
     write_file(d + "/combined.pem", read_file(d + "/server.pem") + read_file(d + "/server.key"));
 }
@@ -225,7 +228,8 @@ void XmppServer::start_prosody() {
     write_file(config, cfg.str());
     for (const auto& [user, password] : options_.users) {
         must(run_command(
-                 {"prosodyctl", "--config", config, "register", user, options_.domain, password}),
+                 {"prosodyctl", "--config", config, "register", user, options_.domain, password},
+                 true),
              "prosodyctl register");
     }
     pid_ = spawn_server(in_netns({"prosody", "--config", config, "-F"}), d, {}, log_file_);

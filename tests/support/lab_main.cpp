@@ -1,0 +1,88 @@
+// jgather-lab: brings up the NAT lab of scripts/lab.sh with prosody and ejabberd on its public
+// side, runs jgather-demo from a client behind each NAT and from a public client, and removes
+// everything again. `bash scripts/demo.sh` runs it.
+//
+//   jgather-lab PATH-TO-jgather-demo [extra demo flags...]
+#include <csignal>
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "support/netns.hpp"
+#include "support/xmpp_servers.hpp"
+
+namespace {
+volatile std::sig_atomic_t interrupted = 0;
+} // namespace
+
+int main(int argc, char** argv) {
+    using jgather::test::XmppServer;
+    if (argc < 2) {
+        std::fprintf(stderr, "usage: jgather-lab PATH-TO-jgather-demo [demo flags...]\n");
+        return 2;
+    }
+    const std::string demo = argv[1];
+    const std::vector<std::string> extra(argv + 2, argv + argc);
+    // Ctrl-C or a closed pipe ends the run through the destructors below, which remove the
+    // namespaces and stop the servers.
+    std::signal(SIGINT, [](int) { interrupted = 1; });
+    std::signal(SIGTERM, [](int) { interrupted = 1; });
+    std::signal(SIGPIPE, SIG_IGN);
+    try {
+        std::fprintf(stderr, "lab: building namespaces and starting prosody and ejabberd...\n");
+        jgather::test::NatLab lab;
+        jgather::test::XmppServerOptions options;
+        options.netns = lab.ns("srv");
+        options.ip = "203.0.113.1";
+        options.port = 5222;
+        XmppServer prosody(XmppServer::Kind::Prosody, options);
+        options.port = 5223;
+        XmppServer ejabberd(XmppServer::Kind::Ejabberd, options);
+
+        struct Client {
+            const char* host;
+            const char* what;
+        };
+        for (const XmppServer* server : {&prosody, &ejabberd}) {
+            for (const Client& c :
+                 {Client{"c1", "behind NAT 1 (LAN 192.0.2.10, WAN 203.0.113.2)"},
+                  Client{"c2", "behind NAT 2 (LAN 198.51.100.10, WAN 203.0.113.3)"},
+                  Client{"pub", "on a public address (203.0.113.50)"}}) {
+                if (interrupted) {
+                    break;
+                }
+                std::printf("\n=== %s, client %s\n",
+                            jgather::test::to_string(server == &prosody
+                                                         ? XmppServer::Kind::Prosody
+                                                         : XmppServer::Kind::Ejabberd)
+                                .c_str(),
+                            c.what);
+                std::fflush(stdout);
+                std::vector<std::string> args = {"ip",
+                                                 "netns",
+                                                 "exec",
+                                                 lab.ns(c.host),
+                                                 demo,
+                                                 "--jid",
+                                                 "romeo@example.org",
+                                                 "--password",
+                                                 "secret123",
+                                                 "--xmpp-host",
+                                                 "203.0.113.1",
+                                                 "--xmpp-port",
+                                                 std::to_string(server->port()),
+                                                 "--xmpp-ca",
+                                                 server->ca_file(),
+                                                 "--explain"};
+                args.insert(args.end(), extra.begin(), extra.end());
+                jgather::test::run_command(args);
+            }
+        }
+        std::fprintf(stderr, "\nlab: stopping the servers and removing the namespaces\n");
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "jgather-lab: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}
