@@ -33,6 +33,11 @@ struct ConnectOptions {
     std::string ca_file;
     /** Accept any certificate (tests, private servers). Ignored when ca_file is set. */
     bool insecure = false;
+    /** Refuse a server that offers no STARTTLS (RFC 6120 §5). Turn off only for a test peer. */
+    bool require_tls = true;
+    /** Fetch the roster and send initial presence after login, as gloox does by default. Off
+     * (the default here): the session stays invisible to contacts and costs no roster fetch. */
+    bool announce_presence = false;
     /** Give up connecting (TCP, TLS and authentication) after this long. */
     std::chrono::milliseconds timeout{10000};
 };

@@ -6,6 +6,7 @@
 #include <gio/gio.h>
 #include <gloox/connectionbase.h>
 #include <gloox/connectionlistener.h>
+#include <gloox/presence.h>
 #include <gloox/tlsdefault.h>
 
 #include <jgather/gloox.hpp>
@@ -225,7 +226,13 @@ public:
         client_.setPort(options_.port);
         client_.setConnectionImpl(new GioConnection(&client_, context_, host, options_.port));
         client_.registerConnectionListener(this);
-        client_.setTls(::gloox::TLSRequired);
+        client_.setTls(options_.require_tls ? ::gloox::TLSRequired : ::gloox::TLSOptional);
+        if (!options_.announce_presence) {
+            // gloox's documented way: no roster manager, and Unavailable before connecting
+            // suppresses the initial presence.
+            client_.disableRoster();
+            client_.setPresence(::gloox::Presence::Unavailable, 0);
+        }
         // gloox 1.0's default encryption ignores setCACerts() (GnuTLSClient::init drops the
         // list), so we own the TLS object and hand it the CA file before every connection
         // (its cleanup() after a disconnect forgets it again).
