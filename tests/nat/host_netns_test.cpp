@@ -52,7 +52,8 @@ protected:
         for (int i = 0; i < 500; ++i) {
             const std::string out = test::capture_command(
                 {"ip", "-n", h.name(), "-6", "addr", "show", "dev", "eth0", "scope", "link"});
-            if (out.find("fe80") != std::string::npos && out.find("tentative") == std::string::npos) {
+            if (out.find("fe80") != std::string::npos &&
+                out.find("tentative") == std::string::npos) {
                 break;
             }
             std::this_thread::sleep_for(10ms);
@@ -185,8 +186,8 @@ TEST_F(HostLab, OptionsChangeTheSetAsDocumented) {
         hosts.push_back(c.host);
     }
     EXPECT_NE(std::find(hosts.begin(), hosts.end(), "169.254.10.10"), hosts.end());
-    const bool has_fe80 = std::any_of(hosts.begin(), hosts.end(),
-                                      [](const std::string& h) { return h.rfind("fe80:", 0) == 0; });
+    const bool has_fe80 = std::any_of(
+        hosts.begin(), hosts.end(), [](const std::string& h) { return h.rfind("fe80:", 0) == 0; });
     std::string why;
     for (const auto& [ip, reason] : dropped_by_ip(r)) {
         why += ip + ": " + reason + "\n";
