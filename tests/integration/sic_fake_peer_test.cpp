@@ -8,6 +8,7 @@
 
 #include "support/fake_xmpp.hpp"
 #include "support/glib_loop.hpp"
+#include "support/xmpp_client.hpp"
 
 using namespace jgather;
 using namespace std::chrono_literals;
@@ -53,18 +54,7 @@ std::vector<PeerRun> run_against(std::function<std::vector<FakeReply>(const std:
     o.port = fake.port();
     o.require_tls = false; // the scripted peer speaks no TLS
     xmpp::XmppConnection connection(t.context(), o);
-    bool settled = false;
-    connection.on_connected = [&] {
-        settled = true;
-    };
-    connection.on_disconnected = [&](const xmpp::Disconnect&) {
-        settled = true;
-    };
-    EXPECT_TRUE(connection.connect());
-    t.run_until([&] { return settled; }, 10s);
-    connection.on_connected = nullptr;
-    connection.on_disconnected = nullptr;
-    EXPECT_TRUE(connection.connected());
+    EXPECT_TRUE(test::connect_and_wait(t, connection));
 
     SicService sic(connection, SicMode::Sic1);
     std::vector<PeerRun> runs;

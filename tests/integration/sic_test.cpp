@@ -10,6 +10,7 @@
 #include <jgather/sources/sic.hpp>
 
 #include "support/glib_loop.hpp"
+#include "support/xmpp_client.hpp"
 #include "support/xmpp_servers.hpp"
 
 using namespace jgather;
@@ -49,31 +50,7 @@ xmpp::ConnectOptions account(const XmppServer& server, std::string password = "s
     return o;
 }
 
-// Connects and waits; fails the test with the reason otherwise.
-bool connect_and_wait(test::TestLoop& t, xmpp::XmppConnection& connection,
-                      std::string* why = nullptr) {
-    bool done = false;
-    std::string reason;
-    connection.on_connected = [&] {
-        done = true;
-    };
-    connection.on_disconnected = [&](const xmpp::Disconnect& d) {
-        reason = d.message;
-        done = true;
-    };
-    if (!connection.connect()) {
-        reason = "connect() refused the options";
-        done = true;
-    }
-    t.run_until([&] { return done; }, 20s);
-    // The callbacks capture this frame: unhook them before it goes.
-    connection.on_connected = nullptr;
-    connection.on_disconnected = nullptr;
-    if (why) {
-        *why = reason;
-    }
-    return connection.connected();
-}
+using test::connect_and_wait;
 
 const SourceReport* report_of(const GatherResult& r, const std::string& name) {
     for (const auto& s : r.sources) {

@@ -12,6 +12,7 @@
 
 #include "support/glib_loop.hpp"
 #include "support/netns.hpp"
+#include "support/xmpp_client.hpp"
 #include "support/xmpp_servers.hpp"
 
 using namespace jgather;
@@ -53,20 +54,9 @@ protected:
         account.port = server.port();
         account.ca_file = server.ca_file();
         xmpp::XmppConnection connection(t.context(), account);
-        bool settled = false;
         std::string why;
-        connection.on_connected = [&] {
-            settled = true;
-        };
-        connection.on_disconnected = [&](const xmpp::Disconnect& d) {
-            why = d.message;
-            settled = true;
-        };
-        EXPECT_TRUE(connection.connect());
-        t.run_until([&] { return settled; }, 20s);
-        connection.on_connected = nullptr;
-        connection.on_disconnected = nullptr;
-        EXPECT_TRUE(connection.connected()) << host << ": " << why << "\n" << server.log();
+        EXPECT_TRUE(test::connect_and_wait(t, connection, &why)) << host << ": " << why << "\n"
+                                                                 << server.log();
 
         SicService sic(connection);
         GatherOptions options;
