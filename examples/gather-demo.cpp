@@ -38,6 +38,12 @@ they arrive (ms since start); the final result goes to stdout.
   --sid SID             stream id for XEP-0065/0260 output (default: random)
   --external-ip IP[:PORT]  a known external address (1:1 NAT); PORT = forwarded S5B port
 
+STUN (server-reflexive candidates):
+  --stun IP[:PORT]      a STUN server (repeatable; port 3478 by default)
+  --stun-rto MS         initial retransmission timeout (default 500)
+  --stun-retries N      retransmissions after the first send (default 2)
+  --stun-give-up MS     give a silent server up after this long (default 400)
+
 XMPP (Server IP Check); without --password there is no XMPP connection:
   --password PW         log in as --jid (user@domain) with this password
   --xmpp-host HOST      server to connect to (default: the JID's domain)
@@ -53,6 +59,7 @@ struct Options {
     bool jid_given = false;
     jgather::xmpp::ConnectOptions xmpp;
     jgather::SicMode sic = jgather::SicMode::Auto;
+    jgather::StunOptions stun;
     bool explain = false;
     std::string peer_jid = "peer@example.org/jgather";
     std::string sid;
@@ -120,6 +127,19 @@ Options parse_args(int argc, char** argv) {
         } else if (arg == "--jid") {
             o.gather.jid = value();
             o.jid_given = true;
+        } else if (arg == "--stun") {
+            auto server = jgather::StunSource::parse_server(value());
+            if (!server) {
+                usage_error("--stun: " + server.error().message);
+            }
+            o.stun.servers.push_back(*server);
+        } else if (arg == "--stun-rto") {
+            o.stun.initial_rto = std::chrono::milliseconds(parse_unsigned(arg, value(), 1, 60000));
+        } else if (arg == "--stun-retries") {
+            o.stun.retransmissions = parse_unsigned(arg, value(), 0, 10);
+        } else if (arg == "--stun-give-up") {
+            o.stun.give_up_after =
+                std::chrono::milliseconds(parse_unsigned(arg, value(), 1, 600000));
         } else if (arg == "--password") {
             o.xmpp.password = value();
         } else if (arg == "--xmpp-host") {
@@ -156,6 +176,9 @@ Options parse_args(int argc, char** argv) {
     }
     o.gather.host.ipv4 = !only_v6;
     o.gather.host.ipv6 = !only_v4;
+    if (!o.stun.servers.empty()) {
+        o.sources.push_back(std::make_unique<jgather::StunSource>(o.stun));
+    }
     if (!o.xmpp.password.empty()) {
         if (!o.jid_given) {
             usage_error("--password needs --jid user@domain");

@@ -14,6 +14,7 @@
 #include <jgather/result.hpp>
 #include <jgather/source.hpp>
 #include <jgather/sources/external.hpp>
+#include <jgather/sources/stun.hpp>
 #include <jgather/xep0065.hpp>
 #include <jgather/xep0176.hpp>
 #include <jgather/xep0260.hpp>

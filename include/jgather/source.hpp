@@ -80,6 +80,9 @@ struct ExternalAddress {
     /** A port forwarded to this host by configuration; used for S5B assisted candidates. */
     std::optional<std::uint16_t> forwarded_port;
     Origin origin; ///< Who said so.
+    /** The source reported verified ICE candidates for this finding itself (STUN): the gatherer
+     * derives only the S5B assisted candidate from it, no guessed srflx. */
+    bool ice_candidates_reported = false;
 };
 
 /** @brief How a source ended. */

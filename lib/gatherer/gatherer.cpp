@@ -351,7 +351,7 @@ void Gatherer::Private::on_external_address(ExternalAddress address) {
         }
     }
 
-    if (options_.ice) {
+    if (options_.ice && !address.ice_candidates_reported) {
         for (const Base& base : bases_) {
             if (base.local.ip.family() != address.ip.family()) {
                 continue;

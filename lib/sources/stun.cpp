@@ -1,0 +1,383 @@
+// STUN Binding per base and server, on libnice's STUN message code; never the blocking
+// stun_usage_bind_run(): sends, retransmissions and reads all run on the caller's loop.
+#include <arpa/inet.h>
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <map>
+#include <netinet/in.h>
+#include <set>
+#include <string>
+#include <sys/socket.h>
+
+#include <stun/stunagent.h>
+#include <stun/usages/bind.h>
+
+#include <jgather/sources/stun.hpp>
+
+namespace jgather {
+namespace {
+
+// RFC 8489 §18.1: the default port for STUN over UDP.
+constexpr std::uint16_t kDefaultStunPort = 3478;
+
+// The attributes we understand in a Binding response (libnice's agent rejects responses with
+// unknown comprehension-required attributes, RFC 8489 §14).
+constexpr std::array<std::uint16_t, 12> kKnownAttributes = {STUN_ATTRIBUTE_MAPPED_ADDRESS,
+                                                            STUN_ATTRIBUTE_XOR_MAPPED_ADDRESS,
+                                                            STUN_ATTRIBUTE_ALTERNATE_SERVER,
+                                                            STUN_ATTRIBUTE_ERROR_CODE,
+                                                            STUN_ATTRIBUTE_UNKNOWN_ATTRIBUTES,
+                                                            STUN_ATTRIBUTE_FINGERPRINT,
+                                                            STUN_ATTRIBUTE_SOFTWARE,
+                                                            STUN_ATTRIBUTE_MESSAGE_INTEGRITY,
+                                                            STUN_ATTRIBUTE_USERNAME,
+                                                            STUN_ATTRIBUTE_REALM,
+                                                            STUN_ATTRIBUTE_NONCE,
+                                                            0};
+
+socklen_t to_sockaddr(const TransportAddress& address, sockaddr_storage& out) {
+    std::memset(&out, 0, sizeof out);
+    if (address.ip.family() == Family::IPv4) {
+        auto* sin = reinterpret_cast<sockaddr_in*>(&out);
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons(address.port);
+        std::memcpy(&sin->sin_addr, address.ip.bytes().data(), 4);
+        return sizeof *sin;
+    }
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&out);
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(address.port);
+    std::memcpy(&sin6->sin6_addr, address.ip.bytes().data(), 16);
+    return sizeof *sin6;
+}
+
+std::optional<TransportAddress> from_sockaddr(const sockaddr_storage& in) {
+    if (in.ss_family == AF_INET) {
+        const auto* sin = reinterpret_cast<const sockaddr_in*>(&in);
+        std::array<std::uint8_t, 4> bytes{};
+        std::memcpy(bytes.data(), &sin->sin_addr, 4);
+        return TransportAddress{IpAddress::v4(bytes), ntohs(sin->sin_port)};
+    }
+    if (in.ss_family == AF_INET6) {
+        const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&in);
+        std::array<std::uint8_t, 16> bytes{};
+        std::memcpy(bytes.data(), &sin6->sin6_addr, 16);
+        return TransportAddress{IpAddress::v6(bytes).unmapped(), ntohs(sin6->sin6_port)};
+    }
+    return std::nullopt;
+}
+
+} // namespace
+
+class StunSource::Private {
+public:
+    explicit Private(StunOptions options) : options_(std::move(options)) {
+        stun_agent_init(&agent_, kKnownAttributes.data(), STUN_COMPATIBILITY_RFC5389,
+                        STUN_AGENT_USAGE_USE_FINGERPRINT);
+    }
+
+    struct Transaction {
+        std::size_t base_index = 0;
+        int fd = -1;
+        TransportAddress server;
+        std::string server_text; // the configured server: the foundation input and origin
+        StunMessage message{};
+        std::array<std::uint8_t, STUN_MAX_MESSAGE_SIZE_IPV6> buffer{};
+        std::size_t length = 0;
+        StunTransactionId id{};
+        unsigned sends = 0;
+        std::chrono::milliseconds rto{};
+        bool done = false;
+        bool followed_alternate = false;
+        std::unique_ptr<LoopHandle> timer;
+    };
+
+    void start(SourceSink& sink) {
+        sink_ = &sink;
+        const auto bases = sink.bases();
+        for (std::size_t i = 0; i < bases.size(); ++i) {
+            for (const TransportAddress& server : options_.servers) {
+                if (server.ip.family() != bases[i].local.ip.family()) {
+                    continue; // RFC 8489: IPv4 servers from IPv4 bases, IPv6 from IPv6
+                }
+                auto t = std::make_unique<Transaction>();
+                t->base_index = i;
+                t->fd = bases[i].fd;
+                t->server = server;
+                t->server_text = server.to_string();
+                transactions_.push_back(std::move(t));
+            }
+        }
+        if (transactions_.empty()) {
+            finish({SourceState::Failed, options_.servers.empty()
+                                             ? "no STUN server configured"
+                                             : "no base of a STUN server's address family"});
+            return;
+        }
+        // One read watch per socket: answers for every server arrive there.
+        for (const auto& t : transactions_) {
+            if (!watches_.contains(t->fd)) {
+                const int fd = t->fd;
+                watches_[fd] = sink.loop().watch_readable(fd, [this, fd] { on_readable(fd); });
+            }
+        }
+        give_up_ = sink.loop().call_after(options_.give_up_after, [this] { on_give_up(); });
+        for (const auto& t : transactions_) {
+            begin(*t);
+            if (!sink_) {
+                return; // finished (a send failed everywhere)
+            }
+        }
+    }
+
+    void stop() {
+        give_up_.reset();
+        watches_.clear();
+        transactions_.clear();
+        sink_ = nullptr;
+    }
+
+private:
+    void begin(Transaction& t) {
+        t.length = stun_usage_bind_create(&agent_, &t.message, t.buffer.data(), t.buffer.size());
+        stun_message_id(&t.message, t.id);
+        t.sends = 0;
+        t.rto = options_.initial_rto;
+        send(t);
+    }
+
+    void send(Transaction& t) {
+        sockaddr_storage to{};
+        const socklen_t length = to_sockaddr(t.server, to);
+        ++t.sends;
+        if (::sendto(t.fd, t.buffer.data(), t.length, 0, reinterpret_cast<sockaddr*>(&to), length) <
+            0) {
+            complete(t, "cannot send to " + t.server_text + ": " + std::strerror(errno));
+            return;
+        }
+        if (t.sends <= options_.retransmissions) {
+            // RFC 8489 §6.2.1: retransmit after RTO, doubling it each time.
+            t.timer = sink_->loop().call_after(t.rto, [this, &t] {
+                t.timer.reset();
+                t.rto *= 2;
+                send(t);
+            });
+        }
+    }
+
+    void on_readable(int fd) {
+        for (;;) {
+            std::array<std::uint8_t, STUN_MAX_MESSAGE_SIZE_IPV6> buffer{};
+            sockaddr_storage from{};
+            socklen_t from_length = sizeof from;
+            const ssize_t got = ::recvfrom(fd, buffer.data(), buffer.size(), MSG_DONTWAIT,
+                                           reinterpret_cast<sockaddr*>(&from), &from_length);
+            if (got <= 0) {
+                return;
+            }
+            handle(fd, buffer.data(), static_cast<std::size_t>(got), from);
+            if (!sink_) {
+                return;
+            }
+        }
+    }
+
+    // A datagram on a base socket: a response to one of our transactions, or ignored.
+    void handle(int fd, const std::uint8_t* data, std::size_t length,
+                const sockaddr_storage& from) {
+        StunMessage message{};
+        if (stun_agent_validate(&agent_, &message, data, length, nullptr, nullptr) !=
+            STUN_VALIDATION_SUCCESS) {
+            return; // not STUN, a bad FINGERPRINT, or a transaction id we never sent
+        }
+        StunTransactionId id{};
+        stun_message_id(&message, id);
+        Transaction* t = nullptr;
+        for (const auto& candidate : transactions_) {
+            if (!candidate->done && candidate->fd == fd &&
+                std::memcmp(candidate->id, id, sizeof id) == 0) {
+                t = candidate.get();
+            }
+        }
+        const auto source = from_sockaddr(from);
+        if (!t || !source || *source != t->server) {
+            return; // RFC 8489 §6.3: only the server we asked may answer
+        }
+        sockaddr_storage mapped{};
+        socklen_t mapped_length = sizeof mapped;
+        sockaddr_storage alternate{};
+        socklen_t alternate_length = sizeof alternate;
+        switch (stun_usage_bind_process(&message, reinterpret_cast<sockaddr*>(&mapped),
+                                        &mapped_length, reinterpret_cast<sockaddr*>(&alternate),
+                                        &alternate_length)) {
+        case STUN_USAGE_BIND_RETURN_SUCCESS: {
+            const auto address = from_sockaddr(mapped);
+            if (!address) {
+                complete(*t, t->server_text + " answered an unusable mapped address");
+                return;
+            }
+            // Report first: completing the last transaction finishes (and clears) the source.
+            sink_->add_candidate({IceType::Srflx, *address, t->base_index, t->server_text});
+            report_external(*address, t->server_text);
+            complete(*t, {});
+            return;
+        }
+        case STUN_USAGE_BIND_RETURN_ALTERNATE_SERVER: {
+            const auto alternate_address = from_sockaddr(alternate);
+            if (t->followed_alternate || !alternate_address ||
+                alternate_address->ip.family() != t->server.ip.family()) {
+                complete(*t, t->server_text + " redirected again or to an unusable address");
+                return;
+            }
+            // RFC 8489 §10: try the alternate server once, as a new transaction.
+            t->followed_alternate = true;
+            t->timer.reset();
+            t->server = *alternate_address;
+            begin(*t);
+            return;
+        }
+        case STUN_USAGE_BIND_RETURN_ERROR:
+            complete(*t, t->server_text + " answered with an error response");
+            return;
+        default:
+            return; // invalid: ignore, keep waiting
+        }
+    }
+
+    void report_external(const TransportAddress& mapped, const std::string& server) {
+        if (reported_.insert(mapped.ip.to_string() + " " + server).second) {
+            ExternalAddress found{mapped.ip, mapped.port, std::nullopt, {"stun", server}};
+            found.ice_candidates_reported = true;
+            sink_->add_external_address(found);
+        }
+    }
+
+    void complete(Transaction& t, const std::string& failure) {
+        t.done = true;
+        t.timer.reset();
+        stun_agent_forget_transaction(&agent_, t.id);
+        if (!failure.empty()) {
+            failures_.push_back(failure);
+        } else {
+            ++successes_;
+        }
+        maybe_finish();
+    }
+
+    void on_give_up() {
+        give_up_.reset();
+        std::string silent;
+        for (const auto& t : transactions_) {
+            if (!t->done) {
+                t->done = true;
+                t->timer.reset();
+                if (silent.find(t->server_text) == std::string::npos) {
+                    silent += (silent.empty() ? "" : ", ") + t->server_text;
+                }
+            }
+        }
+        if (!silent.empty()) {
+            timed_out_ = "no answer from " + silent + " within " +
+                         std::to_string(options_.give_up_after.count()) + " ms";
+        }
+        maybe_finish();
+    }
+
+    void maybe_finish() {
+        for (const auto& t : transactions_) {
+            if (!t->done) {
+                return;
+            }
+        }
+        std::string why = timed_out_;
+        for (const std::string& f : failures_) {
+            why += (why.empty() ? "" : "; ") + f;
+        }
+        if (successes_ > 0 && why.empty()) {
+            finish(SourceStatus::ok());
+        } else if (successes_ > 0) {
+            finish({SourceState::Ok, why}); // some answered: ok, with what did not
+        } else if (!timed_out_.empty()) {
+            finish({SourceState::TimedOut, why});
+        } else {
+            finish({SourceState::Failed, why});
+        }
+    }
+
+    void finish(SourceStatus status) {
+        SourceSink* sink = sink_;
+        stop();
+        if (sink) {
+            sink->finish(std::move(status));
+        }
+    }
+
+    StunOptions options_;
+    StunAgent agent_{};
+    SourceSink* sink_ = nullptr;
+    std::vector<std::unique_ptr<Transaction>> transactions_;
+    std::map<int, std::unique_ptr<LoopHandle>> watches_;
+    std::unique_ptr<LoopHandle> give_up_;
+    std::set<std::string> reported_;
+    std::vector<std::string> failures_;
+    std::string timed_out_;
+    unsigned successes_ = 0;
+};
+
+StunSource::StunSource(StunOptions options) : d_(std::make_unique<Private>(std::move(options))) {}
+
+StunSource::~StunSource() {
+    d_->stop();
+}
+
+Result<TransportAddress> StunSource::parse_server(std::string_view text) {
+    std::string_view host = text;
+    std::uint16_t port = kDefaultStunPort;
+    std::string_view digits;
+    if (!text.empty() && text.front() == '[') {
+        const auto close = text.find(']');
+        if (close == std::string_view::npos) {
+            return Error{"STUN server '" + std::string(text) + "': missing ']'"};
+        }
+        host = text.substr(1, close - 1);
+        if (close + 1 < text.size()) {
+            if (text[close + 1] != ':') {
+                return Error{"STUN server '" + std::string(text) + "': expected [IPv6]:PORT"};
+            }
+            digits = text.substr(close + 2);
+        }
+    } else if (text.find(':') != std::string_view::npos && text.find(':') == text.rfind(':')) {
+        host = text.substr(0, text.find(':'));
+        digits = text.substr(text.find(':') + 1);
+    }
+    if (!digits.empty() || (host.size() != text.size() && text.front() != '[')) {
+        unsigned value = 0;
+        const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+        if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() ||
+            value < 1 || value > 65535) {
+            return Error{"STUN server '" + std::string(text) + "': port is not 1-65535"};
+        }
+        port = static_cast<std::uint16_t>(value);
+    }
+    auto ip = IpAddress::parse(host);
+    if (!ip) {
+        return Error{"STUN server: " + ip.error().message + " (give a literal IP)"};
+    }
+    return TransportAddress{ip->unmapped(), port};
+}
+
+std::string StunSource::name() const {
+    return "stun";
+}
+
+void StunSource::start(SourceSink& sink) {
+    d_->start(sink);
+}
+
+void StunSource::stop() {
+    d_->stop();
+}
+
+} // namespace jgather
