@@ -8,6 +8,7 @@ packages=(
   libgtest-dev                          # unit/nat suites
   iproute2                              # network namespaces for the nat suite
   prosody prosody-modules ejabberd openssl  # real XMPP servers for the integration suite
+  coturn iptables                       # STUN server and the NAT routers of the lab
   valgrind                              # the 'valgrind' test setup
   clang libclang-rt-14-dev              # libFuzzer targets
 )

@@ -457,6 +457,21 @@ void Gatherer::Private::on_source_candidate(Slot& slot, SourceCandidate found) {
         return;
     }
     c.ice.id = new_id();
+    // A verified srflx supersedes a guess (SIC, configuration) for the same base and IP: the
+    // guess may have been trickled already, but the result keeps only the verified one.
+    const TransportAddress base_address = base.address();
+    const std::string mapped_host = c.host;
+    const std::string verifier = c.origin.to_string();
+    std::erase_if(result_.ice, [&](const Candidate& o) {
+        const bool superseded = o.ice.type == IceType::Srflx && guessed_ids_.contains(o.ice.id) &&
+                                o.ice.related == base_address && o.host == mapped_host;
+        if (superseded) {
+            drop(TransportAddress{*o.ip(), o.port}.to_string(), o.interface,
+                 "srflx from " + o.origin.to_string() + " superseded by the one " + verifier +
+                     " verified for this base");
+        }
+        return superseded;
+    });
     (void)emit(std::move(c));
 }
 

@@ -74,8 +74,10 @@ std::optional<TransportAddress> from_sockaddr(const sockaddr_storage& in) {
 class StunSource::Private {
 public:
     explicit Private(StunOptions options) : options_(std::move(options)) {
+        // No USE_FINGERPRINT: with it libnice rejects answers that carry none, and ejabberd's
+        // carry none (interop.md). libnice still checks a FINGERPRINT that is present.
         stun_agent_init(&agent_, kKnownAttributes.data(), STUN_COMPATIBILITY_RFC5389,
-                        STUN_AGENT_USAGE_USE_FINGERPRINT);
+                        static_cast<StunAgentUsageFlags>(0));
     }
 
     struct Transaction {

@@ -9,6 +9,7 @@
 #include <jgather/gloox.hpp>
 #include <jgather/jgather.hpp>
 #include <jgather/sources/sic.hpp>
+#include <jgather/sources/stun.hpp>
 
 #include "support/glib_loop.hpp"
 #include "support/netns.hpp"
@@ -31,10 +32,14 @@ protected:
         prosody.port = 5222;
         test::XmppServerOptions ejabberd = prosody;
         ejabberd.port = 5223;
+        ejabberd.stun_port = 3479; // ejabberd_stun beside coturn's 3478
         prosody_ = new XmppServer(XmppServer::Kind::Prosody, prosody);
         ejabberd_ = new XmppServer(XmppServer::Kind::Ejabberd, ejabberd);
+        coturn_ = new test::Coturn("203.0.113.1", 3478, lab_->ns("srv"));
     }
     static void TearDownTestSuite() {
+        delete coturn_;
+        coturn_ = nullptr;
         delete prosody_;
         delete ejabberd_;
         delete lab_; // after the servers: they live in its namespaces
@@ -43,8 +48,25 @@ protected:
     }
 
     // Connects from @p host's namespace to @p server and gathers with SIC there.
+    // Gathers from @p host's namespace with STUN only.
+    static GatherResult stun_from(const std::string& host, std::vector<std::string> servers) {
+        test::EnterNetns inside(lab_->ns(host));
+        test::TestLoop t;
+        StunOptions stun;
+        for (const auto& s : servers) {
+            stun.servers.push_back(*StunSource::parse_server(s));
+        }
+        GatherOptions options;
+        options.s5b_port = 5086;
+        Gatherer g(t.loop(), options);
+        g.add_source(std::make_unique<StunSource>(stun));
+        EXPECT_TRUE(g.gather());
+        EXPECT_TRUE(t.run_until([&] { return g.complete(); }, 10s));
+        return g.result();
+    }
+
     static GatherResult gather_from(const std::string& host, const XmppServer& server,
-                                    std::string* jid = nullptr) {
+                                    bool with_stun = false) {
         test::EnterNetns inside(lab_->ns(host));
         test::TestLoop t;
         xmpp::ConnectOptions account;
@@ -64,22 +86,26 @@ protected:
         options.s5b_port = 5086;
         Gatherer g(t.loop(), options);
         g.add_source(sic.source());
+        if (with_stun) {
+            StunOptions stun;
+            stun.servers = {*StunSource::parse_server("203.0.113.1:3478")};
+            g.add_source(std::make_unique<StunSource>(stun));
+        }
         EXPECT_TRUE(g.gather());
         EXPECT_TRUE(t.run_until([&] { return g.complete(); }, 20s));
-        if (jid) {
-            *jid = options.jid;
-        }
         return g.result();
     }
 
     static test::NatLab* lab_;
     static XmppServer* prosody_;
     static XmppServer* ejabberd_;
+    static test::Coturn* coturn_;
 };
 
 test::NatLab* SicBehindNat::lab_ = nullptr;
 XmppServer* SicBehindNat::prosody_ = nullptr;
 XmppServer* SicBehindNat::ejabberd_ = nullptr;
+test::Coturn* SicBehindNat::coturn_ = nullptr;
 
 std::vector<const Candidate*> of_type(const std::vector<Candidate>& list, IceType type) {
     std::vector<const Candidate*> out;
@@ -153,5 +179,79 @@ TEST_F(SicBehindNat, PublicClientGetsNothingDerivedAndTheReason) {
                        d.reason.find("is a local address (no NAT)") != std::string::npos;
             });
         EXPECT_TRUE(explained);
+    }
+}
+
+TEST_F(SicBehindNat, StunMapsEachBaseThroughTheNatOnCoturnAndEjabberd) {
+    struct Expect {
+        const char* host;
+        const char* base;
+        const char* external;
+    };
+    for (const Expect& e : {Expect{"c1", "192.0.2.10", "203.0.113.2"},
+                            Expect{"c2", "198.51.100.10", "203.0.113.3"}}) {
+        SCOPED_TRACE(e.host);
+        const GatherResult r = stun_from(e.host, {"203.0.113.1:3478", "203.0.113.1:3479"});
+        const auto hosts = of_type(r.ice, IceType::Host);
+        const auto srflx = of_type(r.ice, IceType::Srflx);
+        ASSERT_EQ(hosts.size(), 1U);
+        // Both servers see the same mapping from the same socket: the second is redundant
+        // (RFC 8445 §5.1.3), so exactly one srflx, with its reason for the other.
+        ASSERT_EQ(srflx.size(), 1U) << sic_error(r);
+        EXPECT_EQ(srflx[0]->host, e.external);
+        EXPECT_EQ(srflx[0]->origin.source, "stun");
+        ASSERT_TRUE(srflx[0]->ice.related);
+        EXPECT_EQ(srflx[0]->ice.related->ip.to_string(), e.base);
+        EXPECT_EQ(srflx[0]->ice.related->port, hosts[0]->port);
+        EXPECT_EQ(srflx[0]->port, hosts[0]->port) << "Linux MASQUERADE preserves the port";
+        EXPECT_GT(srflx[0]->priority, (100U << 24) | (32768U << 8)) << "verified: upper band";
+        const bool redundant =
+            std::any_of(r.dropped.begin(), r.dropped.end(), [](const DroppedAddress& d) {
+                return d.reason.find("redundant") != std::string::npos;
+            });
+        EXPECT_TRUE(redundant);
+        ASSERT_EQ(r.external_addresses.size(), 2U) << "one finding per server";
+        // S5B: direct + one assisted from the STUN finding (the second is redundant).
+        ASSERT_EQ(r.s5b.size(), 2U);
+        EXPECT_EQ(r.s5b[1].s5b.type, S5bType::Assisted);
+        EXPECT_EQ(r.s5b[1].host, e.external);
+    }
+}
+
+TEST_F(SicBehindNat, StunOnAPublicAddressDropsTheSrflxEqualToItsBase) {
+    const GatherResult r = stun_from("pub", {"203.0.113.1:3478"});
+    EXPECT_TRUE(of_type(r.ice, IceType::Srflx).empty());
+    const bool explained =
+        std::any_of(r.dropped.begin(), r.dropped.end(), [](const DroppedAddress& d) {
+            return d.reason.find("equals its base: no NAT") != std::string::npos;
+        });
+    EXPECT_TRUE(explained);
+}
+
+TEST_F(SicBehindNat, ADeadStunServerCostsNoMoreThanItsBudgetAndHostCandidatesComeFirst) {
+    const auto start = std::chrono::steady_clock::now();
+    const GatherResult r = stun_from("c1", {"203.0.113.1:3999"});
+    const auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_LT(took, 1s);
+    EXPECT_GE(r.elapsed, 390ms);
+    EXPECT_EQ(sic_error(r), "(no sic report)");
+    const auto stun = std::find_if(r.sources.begin(), r.sources.end(),
+                                   [](const SourceReport& s) { return s.name == "stun"; });
+    ASSERT_NE(stun, r.sources.end());
+    EXPECT_EQ(stun->state, SourceState::TimedOut);
+    EXPECT_NE(stun->error.find("no answer from 203.0.113.1:3999"), std::string::npos)
+        << stun->error;
+    EXPECT_EQ(of_type(r.ice, IceType::Host).size(), 1U);
+    EXPECT_LT(r.sources.front().elapsed, 50ms) << "host reported at once";
+}
+
+TEST_F(SicBehindNat, SicAndStunTogetherKeepTheVerifiedSrflxAndBothFindings) {
+    for (const XmppServer* server : {prosody_, ejabberd_}) {
+        const GatherResult r = gather_from("c1", *server, true);
+        const auto srflx = of_type(r.ice, IceType::Srflx);
+        ASSERT_EQ(srflx.size(), 1U) << sic_error(r);
+        EXPECT_EQ(srflx[0]->origin.source, "stun");
+        EXPECT_EQ(srflx[0]->host, "203.0.113.2");
+        EXPECT_EQ(r.external_addresses.size(), 2U) << "SIC's finding is kept beside STUN's";
     }
 }

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sstream>
 #include <stdexcept>
@@ -245,8 +246,14 @@ void XmppServer::start_ejabberd() {
         << "  - port: " << options_.port << "\n"
         << "    ip: \"" << options_.ip << "\"\n"
         << "    module: ejabberd_c2s\n"
-        << "    starttls_required: true\n"
-        << "auth_method: internal\n"
+        << "    starttls_required: true\n";
+    if (options_.stun_port != 0) {
+        yml << "  - port: " << options_.stun_port << "\n"
+            << "    ip: \"" << options_.ip << "\"\n"
+            << "    transport: udp\n"
+            << "    module: ejabberd_stun\n";
+    }
+    yml << "auth_method: internal\n"
         << "modules:\n"
         << (options_.sic ? "  mod_sic: {}\n" : "")
         << "  mod_disco: {}\n  mod_roster: {}\n  mod_ping: {}\n";
@@ -310,6 +317,73 @@ void XmppServer::stop() {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     kill();
+}
+
+bool wait_for_stun(const std::string& ip, std::uint16_t port, std::chrono::milliseconds limit) {
+    const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(port);
+    inet_pton(AF_INET, ip.c_str(), &to.sin_addr);
+    // RFC 8489 §5: a Binding request header with the magic cookie and a fixed transaction id.
+    const unsigned char request[20] = {0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42, 'j', 'g',
+                                       'a',  't',  'h',  'e',  'r',  '-',  'w',  'a',  'i', 't'};
+    const auto until = std::chrono::steady_clock::now() + limit;
+    bool answered = false;
+    while (!answered && std::chrono::steady_clock::now() < until) {
+        sendto(fd, request, sizeof request, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+        pollfd readable{fd, POLLIN, 0};
+        if (poll(&readable, 1, 50) > 0) {
+            unsigned char reply[1500];
+            answered =
+                recv(fd, reply, sizeof reply, 0) >= 20 && reply[0] == 0x01 && reply[1] == 0x01;
+        }
+    }
+    close(fd);
+    return answered;
+}
+
+Coturn::Coturn(const std::string& ip, std::uint16_t port, const std::string& netns) {
+    std::vector<std::string> argv;
+    if (!netns.empty()) {
+        argv = {"ip", "netns", "exec", netns};
+    }
+    for (const std::string& a :
+         {std::string("turnserver"), std::string("-n"), "--listening-ip=" + ip,
+          "--listening-port=" + std::to_string(port), std::string("--stun-only"),
+          std::string("--no-tls"), std::string("--no-dtls"), std::string("--no-cli"),
+          "--log-file=" + dir_.path() + "/turn.log", "--pidfile=" + dir_.path() + "/turn.pid"}) {
+        argv.push_back(a);
+    }
+    pid_ = spawn_server(argv, dir_.path(), {}, dir_.path() + "/out.log");
+    bool ready = false;
+    if (!netns.empty()) {
+        EnterNetns inside(netns);
+        ready = wait_for_stun(ip, port, std::chrono::seconds(10));
+    } else {
+        ready = wait_for_stun(ip, port, std::chrono::seconds(10));
+    }
+    if (!ready) {
+        ::kill(pid_, SIGKILL);
+        waitpid(pid_, nullptr, 0);
+        throw std::runtime_error("coturn did not answer on " + ip + ":" + std::to_string(port) +
+                                 "\n" + read_file(dir_.path() + "/out.log"));
+    }
+}
+
+Coturn::~Coturn() {
+    if (pid_ <= 0) {
+        return;
+    }
+    ::kill(pid_, SIGTERM);
+    for (int i = 0; i < 250; ++i) {
+        if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
+            return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ::kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
 }
 
 std::string XmppServer::log() const {

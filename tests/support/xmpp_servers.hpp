@@ -37,7 +37,8 @@ struct XmppServerOptions {
     std::uint16_t port = 0;       ///< 0 = a free port chosen by the OS.
     bool sic = true;              ///< Load the Server IP Check module.
     std::vector<std::pair<std::string, std::string>> users = {{"romeo", "secret123"}};
-    std::string netns; ///< Run inside this network namespace ("" = the test's own).
+    std::string netns;           ///< Run inside this network namespace ("" = the test's own).
+    std::uint16_t stun_port = 0; ///< ejabberd only: also run its STUN listener (UDP) here.
 };
 
 /** @brief A running XMPP server; stopped (by PID) on destruction. */
@@ -73,6 +74,23 @@ private:
     TempDir dir_;
     std::string ca_file_;
     std::string log_file_;
+    pid_t pid_ = -1;
+};
+
+/** Waits until a STUN server answers a Binding request at ip:port (from the calling thread's
+ * namespace); false after @p limit. */
+bool wait_for_stun(const std::string& ip, std::uint16_t port, std::chrono::milliseconds limit);
+
+/** @brief coturn as a plain STUN server (`--stun-only`), stopped by PID on destruction. */
+class Coturn {
+public:
+    Coturn(const std::string& ip, std::uint16_t port, const std::string& netns = "");
+    ~Coturn();
+    Coturn(const Coturn&) = delete;
+    Coturn& operator=(const Coturn&) = delete;
+
+private:
+    TempDir dir_;
     pid_t pid_ = -1;
 };
 

@@ -554,3 +554,42 @@ TEST(Gatherer, AnAddressThatCannotBeBoundIsDroppedWithTheReason) {
     EXPECT_NE(reasons(g.result()).find("192.0.2.99: cannot bind UDP socket: "), std::string::npos)
         << reasons(g.result());
 }
+
+TEST(Gatherer, AVerifiedSrflxSupersedesAnEarlierGuessForTheSameBaseAndIp) {
+    TestLoop t;
+    Gatherer g(t.loop(), test_options());
+    g.add_source(std::make_unique<ScriptedSource>(
+        "sic",
+        std::vector<ScriptedSource::Step>{external(1ms, "203.0.113.20", "sic"), finish_ok(2ms)}));
+    g.add_source(std::make_unique<ScriptedSource>(
+        "stun", std::vector<ScriptedSource::Step>{
+                    {10ms,
+                     [](SourceSink& s) {
+                         s.add_candidate({IceType::Srflx,
+                                          {*IpAddress::parse("203.0.113.20"), 40000},
+                                          1,
+                                          "198.51.100.1:3478"});
+                     }},
+                    finish_ok(11ms)}));
+    std::vector<std::string> trickled;
+    g.on_candidate = [&](const Candidate& c) {
+        if (c.ice.type == IceType::Srflx) {
+            trickled.push_back(c.origin.source + " " + c.ice.related->to_string());
+        }
+    };
+    ASSERT_TRUE(g.gather());
+    ASSERT_TRUE(t.run_until([&] { return g.complete(); }));
+    // Trickled: the two SIC guesses (bases 127.0.0.2 and .3), then STUN's for 127.0.0.2.
+    EXPECT_EQ(trickled.size(), 3U);
+    std::vector<std::string> kept;
+    for (const auto& c : g.result().ice) {
+        if (c.ice.type == IceType::Srflx) {
+            kept.push_back(c.origin.source + " " + c.ice.related->ip.to_string());
+        }
+    }
+    EXPECT_EQ(kept, (std::vector<std::string>{"stun 127.0.0.2", "sic 127.0.0.3"}));
+    EXPECT_NE(reasons(g.result()).find("superseded by the one stun (198.51.100.1:3478) verified"),
+              std::string::npos)
+        << reasons(g.result());
+    EXPECT_EQ(g.result().external_addresses.size(), 1U) << "the SIC finding is kept";
+}
