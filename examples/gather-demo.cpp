@@ -295,7 +295,14 @@ void print_json(const jgather::GatherResult& r) {
             << "}";
         first = false;
     }
-    out << "\n  ],\n  \"dropped\": [";
+    out << "\n  ],\n  \"network\": {\"nat\": " << json_string(to_string(r.network.nat))
+        << ", \"port_preserved\": "
+        << (r.network.port_preserved ? (*r.network.port_preserved ? "true" : "false") : "null")
+        << ", \"notes\": [";
+    for (std::size_t i = 0; i < r.network.notes.size(); ++i) {
+        out << (i ? ", " : "") << json_string(r.network.notes[i]);
+    }
+    out << "]},\n  \"dropped\": [";
     first = true;
     for (const jgather::DroppedAddress& d : r.dropped) {
         out << (first ? "\n" : ",\n") << "    {\"ip\": " << json_string(d.address)
@@ -321,6 +328,14 @@ void print_text(const jgather::GatherResult& r, bool explain) {
         for (const auto& e : r.external_addresses) {
             std::cout << "  " << e.ip.to_string() << " from " << e.origin.to_string() << "\n";
         }
+    }
+    std::cout << "Network: NAT " << to_string(r.network.nat);
+    if (r.network.port_preserved) {
+        std::cout << (*r.network.port_preserved ? ", ports preserved" : ", ports not preserved");
+    }
+    std::cout << "\n";
+    for (const auto& note : r.network.notes) {
+        std::cout << "  note: " << note << "\n";
     }
     std::cout << "Sources:\n";
     for (const auto& s : r.sources) {

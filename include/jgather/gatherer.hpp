@@ -12,6 +12,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <jgather/candidate.hpp>
@@ -79,6 +80,26 @@ struct OwnedSocket {
     int fd = -1;              ///< The socket; the caller closes it.
 };
 
+/** @brief What the findings say about the network between this host and the Internet. */
+struct NetworkVerdict {
+    /** Whether a NAT was seen. */
+    enum class Nat : std::uint8_t {
+        Unknown, ///< Nothing external was learned.
+        None,    ///< The outside sees a local address (STUN mapping equal to its base, or SIC).
+        Nat,     ///< The outside sees another address.
+    };
+    Nat nat = Nat::Unknown; ///< The verdict.
+    /** From STUN mappings only: every mapping kept its base's port (true), one did not
+     * (false), or no mapping through a NAT was seen (unset). */
+    std::optional<bool> port_preserved;
+    /** Observations for a person: disagreements (VPN egress, a server on the LAN), carrier-grade
+     * NAT (RFC 6598 100.64.0.0/10), private external addresses. */
+    std::vector<std::string> notes;
+};
+
+/** "unknown", "none" or "nat". */
+JGATHER_EXPORT std::string_view to_string(NetworkVerdict::Nat nat) noexcept;
+
 /** @brief Everything one gathering found. */
 struct GatherResult {
     std::string ufrag; ///< ICE username fragment, RFC 8445 §5.3 (8 ice-chars, 48 random bits).
@@ -91,7 +112,8 @@ struct GatherResult {
     std::vector<LocalAddress> local_addresses; ///< Every enumerated local address.
     std::uint16_t s5b_port = 0;                ///< The SOCKS5 listener port advertised.
     std::chrono::microseconds elapsed{0};      ///< From gather() to completion.
-    bool complete = false; ///< True once the gathering completed (all sources ended).
+    NetworkVerdict network; ///< What the findings say about the network (set on completion).
+    bool complete = false;  ///< True once the gathering completed (all sources ended).
 };
 
 /**

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <map>
 #include <set>
 #include <utility>
 
@@ -126,6 +127,7 @@ private:
     void end_unfinished(SourceState state, const std::string& why);
     void maybe_complete();
     void complete();
+    NetworkVerdict judge_network() const;
     const Candidate* find_redundant(const std::vector<Candidate>& list, const Candidate& c) const;
     void drop(std::string address, std::string interface, std::string reason) {
         result_.dropped.push_back({std::move(address), std::move(interface), std::move(reason)});
@@ -517,11 +519,73 @@ void Gatherer::Private::complete() {
         return;
     }
     deadline_.reset();
+    result_.network = judge_network();
     result_.complete = true;
     result_.elapsed = since_start();
     if (owner_.on_complete) {
         owner_.on_complete(result_);
     }
+}
+
+NetworkVerdict Gatherer::Private::judge_network() const {
+    NetworkVerdict verdict;
+    const auto is_local = [this](const IpAddress& ip) {
+        return std::any_of(result_.local_addresses.begin(), result_.local_addresses.end(),
+                           [&](const LocalAddress& l) { return l.ip == ip; });
+    };
+    bool saw_nat = false;
+    bool saw_none = false;
+    // STUN: each mapping against its base (kept candidates and the "equals its base" drops).
+    for (const Candidate& c : result_.ice) {
+        if (c.ice.type != IceType::Srflx || guessed_ids_.contains(c.ice.id) || !c.ice.related) {
+            continue;
+        }
+        saw_nat = true;
+        const bool kept = c.port == c.ice.related->port;
+        verdict.port_preserved = verdict.port_preserved.value_or(true) && kept;
+    }
+    for (const DroppedAddress& d : result_.dropped) {
+        if (d.reason.find("equals its base: no NAT") != std::string::npos) {
+            saw_none = true;
+        }
+    }
+    std::map<std::string, std::vector<std::string>> seen_by; // external IP -> who saw it
+    for (const ExternalAddress& e : result_.external_addresses) {
+        seen_by[e.ip.to_string()].push_back(e.origin.source);
+        if (is_local(e.ip)) {
+            saw_none = true;
+        } else {
+            saw_nat = true;
+        }
+        if (e.ip.is_shared_cgnat()) {
+            verdict.notes.push_back(
+                e.ip.to_string() + " from " + e.origin.to_string() +
+                " is carrier-grade NAT space (RFC 6598): another NAT lies beyond");
+        } else if (e.ip.is_private() && !is_local(e.ip)) {
+            verdict.notes.push_back(e.ip.to_string() + " from " + e.origin.to_string() +
+                                    " is a private address: that server is on a private network "
+                                    "(or behind the same NAT)");
+        }
+    }
+    if (seen_by.size() > 1) {
+        std::string text = "sources disagree on the external address:";
+        for (const auto& [ip, sources] : seen_by) {
+            text += " " + ip + " (";
+            for (std::size_t i = 0; i < sources.size(); ++i) {
+                text += (i ? ", " : "") + sources[i];
+            }
+            text += ")";
+        }
+        verdict.notes.push_back(text + " — a VPN or another egress for some traffic, or a server "
+                                       "on the LAN");
+    }
+    verdict.nat = saw_nat    ? NetworkVerdict::Nat::Nat
+                  : saw_none ? NetworkVerdict::Nat::None
+                             : NetworkVerdict::Nat::Unknown;
+    if (saw_nat && saw_none) {
+        verdict.notes.push_back("some paths are NATed and some are not (several interfaces?)");
+    }
+    return verdict;
 }
 
 void Gatherer::Private::cancel() {
@@ -604,6 +668,22 @@ std::vector<OwnedSocket> Gatherer::take_sockets() {
 
 int Gatherer::take_s5b_listener() {
     return d_->s5b_listener_.release();
+}
+
+} // namespace jgather
+
+namespace jgather {
+
+std::string_view to_string(NetworkVerdict::Nat nat) noexcept {
+    switch (nat) {
+    case NetworkVerdict::Nat::None:
+        return "none";
+    case NetworkVerdict::Nat::Nat:
+        return "nat";
+    case NetworkVerdict::Nat::Unknown:
+        return "unknown";
+    }
+    return "unknown";
 }
 
 } // namespace jgather

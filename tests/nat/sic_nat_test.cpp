@@ -211,6 +211,9 @@ TEST_F(SicBehindNat, StunMapsEachBaseThroughTheNatOnCoturnAndEjabberd) {
             });
         EXPECT_TRUE(redundant);
         ASSERT_EQ(r.external_addresses.size(), 2U) << "one finding per server";
+        EXPECT_EQ(r.network.nat, NetworkVerdict::Nat::Nat);
+        EXPECT_EQ(r.network.port_preserved, true) << "Linux MASQUERADE preserves ports";
+        EXPECT_TRUE(r.network.notes.empty()) << r.network.notes.front();
         // S5B: direct + one assisted from the STUN finding (the second is redundant).
         ASSERT_EQ(r.s5b.size(), 2U);
         EXPECT_EQ(r.s5b[1].s5b.type, S5bType::Assisted);
@@ -221,6 +224,7 @@ TEST_F(SicBehindNat, StunMapsEachBaseThroughTheNatOnCoturnAndEjabberd) {
 TEST_F(SicBehindNat, StunOnAPublicAddressDropsTheSrflxEqualToItsBase) {
     const GatherResult r = stun_from("pub", {"203.0.113.1:3478"});
     EXPECT_TRUE(of_type(r.ice, IceType::Srflx).empty());
+    EXPECT_EQ(r.network.nat, NetworkVerdict::Nat::None);
     const bool explained =
         std::any_of(r.dropped.begin(), r.dropped.end(), [](const DroppedAddress& d) {
             return d.reason.find("equals its base: no NAT") != std::string::npos;

@@ -593,3 +593,73 @@ TEST(Gatherer, AVerifiedSrflxSupersedesAnEarlierGuessForTheSameBaseAndIp) {
         << reasons(g.result());
     EXPECT_EQ(g.result().external_addresses.size(), 1U) << "the SIC finding is kept";
 }
+
+namespace {
+
+GatherResult verdict_of(std::vector<ScriptedSource::Step> steps) {
+    TestLoop t;
+    Gatherer g(t.loop(), test_options());
+    if (!steps.empty()) {
+        g.add_source(std::make_unique<ScriptedSource>("script", std::move(steps)));
+    }
+    EXPECT_TRUE(g.gather());
+    EXPECT_TRUE(t.run_until([&] { return g.complete(); }));
+    return g.result();
+}
+
+ScriptedSource::Step mapping(const char* ip, std::uint16_t port, std::size_t base, bool same_port) {
+    return {1ms, [=](SourceSink& s) {
+                const std::uint16_t mapped = same_port ? s.bases()[base].port : port;
+                s.add_candidate(
+                    {IceType::Srflx, {*IpAddress::parse(ip), mapped}, base, "stun.example"});
+                ExternalAddress e{
+                    *IpAddress::parse(ip), mapped, std::nullopt, {"stun", "stun.example"}};
+                e.ice_candidates_reported = true;
+                s.add_external_address(e);
+            }};
+}
+
+} // namespace
+
+TEST(NetworkVerdict, UnknownWithoutFindings) {
+    const GatherResult r = verdict_of({});
+    EXPECT_EQ(r.network.nat, NetworkVerdict::Nat::Unknown);
+    EXPECT_FALSE(r.network.port_preserved);
+    EXPECT_TRUE(r.network.notes.empty());
+}
+
+TEST(NetworkVerdict, StunThroughANatThatKeepsOrChangesPorts) {
+    GatherResult kept = verdict_of({mapping("203.0.113.2", 0, 1, true), finish_ok(2ms)});
+    EXPECT_EQ(kept.network.nat, NetworkVerdict::Nat::Nat);
+    EXPECT_EQ(kept.network.port_preserved, true);
+    GatherResult changed = verdict_of({mapping("203.0.113.2", 61000, 1, false), finish_ok(2ms)});
+    EXPECT_EQ(changed.network.nat, NetworkVerdict::Nat::Nat);
+    EXPECT_EQ(changed.network.port_preserved, false);
+}
+
+TEST(NetworkVerdict, AMappingEqualToItsBaseMeansNoNat) {
+    const GatherResult r =
+        verdict_of({{1ms,
+                     [](SourceSink& s) {
+                         s.add_candidate({IceType::Srflx, s.bases()[1].address(), 1, "stun"});
+                     }},
+                    finish_ok(2ms)});
+    EXPECT_EQ(r.network.nat, NetworkVerdict::Nat::None);
+}
+
+TEST(NetworkVerdict, NotesDisagreementsCarrierGradeAndPrivateAddresses) {
+    const GatherResult r = verdict_of(
+        {external(1ms, "203.0.113.9", "sic"), mapping("198.51.100.77", 0, 1, true),
+         external(2ms, "100.64.0.5", "config"), external(3ms, "10.1.2.3", "sic"), finish_ok(4ms)});
+    EXPECT_EQ(r.network.nat, NetworkVerdict::Nat::Nat);
+    std::string notes;
+    for (const auto& n : r.network.notes) {
+        notes += n + "\n";
+    }
+    EXPECT_NE(notes.find("sources disagree on the external address"), std::string::npos) << notes;
+    EXPECT_NE(notes.find("100.64.0.5 from config (test) is carrier-grade NAT space (RFC 6598)"),
+              std::string::npos)
+        << notes;
+    EXPECT_NE(notes.find("10.1.2.3 from sic (test) is a private address"), std::string::npos)
+        << notes;
+}
