@@ -3,7 +3,6 @@
 // side by side with the ratio jgather/libnice.
 //
 //   meson compile -C build && build/benchmarks/bench-gather [ROUNDS]
-#include <agent.h>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -15,19 +14,19 @@
 #include <jgather/glib.hpp>
 #include <jgather/jgather.hpp>
 
+#include "libnice_baseline.hpp"
+
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
+using bench::median;
+using bench::since;
 
 struct Sample {
     double first_ms = 0;
     double done_ms = 0;
     std::size_t candidates = 0;
 };
-
-double since(Clock::time_point start) {
-    return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
 
 void iterate_until(GMainContext* context, const bool& done) {
     while (!done) {
@@ -63,50 +62,6 @@ Sample run_jgather(GMainContext* context, jgather::EventLoop& loop) {
     return sample;
 }
 
-struct NiceRun {
-    Sample sample;
-    Clock::time_point start;
-    bool done = false;
-};
-
-Sample run_libnice(GMainContext* context) {
-    NiceAgent* agent = nice_agent_new(context, NICE_COMPATIBILITY_RFC5245);
-    // interop.md: upnp on delays gathering-done by ≈200 ms; ice-tcp adds tcp-active candidates.
-    g_object_set(agent, "upnp", FALSE, "ice-tcp", FALSE, nullptr);
-    NiceRun run;
-    const gulong on_candidate = g_signal_connect(
-        agent, "new-candidate-full", G_CALLBACK(+[](NiceAgent*, NiceCandidate*, gpointer data) {
-            auto* r = static_cast<NiceRun*>(data);
-            if (r->sample.candidates++ == 0) {
-                r->sample.first_ms = since(r->start);
-            }
-        }),
-        &run);
-    const gulong on_done = g_signal_connect(agent, "candidate-gathering-done",
-                                            G_CALLBACK(+[](NiceAgent*, guint, gpointer data) {
-                                                auto* r = static_cast<NiceRun*>(data);
-                                                r->sample.done_ms = since(r->start);
-                                                r->done = true;
-                                            }),
-                                            &run);
-    run.start = Clock::now();
-    const guint stream = nice_agent_add_stream(agent, 1);
-    nice_agent_gather_candidates(agent, stream);
-    iterate_until(context, run.done);
-    g_signal_handler_disconnect(agent, on_candidate);
-    g_signal_handler_disconnect(agent, on_done);
-    nice_agent_remove_stream(agent, stream);
-    g_object_unref(agent);
-    while (g_main_context_iteration(context, FALSE)) {
-    }
-    return run.sample;
-}
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v.empty() ? 0 : v[v.size() / 2];
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
@@ -117,13 +72,13 @@ int main(int argc, char** argv) {
     std::size_t jg_count = 0, nice_count = 0;
     for (int i = 0; i < rounds; ++i) { // alternate, so drift hits both alike
         const Sample a = run_jgather(context, *loop);
-        const Sample b = run_libnice(context);
+        const bench::NiceSample b = bench::run_libnice(context);
         jg_first.push_back(a.first_ms);
         jg_done.push_back(a.done_ms);
         nice_first.push_back(b.first_ms);
         nice_done.push_back(b.done_ms);
         jg_count = a.candidates;
-        nice_count = b.candidates;
+        nice_count = static_cast<std::size_t>(b.candidates);
     }
     std::printf("host-only gathering, %d rounds, medians (jgather %zu candidates, libnice %zu)\n",
                 rounds, jg_count, nice_count);

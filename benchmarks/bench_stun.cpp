@@ -4,7 +4,6 @@
 // with a healthy server and with one that never answers. Prints medians and jgather/libnice.
 //
 //   JGATHER_SOURCE_DIR=$PWD build/benchmarks/bench-stun [ROUNDS]     (root; coturn installed)
-#include <agent.h>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -17,16 +16,15 @@
 #include <jgather/glib.hpp>
 #include <jgather/jgather.hpp>
 
+#include "libnice_baseline.hpp"
 #include "support/netns.hpp"
 #include "support/xmpp_servers.hpp"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double since(Clock::time_point start) {
-    return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
+using bench::Clock;
+using bench::median;
+using bench::since;
 
 struct Sample {
     double done_ms = 0;
@@ -60,55 +58,6 @@ Sample run_jgather(GMainContext* context, jgather::EventLoop& loop, std::uint16_
     return sample;
 }
 
-struct NiceRun {
-    Clock::time_point start;
-    Sample sample;
-    bool done = false;
-};
-
-Sample run_libnice(GMainContext* context, std::uint16_t port) {
-    NiceAgent* agent = nice_agent_new(context, NICE_COMPATIBILITY_RFC5245);
-    g_object_set(agent, "upnp", FALSE, "ice-tcp", FALSE, "stun-server", "203.0.113.1",
-                 "stun-server-port", static_cast<guint>(port), nullptr);
-    NiceRun run;
-    const gulong on_candidate = g_signal_connect(
-        agent, "new-candidate-full", G_CALLBACK(+[](NiceAgent*, NiceCandidate* c, gpointer data) {
-            static_cast<NiceRun*>(data)->sample.srflx +=
-                c->type == NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE;
-        }),
-        &run);
-    const gulong on_done = g_signal_connect(agent, "candidate-gathering-done",
-                                            G_CALLBACK(+[](NiceAgent*, guint, gpointer data) {
-                                                auto* r = static_cast<NiceRun*>(data);
-                                                r->sample.done_ms = since(r->start);
-                                                r->done = true;
-                                            }),
-                                            &run);
-    run.start = Clock::now();
-    const guint stream = nice_agent_add_stream(agent, 1);
-    // libnice reads its sockets (and so the STUN answers) only once a receiver is attached.
-    nice_agent_attach_recv(
-        agent, stream, 1, context, +[](NiceAgent*, guint, guint, guint, gchar*, gpointer) {},
-        nullptr);
-    nice_agent_gather_candidates(agent, stream);
-    while (!run.done) {
-        g_main_context_iteration(context, TRUE);
-    }
-    g_signal_handler_disconnect(agent, on_candidate);
-    g_signal_handler_disconnect(agent, on_done);
-    nice_agent_attach_recv(agent, stream, 1, context, nullptr, nullptr);
-    nice_agent_remove_stream(agent, stream);
-    g_object_unref(agent);
-    while (g_main_context_iteration(context, FALSE)) {
-    }
-    return run.sample;
-}
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
@@ -129,7 +78,7 @@ int main(int argc, char** argv) {
             int jg_srflx = 0, ni_srflx = 0;
             for (int i = 0; i < rounds; ++i) {
                 const Sample a = run_jgather(context, *loop, port);
-                const Sample b = run_libnice(context, port);
+                const bench::NiceSample b = bench::run_libnice(context, "203.0.113.1", port);
                 jg.push_back(a.done_ms);
                 ni.push_back(b.done_ms);
                 jg_srflx = a.srflx;
