@@ -1,5 +1,6 @@
 // STUN Binding per base and server, on libnice's STUN message code; never the blocking
 // stun_usage_bind_run(): sends, retransmissions and reads all run on the caller's loop.
+#include <algorithm>
 #include <arpa/inet.h>
 #include <array>
 #include <cerrno>
@@ -8,6 +9,7 @@
 #include <map>
 #include <netinet/in.h>
 #include <set>
+#include <span>
 #include <string>
 #include <sys/socket.h>
 
@@ -15,6 +17,8 @@
 #include <stun/usages/bind.h>
 
 #include <jgather/sources/stun.hpp>
+
+#include "stun_message.hpp"
 
 namespace jgather {
 namespace {
@@ -75,7 +79,8 @@ class StunSource::Private {
 public:
     explicit Private(StunOptions options) : options_(std::move(options)) {
         // No USE_FINGERPRINT: with it libnice rejects answers that carry none, and ejabberd's
-        // carry none (interop.md). libnice still checks a FINGERPRINT that is present.
+        // carry none (interop.md); without it libnice checks none, so handle() checks a
+        // FINGERPRINT that is present itself.
         stun_agent_init(&agent_, kKnownAttributes.data(), STUN_COMPATIBILITY_RFC5389,
                         static_cast<StunAgentUsageFlags>(0));
     }
@@ -179,7 +184,7 @@ private:
             if (got <= 0) {
                 return;
             }
-            handle(fd, buffer.data(), static_cast<std::size_t>(got), from);
+            handle(fd, std::span(buffer.data(), static_cast<std::size_t>(got)), from);
             if (!sink_) {
                 return;
             }
@@ -187,25 +192,41 @@ private:
     }
 
     // A datagram on a base socket: a response to one of our transactions, or ignored.
-    void handle(int fd, const std::uint8_t* data, std::size_t length,
-                const sockaddr_storage& from) {
-        StunMessage message{};
-        if (stun_agent_validate(&agent_, &message, data, length, nullptr, nullptr) !=
-            STUN_VALIDATION_SUCCESS) {
-            return; // not STUN, a bad FINGERPRINT, or a transaction id we never sent
+    void handle(int fd, std::span<const std::uint8_t> datagram, const sockaddr_storage& from) {
+        // Our checks come first: libnice forgets a transaction as soon as any response to it
+        // validates, so a forged or broken one must never reach its agent.
+        if (!stun::is_binding_response(datagram)) {
+            return; // not STUN, not a Binding response, or truncated
         }
-        StunTransactionId id{};
-        stun_message_id(&message, id);
+        const auto cookie_and_id =
+            datagram.subspan(stun::kCookieAndIdOffset, stun::kCookieAndIdSize);
         Transaction* t = nullptr;
         for (const auto& candidate : transactions_) {
             if (!candidate->done && candidate->fd == fd &&
-                std::memcmp(candidate->id, id, sizeof id) == 0) {
+                std::memcmp(candidate->id, cookie_and_id.data(), cookie_and_id.size()) == 0) {
                 t = candidate.get();
             }
         }
         const auto source = from_sockaddr(from);
         if (!t || !source || *source != t->server) {
-            return; // RFC 8489 §6.3: only the server we asked may answer
+            return; // a transaction we never sent, or not from the server we asked
+        }
+        if (stun::check_fingerprint(datagram) == stun::Fingerprint::Invalid) {
+            return; // RFC 8489 §14.7: a wrong FINGERPRINT, so not (intact) STUN
+        }
+        StunMessage message{};
+        switch (stun_agent_validate(&agent_, &message, datagram.data(), datagram.size(), nullptr,
+                                    nullptr)) {
+        case STUN_VALIDATION_SUCCESS:
+            break;
+        case STUN_VALIDATION_UNKNOWN_ATTRIBUTE:
+            // RFC 8489 §6.3.3/§6.3.4: unknown comprehension-required attributes fail the
+            // transaction (and libnice has forgotten it).
+            complete(*t, t->server_text + " answered with an unknown comprehension-required " +
+                             "attribute");
+            return;
+        default:
+            return;
         }
         sockaddr_storage mapped{};
         socklen_t mapped_length = sizeof mapped;
@@ -240,12 +261,34 @@ private:
             begin(*t);
             return;
         }
-        case STUN_USAGE_BIND_RETURN_ERROR:
-            complete(*t, t->server_text + " answered with an error response");
-            return;
         default:
-            return; // invalid: ignore, keep waiting
+            // A validated response ends the transaction (libnice has forgotten it): an error
+            // response, or a success without a usable mapped address.
+            complete(*t, t->server_text + describe_failure(message));
+            return;
         }
+    }
+
+    // " answered with error 400 (Bad Request)" or " answered without a mapped address".
+    static std::string describe_failure(const StunMessage& message) {
+        if (stun_message_get_class(&message) != STUN_ERROR) {
+            return " answered without a mapped address";
+        }
+        std::string text = " answered with an error response";
+        int code = 0;
+        if (stun_message_find_error(&message, &code) == STUN_MESSAGE_RETURN_SUCCESS) {
+            text = " answered with error " + std::to_string(code);
+            // RFC 8489 §14.8: the reason phrase follows the 4-byte class/number header.
+            std::uint16_t length = 0;
+            const auto* value = static_cast<const char*>(
+                stun_message_find(&message, STUN_ATTRIBUTE_ERROR_CODE, &length));
+            if (value && length > 4) {
+                std::string reason(value + 4, std::min<std::size_t>(length - 4U, 128));
+                std::erase_if(reason, [](char c) { return c < 0x20 || c == 0x7f; });
+                text += " (" + reason + ")";
+            }
+        }
+        return text;
     }
 
     void report_external(const TransportAddress& mapped, const std::string& server) {

@@ -43,6 +43,23 @@ void must(int status, const std::string& what) {
     }
 }
 
+// ip:port as a socket address of the IP's family (IPv4 or IPv6 literal).
+socklen_t make_sockaddr(const std::string& ip, std::uint16_t port, sockaddr_storage& out) {
+    out = {};
+    if (ip.find(':') == std::string::npos) {
+        auto* sin = reinterpret_cast<sockaddr_in*>(&out);
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons(port);
+        inet_pton(AF_INET, ip.c_str(), &sin->sin_addr);
+        return sizeof *sin;
+    }
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&out);
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(port);
+    inet_pton(AF_INET6, ip.c_str(), &sin6->sin6_addr);
+    return sizeof *sin6;
+}
+
 // Spawns @p argv in @p dir with @p env added, output appended to @p log; returns the PID.
 // The server gets SIGKILL if the test process dies first (a crash must not leave it behind).
 pid_t spawn_server(const std::vector<std::string>& argv, const std::string& dir,
@@ -100,18 +117,33 @@ TempDir::~TempDir() {
     std::filesystem::remove_all(path_, ignored);
 }
 
-std::uint16_t free_tcp_port(const std::string& ip) {
-    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    inet_pton(AF_INET, ip.c_str(), &addr.sin_addr);
-    socklen_t length = sizeof addr;
-    if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+namespace {
+
+// The port the OS picks for a socket of @p type bound to ip:0.
+std::uint16_t free_port(const std::string& ip, int type) {
+    sockaddr_storage addr{};
+    socklen_t length = make_sockaddr(ip, 0, addr);
+    const int fd = socket(addr.ss_family, type | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), length) != 0 ||
         getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length) != 0) {
+        if (fd >= 0) {
+            close(fd);
+        }
         throw std::runtime_error("cannot find a free port on " + ip);
     }
     close(fd);
-    return ntohs(addr.sin_port);
+    return addr.ss_family == AF_INET ? ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port)
+                                     : ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+}
+
+} // namespace
+
+std::uint16_t free_tcp_port(const std::string& ip) {
+    return free_port(ip, SOCK_STREAM);
+}
+
+std::uint16_t free_udp_port(const std::string& ip) {
+    return free_port(ip, SOCK_DGRAM);
 }
 
 bool wait_for_listener(const std::string& ip, std::uint16_t port, std::chrono::milliseconds limit) {
@@ -160,6 +192,14 @@ XmppServer::XmppServer(Kind kind, XmppServerOptions options)
         listening = wait_for_listener(options_.ip, options_.port, std::chrono::seconds(30));
     } else {
         listening = wait_for_listener(options_.ip, options_.port, std::chrono::seconds(30));
+    }
+    if (listening && options_.stun_port != 0) {
+        if (!options_.netns.empty()) {
+            EnterNetns inside(options_.netns);
+            listening = wait_for_stun(options_.ip, options_.stun_port, std::chrono::seconds(10));
+        } else {
+            listening = wait_for_stun(options_.ip, options_.stun_port, std::chrono::seconds(10));
+        }
     }
     if (!listening) {
         const std::string why = log();
@@ -320,18 +360,16 @@ void XmppServer::stop() {
 }
 
 bool wait_for_stun(const std::string& ip, std::uint16_t port, std::chrono::milliseconds limit) {
-    const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_port = htons(port);
-    inet_pton(AF_INET, ip.c_str(), &to.sin_addr);
+    sockaddr_storage to{};
+    const socklen_t to_length = make_sockaddr(ip, port, to);
+    const int fd = socket(to.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     // RFC 8489 §5: a Binding request header with the magic cookie and a fixed transaction id.
     const unsigned char request[20] = {0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42, 'j', 'g',
                                        'a',  't',  'h',  'e',  'r',  '-',  'w',  'a',  'i', 't'};
     const auto until = std::chrono::steady_clock::now() + limit;
     bool answered = false;
     while (!answered && std::chrono::steady_clock::now() < until) {
-        sendto(fd, request, sizeof request, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+        sendto(fd, request, sizeof request, 0, reinterpret_cast<sockaddr*>(&to), to_length);
         pollfd readable{fd, POLLIN, 0};
         if (poll(&readable, 1, 50) > 0) {
             unsigned char reply[1500];

@@ -27,6 +27,9 @@ private:
 /** A TCP port on @p ip that nothing listens on right now (chosen by the OS). */
 std::uint16_t free_tcp_port(const std::string& ip = "127.0.0.1");
 
+/** A UDP port on @p ip (IPv4 or IPv6 literal) that nothing uses right now (chosen by the OS). */
+std::uint16_t free_udp_port(const std::string& ip = "127.0.0.1");
+
 /** Waits until a TCP connect to ip:port succeeds; false after @p limit. */
 bool wait_for_listener(const std::string& ip, std::uint16_t port, std::chrono::milliseconds limit);
 
@@ -77,7 +80,7 @@ private:
     pid_t pid_ = -1;
 };
 
-/** Waits until a STUN server answers a Binding request at ip:port (from the calling thread's
+/** Waits until a STUN server answers a Binding request at ip:port (IPv4 or IPv6 literal) (from the calling thread's
  * namespace); false after @p limit. */
 bool wait_for_stun(const std::string& ip, std::uint16_t port, std::chrono::milliseconds limit);
 

@@ -1,0 +1,38 @@
+// STUN wire checks the STUN source makes itself, before a datagram reaches libnice's agent:
+// libnice forgets a transaction as soon as one response validates, and checks FINGERPRINT only
+// when it also demands one on every message (which ejabberd's answers lack), so the header,
+// the sender and FINGERPRINT are checked here first.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+namespace jgather::stun {
+
+/** RFC 8489 §5: the fixed header. */
+inline constexpr std::size_t kHeaderSize = 20;
+/** RFC 8489 §5: the magic cookie, in every RFC 5389/8489 message. */
+inline constexpr std::uint32_t kMagicCookie = 0x2112A442;
+/** RFC 8489 §5: the transaction id with the cookie before it, as libnice stores it. */
+inline constexpr std::size_t kCookieAndIdOffset = 4;
+inline constexpr std::size_t kCookieAndIdSize = 16;
+
+/** CRC-32 of ISO/IEC 13239 (the one RFC 8489 §14.7 names), the same as zlib's. */
+std::uint32_t crc32(std::span<const std::uint8_t> data);
+
+/** Whether @p datagram is one whole Binding success or error response (RFC 8489 §5 class bits,
+ * §18.2 method): the magic cookie, a length equal to the rest of the datagram and a multiple
+ * of 4, and attribute headers that stay inside it. */
+bool is_binding_response(std::span<const std::uint8_t> datagram);
+
+/** What a message's FINGERPRINT says (RFC 8489 §14.7). */
+enum class Fingerprint : std::uint8_t {
+    Absent,  ///< No FINGERPRINT attribute.
+    Valid,   ///< The last attribute, with the right CRC-32.
+    Invalid, ///< A wrong CRC-32, or attributes after it.
+};
+
+/** Checks the FINGERPRINT of @p message, which is_binding_response() accepted. */
+Fingerprint check_fingerprint(std::span<const std::uint8_t> message);
+
+} // namespace jgather::stun

@@ -1,0 +1,394 @@
+// The STUN source against a scripted server on loopback, for what real servers cannot be made
+// to do: answers with a wrong transaction id, garbage, a bad FINGERPRINT or from another address
+// (all ignored), MAPPED-ADDRESS only, redirections, error responses, lost requests, duplicates.
+#include <algorithm>
+
+#include <gtest/gtest.h>
+
+#include <jgather/jgather.hpp>
+#include <jgather/sources/stun.hpp>
+
+#include "support/fake_stun.hpp"
+#include "support/glib_loop.hpp"
+
+using namespace jgather;
+using namespace std::chrono_literals;
+using test::FakeStunRequest;
+using test::FakeStunSend;
+using test::FakeStunServer;
+using test::StunWire;
+
+namespace {
+
+// What the fake servers claim the client's address is (RFC 5737 documentation range), and a
+// second, wrong one that a spoofed or invalid answer carries.
+constexpr const char* kMappedIp = "203.0.113.7";
+constexpr std::uint16_t kMappedPort = 4242;
+constexpr const char* kWrongIp = "203.0.113.66";
+
+struct StunRun {
+    GatherResult result;
+    SourceReport stun;
+};
+
+LocalAddress loopback(const char* ip) {
+    LocalAddress a;
+    a.ip = *IpAddress::parse(ip);
+    a.interface = "lo";
+    a.interface_index = 1;
+    return a;
+}
+
+// Gathers ICE candidates from one loopback base of @p base_ip with STUN against @p servers.
+StunRun gather(const std::vector<std::string>& servers, StunOptions stun = {},
+           const char* base_ip = "127.0.0.1") {
+    test::TestLoop t;
+    for (const auto& s : servers) {
+        stun.servers.push_back(*StunSource::parse_server(s));
+    }
+    GatherOptions options;
+    options.host.include_loopback = true;
+    options.host.addresses = std::vector<LocalAddress>{loopback(base_ip)};
+    options.s5b = false;
+    Gatherer g(t.loop(), options);
+    g.add_source(std::make_unique<StunSource>(stun));
+    EXPECT_TRUE(g.gather());
+    EXPECT_TRUE(t.run_until([&] { return g.complete(); }, 10s));
+    StunRun run{g.result(), {}};
+    for (const auto& s : run.result.sources) {
+        if (s.name == "stun") {
+            run.stun = s;
+        }
+    }
+    return run;
+}
+
+std::vector<Candidate> srflx_of(const GatherResult& r) {
+    std::vector<Candidate> out;
+    std::copy_if(r.ice.begin(), r.ice.end(), std::back_inserter(out),
+                 [](const Candidate& c) { return c.ice.type == IceType::Srflx; });
+    return out;
+}
+
+StunWire success(const FakeStunRequest& request) {
+    return {StunWire::kBindingSuccess, request.id};
+}
+
+FakeStunSend send(const StunWire& message, bool from_other_socket = false) {
+    return {message.bytes(), from_other_socket};
+}
+
+// A transaction id the client never used.
+StunWire::TransactionId flipped(const FakeStunRequest& request) {
+    StunWire::TransactionId id = request.id;
+    id[0] ^= 0xff;
+    return id;
+}
+
+// One kind of answer that must be ignored, as a scripted reply to every request.
+struct Ignored {
+    const char* name;
+    std::function<std::vector<FakeStunSend>(const FakeStunRequest&)> answer;
+};
+
+const std::vector<Ignored>& ignored_answers() {
+    static const std::vector<Ignored> answers = {
+        {"garbage",
+         [](const FakeStunRequest&) {
+             return std::vector<FakeStunSend>{{{0xde, 0xad, 0xbe, 0xef, 0x00, 0x01}, false}};
+         }},
+        {"truncated_success",
+         [](const FakeStunRequest& r) {
+             auto bytes = success(r).xor_mapped(kWrongIp, kMappedPort).bytes();
+             bytes.resize(bytes.size() - 6);
+             return std::vector<FakeStunSend>{{bytes, false}};
+         }},
+        {"wrong_transaction_id",
+         [](const FakeStunRequest& r) {
+             return std::vector<FakeStunSend>{
+                 send(StunWire(StunWire::kBindingSuccess, flipped(r)).xor_mapped(kWrongIp, 1))};
+         }},
+        {"right_id_from_another_port",
+         [](const FakeStunRequest& r) {
+             return std::vector<FakeStunSend>{send(success(r).xor_mapped(kWrongIp, 1), true)};
+         }},
+        {"bad_fingerprint",
+         [](const FakeStunRequest& r) {
+             return std::vector<FakeStunSend>{
+                 send(success(r).xor_mapped(kWrongIp, 1).fingerprint(false))};
+         }},
+        {"fingerprint_not_last",
+         [](const FakeStunRequest& r) {
+             return std::vector<FakeStunSend>{
+                 send(success(r).xor_mapped(kWrongIp, 1).fingerprint().software("after"))};
+         }},
+        {"a_request_not_a_response",
+         [](const FakeStunRequest& r) {
+             return std::vector<FakeStunSend>{
+                 send(StunWire(StunWire::kBindingRequest, r.id).xor_mapped(kWrongIp, 1))};
+         }},
+    };
+    return answers;
+}
+
+class IgnoredAnswer : public testing::TestWithParam<Ignored> {};
+
+} // namespace
+
+TEST(StunFakeServer, ACorrectAnswerGivesTheSrflxAndTheFinding) {
+    FakeStunServer fake("127.0.0.1", [](const FakeStunRequest& r) {
+        return std::vector<FakeStunSend>{
+            send(success(r).xor_mapped(kMappedIp, kMappedPort).software("fake").fingerprint())};
+    });
+    const StunRun run = gather({fake.address()});
+    EXPECT_EQ(run.stun.state, SourceState::Ok) << run.stun.error;
+    const auto srflx = srflx_of(run.result);
+    ASSERT_EQ(srflx.size(), 1U);
+    EXPECT_EQ(srflx[0].host, kMappedIp);
+    EXPECT_EQ(srflx[0].port, kMappedPort);
+    ASSERT_TRUE(srflx[0].ice.related);
+    EXPECT_EQ(srflx[0].ice.related->ip.to_string(), "127.0.0.1");
+    EXPECT_EQ(srflx[0].ice.related->port, fake.requests().at(0).from_port)
+        << "related = the base the request was sent from";
+    ASSERT_EQ(run.result.external_addresses.size(), 1U);
+    EXPECT_EQ(run.result.external_addresses[0].origin.source, "stun");
+    EXPECT_EQ(run.result.external_addresses[0].origin.detail, fake.address());
+    EXPECT_EQ(fake.requests().size(), 1U);
+    EXPECT_EQ(fake.requests()[0].type, StunWire::kBindingRequest);
+}
+
+TEST_P(IgnoredAnswer, IsIgnoredAndTheServerTimesOut) {
+    FakeStunServer fake("127.0.0.1", GetParam().answer);
+    StunOptions stun;
+    stun.give_up_after = 300ms;
+    const StunRun run = gather({fake.address()}, stun);
+    EXPECT_EQ(run.stun.state, SourceState::TimedOut) << run.stun.error;
+    EXPECT_TRUE(srflx_of(run.result).empty());
+    EXPECT_TRUE(run.result.external_addresses.empty());
+    EXPECT_GE(fake.requests().size(), 1U) << "the fake did answer";
+}
+
+TEST_P(IgnoredAnswer, DoesNotHideTheRealAnswerThatFollows) {
+    // The bad answer first, then the right one: only the right one counts.
+    FakeStunServer fake("127.0.0.1", [](const FakeStunRequest& r) {
+        auto sends = GetParam().answer(r);
+        sends.push_back(send(success(r).xor_mapped(kMappedIp, kMappedPort)));
+        return sends;
+    });
+    const StunRun run = gather({fake.address()});
+    EXPECT_EQ(run.stun.state, SourceState::Ok) << run.stun.error;
+    const auto srflx = srflx_of(run.result);
+    ASSERT_EQ(srflx.size(), 1U);
+    EXPECT_EQ(srflx[0].host, kMappedIp);
+    EXPECT_EQ(srflx[0].port, kMappedPort);
+}
+
+INSTANTIATE_TEST_SUITE_P(StunFakeServer, IgnoredAnswer, testing::ValuesIn(ignored_answers()),
+                         [](const testing::TestParamInfo<Ignored>& info) {
+                             return std::string(info.param.name);
+                         });
+
+TEST(StunFakeServer, MappedAddressAloneIsEnough) {
+    // RFC 3489 servers send MAPPED-ADDRESS only (RFC 8489 §14.1 keeps it for them).
+    FakeStunServer fake("127.0.0.1", [](const FakeStunRequest& r) {
+        return std::vector<FakeStunSend>{send(success(r).mapped(kMappedIp, kMappedPort))};
+    });
+    const auto srflx = srflx_of(gather({fake.address()}).result);
+    ASSERT_EQ(srflx.size(), 1U);
+    EXPECT_EQ(srflx[0].host, kMappedIp);
+    EXPECT_EQ(srflx[0].port, kMappedPort);
+}
+
+TEST(StunFakeServer, Ipv6XorMappedAddressUsesTheTransactionIdInItsKey) {
+    FakeStunServer fake("::1", [](const FakeStunRequest& r) {
+        return std::vector<FakeStunSend>{send(success(r).xor_mapped("2001:db8::7", kMappedPort))};
+    });
+    const StunRun run = gather({fake.address()}, {}, "::1");
+    EXPECT_EQ(run.stun.state, SourceState::Ok) << run.stun.error;
+    const auto srflx = srflx_of(run.result);
+    ASSERT_EQ(srflx.size(), 1U);
+    EXPECT_EQ(srflx[0].host, "2001:db8::7");
+    EXPECT_EQ(srflx[0].port, kMappedPort);
+    EXPECT_EQ(srflx[0].ice.related->ip.to_string(), "::1");
+}
+
+TEST(StunFakeServer, OnlyServersOfTheBasesFamilyAreAsked) {
+    FakeStunServer v6("::1", [](const FakeStunRequest&) {
+        return std::vector<FakeStunSend>{};
+    });
+    FakeStunServer v4("127.0.0.1", [](const FakeStunRequest& r) {
+        return std::vector<FakeStunSend>{send(success(r).xor_mapped(kMappedIp, kMappedPort))};
+    });
+    const StunRun run = gather({v6.address(), v4.address()});
+    EXPECT_EQ(run.stun.state, SourceState::Ok) << run.stun.error;
+    EXPECT_EQ(srflx_of(run.result).size(), 1U);
+    EXPECT_TRUE(v6.requests().empty()) << "an IPv4 base never asks an IPv6 server";
+}
+
+TEST(StunFakeServer, FollowsAlternateServerOnce) {
+    FakeStunServer target("127.0.0.1", [](const FakeStunRequest& r) {
+        return std::vector<FakeStunSend>{send(success(r).xor_mapped(kMappedIp, kMappedPort))};
+    });
+    const std::uint16_t target_port = target.port();
+    FakeStunServer redirector("127.0.0.1", [target_port](const FakeStunRequest& r) {
+        // RFC 8489 §10: 300 (Try Alternate) with ALTERNATE-SERVER.
+        return std::vector<FakeStunSend>{
+            send(StunWire(StunWire::kBindingError, r.id)
+                     .error_code(300, "Try Alternate")
+                     .alternate_server("127.0.0.1", target_port))};
+    });
+    const StunRun run = gather({redirector.address()});
+    EXPECT_EQ(run.stun.state, SourceState::Ok) << run.stun.error;
+    const auto srflx = srflx_of(run.result);
+    ASSERT_EQ(srflx.size(), 1U);
+    EXPECT_EQ(srflx[0].host, kMappedIp);
+    EXPECT_EQ(srflx[0].origin.detail, redirector.address()) << "named by the configured server";
+    EXPECT_EQ(redirector.requests().size(), 1U);
+    ASSERT_EQ(target.requests().size(), 1U);
+    EXPECT_NE(target.requests()[0].id, redirector.requests()[0].id)
+        << "a new transaction for the alternate server";
+}
+
+TEST(StunFakeServer, ASecondRedirectionFailsTheServer) {
+    std::uint16_t first_port = 0;
+    FakeStunServer second("127.0.0.1", [&first_port](const FakeStunRequest& r) {
+        return std::vector<FakeStunSend>{send(StunWire(StunWire::kBindingError, r.id)
+                                                  .error_code(300, "Try Alternate")
+                                                  .alternate_server("127.0.0.1", first_port))};
+    });
+    const std::uint16_t second_port = second.port();
+    FakeStunServer first("127.0.0.1", [second_port](const FakeStunRequest& r) {
+        return std::vector<FakeStunSend>{send(StunWire(StunWire::kBindingError, r.id)
+                                                  .error_code(300, "Try Alternate")
+                                                  .alternate_server("127.0.0.1", second_port))};
+    });
+    first_port = first.port();
+    const auto start = std::chrono::steady_clock::now();
+    const StunRun run = gather({first.address()});
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 300ms) << "no wait for the give-up";
+    EXPECT_EQ(run.stun.state, SourceState::Failed);
+    EXPECT_NE(run.stun.error.find(first.address() + " redirected again"), std::string::npos)
+        << run.stun.error;
+    EXPECT_EQ(first.requests().size(), 1U) << "no loop";
+}
+
+TEST(StunFakeServer, AnErrorResponseFailsTheServerAtOnceWithItsName) {
+    FakeStunServer fake("127.0.0.1", [](const FakeStunRequest& r) {
+        return std::vector<FakeStunSend>{send(
+            StunWire(StunWire::kBindingError, r.id).error_code(400, "Bad Request").fingerprint())};
+    });
+    const auto start = std::chrono::steady_clock::now();
+    const StunRun run = gather({fake.address()});
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 300ms);
+    EXPECT_EQ(run.stun.state, SourceState::Failed);
+    EXPECT_NE(run.stun.error.find(fake.address() + " answered with error 400 (Bad Request)"),
+              std::string::npos)
+        << run.stun.error;
+}
+
+TEST(StunFakeServer, AnUnknownComprehensionRequiredAttributeFailsTheServer) {
+    // RFC 8489 §6.3.3: such a response is discarded and the transaction has failed.
+    FakeStunServer fake("127.0.0.1", [](const FakeStunRequest& r) {
+        return std::vector<FakeStunSend>{
+            send(success(r).xor_mapped(kWrongIp, kMappedPort).attribute(0x7f01, {1, 2, 3, 4}))};
+    });
+    const StunRun run = gather({fake.address()});
+    EXPECT_EQ(run.stun.state, SourceState::Failed);
+    EXPECT_NE(run.stun.error.find("unknown comprehension-required attribute"), std::string::npos)
+        << run.stun.error;
+    EXPECT_TRUE(srflx_of(run.result).empty());
+}
+
+TEST(StunFakeServer, AnUnknownComprehensionOptionalAttributeIsIgnored) {
+    FakeStunServer fake("127.0.0.1", [](const FakeStunRequest& r) {
+        return std::vector<FakeStunSend>{
+            send(success(r).attribute(0xc0de, {1, 2, 3}).xor_mapped(kMappedIp, kMappedPort))};
+    });
+    const StunRun run = gather({fake.address()});
+    EXPECT_EQ(run.stun.state, SourceState::Ok) << run.stun.error;
+    EXPECT_EQ(srflx_of(run.result).size(), 1U);
+}
+
+TEST(StunFakeServer, ASuccessWithoutAMappedAddressFailsTheServer) {
+    FakeStunServer fake("127.0.0.1", [](const FakeStunRequest& r) {
+        return std::vector<FakeStunSend>{send(success(r).software("no address"))};
+    });
+    const StunRun run = gather({fake.address()});
+    EXPECT_EQ(run.stun.state, SourceState::Failed);
+    EXPECT_NE(run.stun.error.find(fake.address() + " answered without a mapped address"),
+              std::string::npos)
+        << run.stun.error;
+}
+
+TEST(StunFakeServer, ALostRequestIsRetransmittedWithTheSameTransactionAfterTheRto) {
+    // RFC 8489 §6.2.1: retransmissions reuse the transaction id, after RTO, 2×RTO, ...
+    FakeStunServer fake("127.0.0.1", [](const FakeStunRequest& r) {
+        if (r.index < 2) {
+            return std::vector<FakeStunSend>{}; // "lost"
+        }
+        return std::vector<FakeStunSend>{send(success(r).xor_mapped(kMappedIp, kMappedPort))};
+    });
+    StunOptions stun;
+    stun.initial_rto = 100ms;
+    stun.retransmissions = 2;
+    stun.give_up_after = 2000ms;
+    const StunRun run = gather({fake.address()}, stun);
+    EXPECT_EQ(run.stun.state, SourceState::Ok) << run.stun.error;
+    EXPECT_EQ(srflx_of(run.result).size(), 1U);
+    const auto requests = fake.requests();
+    ASSERT_EQ(requests.size(), 3U);
+    EXPECT_EQ(requests[1].id, requests[0].id);
+    EXPECT_EQ(requests[2].id, requests[0].id);
+    EXPECT_GE(run.stun.elapsed, 300ms) << "100 ms, then 200 ms";
+}
+
+TEST(StunFakeServer, RetransmissionsStopAtTheConfiguredCountThenTheServerTimesOut) {
+    FakeStunServer fake("127.0.0.1", [](const FakeStunRequest&) {
+        return std::vector<FakeStunSend>{};
+    });
+    StunOptions stun;
+    stun.initial_rto = 50ms;
+    stun.retransmissions = 1;
+    stun.give_up_after = 600ms;
+    const StunRun run = gather({fake.address()}, stun);
+    EXPECT_EQ(run.stun.state, SourceState::TimedOut);
+    EXPECT_EQ(fake.requests().size(), 2U) << "the first send and one retransmission";
+    EXPECT_GE(run.stun.elapsed, 590ms);
+}
+
+TEST(StunFakeServer, GivingUpBeforeTheRtoSendsOnlyOnce) {
+    // The defaults: 500 ms RTO (RFC 8445 §14.3), given up after 400 ms.
+    FakeStunServer fake("127.0.0.1", [](const FakeStunRequest&) {
+        return std::vector<FakeStunSend>{};
+    });
+    const StunRun run = gather({fake.address()});
+    EXPECT_EQ(run.stun.state, SourceState::TimedOut);
+    EXPECT_NE(run.stun.error.find("no answer from " + fake.address() + " within 400 ms"),
+              std::string::npos)
+        << run.stun.error;
+    EXPECT_EQ(fake.requests().size(), 1U);
+}
+
+TEST(StunFakeServer, DuplicateAnswersGiveOneCandidate) {
+    FakeStunServer fake("127.0.0.1", [](const FakeStunRequest& r) {
+        const auto answer = send(success(r).xor_mapped(kMappedIp, kMappedPort));
+        return std::vector<FakeStunSend>{answer, answer, answer};
+    });
+    const StunRun run = gather({fake.address()});
+    EXPECT_EQ(srflx_of(run.result).size(), 1U);
+    EXPECT_EQ(run.result.external_addresses.size(), 1U);
+}
+
+TEST(StunFakeServer, AHealthyServerBesideADeadOneIsReportedAndTheSourceIsOkWithTheRest) {
+    FakeStunServer dead("127.0.0.1", [](const FakeStunRequest&) {
+        return std::vector<FakeStunSend>{};
+    });
+    FakeStunServer healthy("127.0.0.1", [](const FakeStunRequest& r) {
+        return std::vector<FakeStunSend>{send(success(r).xor_mapped(kMappedIp, kMappedPort))};
+    });
+    const StunRun run = gather({dead.address(), healthy.address()});
+    EXPECT_EQ(run.stun.state, SourceState::Ok);
+    EXPECT_NE(run.stun.error.find("no answer from " + dead.address()), std::string::npos)
+        << run.stun.error;
+    EXPECT_EQ(srflx_of(run.result).size(), 1U);
+}
