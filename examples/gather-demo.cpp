@@ -329,7 +329,17 @@ void print_text(const jgather::GatherResult& r, bool explain) {
             std::cout << "  " << e.ip.to_string() << " from " << e.origin.to_string() << "\n";
         }
     }
-    std::cout << "Network: NAT " << to_string(r.network.nat);
+    switch (r.network.nat) {
+    case jgather::NetworkVerdict::Nat::None:
+        std::cout << "Network: no NAT (the outside sees a local address)";
+        break;
+    case jgather::NetworkVerdict::Nat::Nat:
+        std::cout << "Network: behind a NAT";
+        break;
+    case jgather::NetworkVerdict::Nat::Unknown:
+        std::cout << "Network: unknown (no external address learned)";
+        break;
+    }
     if (r.network.port_preserved) {
         std::cout << (*r.network.port_preserved ? ", ports preserved" : ", ports not preserved");
     }

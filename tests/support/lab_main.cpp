@@ -1,6 +1,7 @@
-// jgather-lab: brings up the NAT lab of scripts/lab.sh with prosody and ejabberd on its public
-// side, runs jgather-demo from a client behind each NAT and from a public client, and removes
-// everything again. `bash scripts/demo.sh` runs it.
+// jgather-lab: brings up the NAT lab of scripts/lab.sh with prosody, ejabberd (with its STUN
+// listener) and coturn on its public side, runs jgather-demo (host, Server IP Check, STUN) from a
+// client behind each NAT and from a public client, and removes everything again.
+// `bash scripts/demo.sh` runs it.
 //
 //   jgather-lab PATH-TO-jgather-demo [extra demo flags...]
 #include <csignal>
@@ -30,7 +31,8 @@ int main(int argc, char** argv) {
     std::signal(SIGTERM, [](int) { interrupted = 1; });
     std::signal(SIGPIPE, SIG_IGN);
     try {
-        std::fprintf(stderr, "lab: building namespaces and starting prosody and ejabberd...\n");
+        std::fprintf(stderr,
+                     "lab: building namespaces and starting prosody, ejabberd and coturn...\n");
         jgather::test::NatLab lab;
         jgather::test::XmppServerOptions options;
         options.netns = lab.ns("srv");
@@ -38,7 +40,9 @@ int main(int argc, char** argv) {
         options.port = 5222;
         XmppServer prosody(XmppServer::Kind::Prosody, options);
         options.port = 5223;
+        options.stun_port = 3479;
         XmppServer ejabberd(XmppServer::Kind::Ejabberd, options);
+        jgather::test::Coturn coturn("203.0.113.1", 3478, lab.ns("srv"));
 
         struct Client {
             const char* host;
@@ -52,12 +56,14 @@ int main(int argc, char** argv) {
                 if (interrupted) {
                     break;
                 }
-                std::printf("\n=== %s, client %s\n",
-                            jgather::test::to_string(server == &prosody
-                                                         ? XmppServer::Kind::Prosody
-                                                         : XmppServer::Kind::Ejabberd)
+                // prosody has no STUN: pair it with coturn; ejabberd with its own.
+                const bool on_prosody = server == &prosody;
+                const std::string stun = on_prosody ? "203.0.113.1:3478" : "203.0.113.1:3479";
+                std::printf("\n=== %s + STUN %s (%s), client %s\n",
+                            jgather::test::to_string(on_prosody ? XmppServer::Kind::Prosody
+                                                                : XmppServer::Kind::Ejabberd)
                                 .c_str(),
-                            c.what);
+                            stun.c_str(), on_prosody ? "coturn" : "ejabberd_stun", c.what);
                 std::fflush(stdout);
                 std::vector<std::string> args = {"ip",
                                                  "netns",
@@ -74,6 +80,8 @@ int main(int argc, char** argv) {
                                                  std::to_string(server->port()),
                                                  "--xmpp-ca",
                                                  server->ca_file(),
+                                                 "--stun",
+                                                 stun,
                                                  "--explain"};
                 args.insert(args.end(), extra.begin(), extra.end());
                 jgather::test::run_command(args);

@@ -1,6 +1,6 @@
-// Server IP Check behind real NATs: the lab of scripts/lab.sh (Linux MASQUERADE routers in
-// network namespaces), prosody and ejabberd on the "public" side, clients behind the first NAT,
-// behind a second NAT, and on a public address.
+// Server IP Check and STUN behind real NATs: the lab of scripts/lab.sh (Linux MASQUERADE
+// routers in network namespaces), prosody, ejabberd (with its STUN listener) and coturn on the
+// "public" side, clients behind the first NAT, behind a second NAT, and on a public address.
 #include <algorithm>
 #include <memory>
 
@@ -22,7 +22,7 @@ using test::XmppServer;
 
 namespace {
 
-class SicBehindNat : public testing::Test {
+class BehindNat : public testing::Test {
 protected:
     static void SetUpTestSuite() {
         lab_ = new test::NatLab();
@@ -47,7 +47,6 @@ protected:
         lab_ = nullptr;
     }
 
-    // Connects from @p host's namespace to @p server and gathers with SIC there.
     // Gathers from @p host's namespace with STUN only.
     static GatherResult stun_from(const std::string& host, std::vector<std::string> servers) {
         test::EnterNetns inside(lab_->ns(host));
@@ -65,6 +64,7 @@ protected:
         return g.result();
     }
 
+    // Connects from @p host's namespace to @p server and gathers with SIC (and STUN) there.
     static GatherResult gather_from(const std::string& host, const XmppServer& server,
                                     bool with_stun = false) {
         test::EnterNetns inside(lab_->ns(host));
@@ -102,10 +102,10 @@ protected:
     static test::Coturn* coturn_;
 };
 
-test::NatLab* SicBehindNat::lab_ = nullptr;
-XmppServer* SicBehindNat::prosody_ = nullptr;
-XmppServer* SicBehindNat::ejabberd_ = nullptr;
-test::Coturn* SicBehindNat::coturn_ = nullptr;
+test::NatLab* BehindNat::lab_ = nullptr;
+XmppServer* BehindNat::prosody_ = nullptr;
+XmppServer* BehindNat::ejabberd_ = nullptr;
+test::Coturn* BehindNat::coturn_ = nullptr;
 
 std::vector<const Candidate*> of_type(const std::vector<Candidate>& list, IceType type) {
     std::vector<const Candidate*> out;
@@ -128,7 +128,7 @@ std::string sic_error(const GatherResult& r) {
 
 } // namespace
 
-TEST_F(SicBehindNat, ClientsBehindEachNatLearnTheirNatsAddressOnBothServers) {
+TEST_F(BehindNat, ClientsBehindEachNatLearnTheirNatsAddressOnBothServers) {
     struct Expect {
         const char* host;
         const char* base;
@@ -166,7 +166,7 @@ TEST_F(SicBehindNat, ClientsBehindEachNatLearnTheirNatsAddressOnBothServers) {
     }
 }
 
-TEST_F(SicBehindNat, PublicClientGetsNothingDerivedAndTheReason) {
+TEST_F(BehindNat, PublicClientGetsNothingDerivedAndTheReason) {
     for (const XmppServer* server : {prosody_, ejabberd_}) {
         const GatherResult r = gather_from("pub", *server);
         ASSERT_EQ(r.external_addresses.size(), 1U) << sic_error(r);
@@ -182,7 +182,7 @@ TEST_F(SicBehindNat, PublicClientGetsNothingDerivedAndTheReason) {
     }
 }
 
-TEST_F(SicBehindNat, StunMapsEachBaseThroughTheNatOnCoturnAndEjabberd) {
+TEST_F(BehindNat, StunMapsEachBaseThroughTheNatOnCoturnAndEjabberd) {
     struct Expect {
         const char* host;
         const char* base;
@@ -221,7 +221,7 @@ TEST_F(SicBehindNat, StunMapsEachBaseThroughTheNatOnCoturnAndEjabberd) {
     }
 }
 
-TEST_F(SicBehindNat, StunOnAPublicAddressDropsTheSrflxEqualToItsBase) {
+TEST_F(BehindNat, StunOnAPublicAddressDropsTheSrflxEqualToItsBase) {
     const GatherResult r = stun_from("pub", {"203.0.113.1:3478"});
     EXPECT_TRUE(of_type(r.ice, IceType::Srflx).empty());
     EXPECT_EQ(r.network.nat, NetworkVerdict::Nat::None);
@@ -232,7 +232,7 @@ TEST_F(SicBehindNat, StunOnAPublicAddressDropsTheSrflxEqualToItsBase) {
     EXPECT_TRUE(explained);
 }
 
-TEST_F(SicBehindNat, ADeadStunServerCostsNoMoreThanItsBudgetAndHostCandidatesComeFirst) {
+TEST_F(BehindNat, ADeadStunServerCostsNoMoreThanItsBudgetAndHostCandidatesComeFirst) {
     const auto start = std::chrono::steady_clock::now();
     const GatherResult r = stun_from("c1", {"203.0.113.1:3999"});
     const auto took = std::chrono::steady_clock::now() - start;
@@ -249,7 +249,7 @@ TEST_F(SicBehindNat, ADeadStunServerCostsNoMoreThanItsBudgetAndHostCandidatesCom
     EXPECT_LT(r.sources.front().elapsed, 50ms) << "host reported at once";
 }
 
-TEST_F(SicBehindNat, SicAndStunTogetherKeepTheVerifiedSrflxAndBothFindings) {
+TEST_F(BehindNat, SicAndStunTogetherKeepTheVerifiedSrflxAndBothFindings) {
     for (const XmppServer* server : {prosody_, ejabberd_}) {
         const GatherResult r = gather_from("c1", *server, true);
         const auto srflx = of_type(r.ice, IceType::Srflx);
