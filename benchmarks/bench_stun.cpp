@@ -1,7 +1,9 @@
-// Gathering with STUN in the NAT lab: jgather (host + STUN) and libnice's NiceAgent (one stream,
-// one component, the same STUN server, upnp and ice-tcp off) alternately in the same run, from
-// the client behind NAT 1, against coturn on the lab's public side that this program starts,
-// with a healthy server and with one that never answers. Prints medians and jgather/libnice.
+// Gathering with STUN in the NAT lab: jgather (host + STUN, and host + STUN + Server IP Check
+// over an XMPP connection made before the rounds) and libnice's NiceAgent (one stream, one
+// component, the same STUN server, upnp and ice-tcp off) alternately in the same run, from the
+// client behind NAT 1, against coturn and prosody on the lab's public side that this program
+// starts, with a healthy STUN server and with one that never answers. Prints medians and
+// jgather/libnice.
 //
 //   JGATHER_SOURCE_DIR=$PWD build/benchmarks/bench-stun [ROUNDS]     (root; coturn installed)
 #include <algorithm>
@@ -14,7 +16,9 @@
 #include <glib.h>
 
 #include <jgather/glib.hpp>
+#include <jgather/gloox.hpp>
 #include <jgather/jgather.hpp>
+#include <jgather/sources/sic.hpp>
 
 #include "libnice_baseline.hpp"
 #include "support/netns.hpp"
@@ -29,9 +33,39 @@ using bench::since;
 struct Sample {
     double done_ms = 0;
     int srflx = 0;
+    int sic = 0;
 };
 
-Sample run_jgather(GMainContext* context, jgather::EventLoop& loop, std::uint16_t port) {
+// Connects romeo to prosody in the lab from the calling thread's namespace, or exits.
+std::unique_ptr<jgather::xmpp::XmppConnection> connect(GMainContext* context,
+                                                       const jgather::test::XmppServer& server) {
+    jgather::xmpp::ConnectOptions account;
+    account.jid = "romeo@example.org";
+    account.password = "secret123";
+    account.host = server.options().ip;
+    account.port = server.port();
+    account.ca_file = server.ca_file();
+    auto connection = std::make_unique<jgather::xmpp::XmppConnection>(context, account);
+    bool done = false;
+    connection->on_connected = [&] { done = true; };
+    connection->on_disconnected = [&](const jgather::xmpp::Disconnect& d) {
+        std::fprintf(stderr, "bench-stun: cannot connect to prosody: %s\n", d.message.c_str());
+        std::exit(1);
+    };
+    if (!connection->connect()) {
+        std::exit(1);
+    }
+    while (!done) {
+        g_main_context_iteration(context, TRUE);
+    }
+    connection->on_connected = nullptr;
+    connection->on_disconnected = nullptr;
+    return connection;
+}
+
+// One gathering with host + STUN against 203.0.113.1:@p port, and SIC from @p sic if given.
+Sample run_jgather(GMainContext* context, jgather::EventLoop& loop, std::uint16_t port,
+                   jgather::SicService* sic = nullptr) {
     jgather::GatherOptions options;
     options.s5b = false;
     options.host.ipv6 = false; // libnice's stun-server is one IPv4 address: the same work
@@ -39,6 +73,9 @@ Sample run_jgather(GMainContext* context, jgather::EventLoop& loop, std::uint16_
     jgather::StunOptions stun;
     stun.servers = {{*jgather::IpAddress::parse("203.0.113.1"), port}};
     gatherer.add_source(std::make_unique<jgather::StunSource>(stun));
+    if (sic) {
+        gatherer.add_source(sic->source());
+    }
     Sample sample;
     bool done = false;
     const auto start = Clock::now();
@@ -46,6 +83,7 @@ Sample run_jgather(GMainContext* context, jgather::EventLoop& loop, std::uint16_
         sample.done_ms = since(start);
         for (const auto& e : r.external_addresses) {
             sample.srflx += e.origin.source == "stun";
+            sample.sic += e.origin.source == "sic";
         }
         done = true;
     };
@@ -66,27 +104,59 @@ int main(int argc, char** argv) {
         jgather::test::NatLab lab;
         const std::uint16_t healthy = 3478;
         jgather::test::Coturn coturn("203.0.113.1", healthy, lab.ns("srv"));
+        jgather::test::XmppServerOptions xmpp;
+        xmpp.netns = lab.ns("srv");
+        xmpp.ip = "203.0.113.1";
+        xmpp.port = 5222;
+        const jgather::test::XmppServer prosody(jgather::test::XmppServer::Kind::Prosody, xmpp);
         const std::uint16_t dead = 3999; // nothing listens there
         jgather::test::EnterNetns client(lab.ns("c1"));
         GMainContext* context = g_main_context_new();
         auto loop = jgather::glib::make_loop(context);
-        std::printf("host + STUN gathering, %d alternating rounds, medians\n", rounds);
+        auto connection = connect(context, prosody);
+        std::printf("gathering to completion from behind NAT 1, %d alternating rounds, medians;\n"
+                    "jgather host + STUN (+ SIC over a connected client), libnice host + STUN\n",
+                    rounds);
         std::printf("%-26s %12s %12s %10s\n", "", "jgather ms", "libnice ms", "ratio");
-        for (const auto& [label, port] : {std::pair{"healthy server (coturn)", healthy},
-                                          std::pair{"server never answers", dead}}) {
+        // SIC: "fresh" asks prosody in every round (a new SicService: disco#info, then the
+        // query); "cached" reuses one service, whose answer the first round cached, as an
+        // application with a long-lived connection does.
+        enum class Sic { None, Fresh, Cached };
+        struct Variant {
+            const char* label;
+            std::uint16_t port;
+            Sic sic;
+        };
+        auto cached_sic = std::make_unique<jgather::SicService>(*connection);
+        for (const Variant& v : {Variant{"healthy server (coturn)", healthy, Sic::None},
+                                 Variant{"  + SIC, asked each round", healthy, Sic::Fresh},
+                                 Variant{"  + SIC, answer cached", healthy, Sic::Cached},
+                                 Variant{"server never answers", dead, Sic::None}}) {
             std::vector<double> jg, ni;
-            int jg_srflx = 0, ni_srflx = 0;
+            Sample last;
+            int ni_srflx = 0;
             for (int i = 0; i < rounds; ++i) {
-                const Sample a = run_jgather(context, *loop, port);
-                const bench::NiceSample b = bench::run_libnice(context, "203.0.113.1", port);
-                jg.push_back(a.done_ms);
+                std::unique_ptr<jgather::SicService> fresh;
+                jgather::SicService* sic = nullptr;
+                if (v.sic == Sic::Fresh) {
+                    fresh = std::make_unique<jgather::SicService>(*connection);
+                    sic = fresh.get();
+                } else if (v.sic == Sic::Cached) {
+                    sic = cached_sic.get();
+                }
+                last = run_jgather(context, *loop, v.port, sic);
+                const bench::NiceSample b = bench::run_libnice(context, "203.0.113.1", v.port);
+                jg.push_back(last.done_ms);
                 ni.push_back(b.done_ms);
-                jg_srflx = a.srflx;
                 ni_srflx = b.srflx;
             }
-            std::printf("%-26s %12.2f %12.2f %10.3f   (mappings: jgather %d, libnice %d)\n", label,
-                        median(jg), median(ni), median(jg) / median(ni), jg_srflx, ni_srflx);
+            std::printf("%-26s %12.2f %12.2f %10.3f   (mappings: jgather %d%s, libnice %d)\n",
+                        v.label, median(jg), median(ni), median(jg) / median(ni), last.srflx,
+                        v.sic == Sic::None ? "" : (last.sic ? " + SIC" : " + no SIC answer!"),
+                        ni_srflx);
         }
+        cached_sic.reset();
+        connection.reset();
         loop.reset();
         g_main_context_unref(context);
     } catch (const std::exception& e) {
