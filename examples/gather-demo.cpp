@@ -43,6 +43,8 @@ STUN (server-reflexive candidates):
   --stun-rto MS         initial retransmission timeout (default 500)
   --stun-retries N      retransmissions after the first send (default 2)
   --stun-give-up MS     give a silent server up after this long (default 400)
+  --stun-complete WHEN  all: wait for every server (default); first: complete as soon as
+                        every base has one mapping
 
 XMPP (Server IP Check); without --password there is no XMPP connection:
   --password PW         log in as --jid (user@domain) with this password
@@ -137,6 +139,15 @@ Options parse_args(int argc, char** argv) {
             o.stun.initial_rto = std::chrono::milliseconds(parse_unsigned(arg, value(), 1, 60000));
         } else if (arg == "--stun-retries") {
             o.stun.retransmissions = parse_unsigned(arg, value(), 0, 10);
+        } else if (arg == "--stun-complete") {
+            const std::string when = value();
+            if (when == "all") {
+                o.stun.completion = jgather::StunCompletion::AllServers;
+            } else if (when == "first") {
+                o.stun.completion = jgather::StunCompletion::FirstMappingPerBase;
+            } else {
+                usage_error("--stun-complete: expected all or first, not '" + when + "'");
+            }
         } else if (arg == "--stun-give-up") {
             o.stun.give_up_after =
                 std::chrono::milliseconds(parse_unsigned(arg, value(), 1, 600000));

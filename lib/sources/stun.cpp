@@ -26,6 +26,9 @@ namespace {
 // RFC 8489 §18.1: the default port for STUN over UDP.
 constexpr std::uint16_t kDefaultStunPort = 3478;
 
+// libnice's agent keeps this many outstanding transaction ids (stun/constants.h).
+constexpr std::size_t kMaxTransactions = STUN_AGENT_MAX_SAVED_IDS;
+
 // The attributes we understand in a Binding response (libnice's agent rejects responses with
 // unknown comprehension-required attributes, RFC 8489 §14).
 constexpr std::array<std::uint16_t, 12> kKnownAttributes = {STUN_ATTRIBUTE_MAPPED_ADDRESS,
@@ -116,6 +119,15 @@ public:
                 t->server_text = server.to_string();
                 transactions_.push_back(std::move(t));
             }
+        }
+        if (transactions_.size() > kMaxTransactions) {
+            // libnice's agent remembers STUN_AGENT_MAX_SAVED_IDS transactions; more would be
+            // sent but their answers never recognised.
+            transactions_.clear();
+            finish({SourceState::Failed, "more base×server pairs than the " +
+                                             std::to_string(kMaxTransactions) +
+                                             " libnice's STUN agent can track; use fewer"});
+            return;
         }
         if (transactions_.empty()) {
             finish({SourceState::Failed, options_.servers.empty()
@@ -300,15 +312,27 @@ private:
     }
 
     void complete(Transaction& t, const std::string& failure) {
-        t.done = true;
-        t.timer.reset();
-        stun_agent_forget_transaction(&agent_, t.id);
+        end(t);
         if (!failure.empty()) {
             failures_.push_back(failure);
         } else {
             ++successes_;
+            if (options_.completion == StunCompletion::FirstMappingPerBase) {
+                // The base has its mapping: its other servers are not waited for.
+                for (const auto& other : transactions_) {
+                    if (!other->done && other->base_index == t.base_index) {
+                        end(*other);
+                    }
+                }
+            }
         }
         maybe_finish();
+    }
+
+    void end(Transaction& t) {
+        t.done = true;
+        t.timer.reset();
+        stun_agent_forget_transaction(&agent_, t.id);
     }
 
     void on_give_up() {
@@ -316,8 +340,7 @@ private:
         std::string silent;
         for (const auto& t : transactions_) {
             if (!t->done) {
-                t->done = true;
-                t->timer.reset();
+                end(*t);
                 if (silent.find(t->server_text) == std::string::npos) {
                     silent += (silent.empty() ? "" : ", ") + t->server_text;
                 }

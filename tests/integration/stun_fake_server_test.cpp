@@ -41,7 +41,7 @@ LocalAddress loopback(const char* ip) {
 
 // Gathers ICE candidates from one loopback base of @p base_ip with STUN against @p servers.
 StunRun gather(const std::vector<std::string>& servers, StunOptions stun = {},
-           const char* base_ip = "127.0.0.1") {
+               const char* base_ip = "127.0.0.1", unsigned components = 1) {
     test::TestLoop t;
     for (const auto& s : servers) {
         stun.servers.push_back(*StunSource::parse_server(s));
@@ -50,6 +50,7 @@ StunRun gather(const std::vector<std::string>& servers, StunOptions stun = {},
     options.host.include_loopback = true;
     options.host.addresses = std::vector<LocalAddress>{loopback(base_ip)};
     options.s5b = false;
+    options.components = components;
     Gatherer g(t.loop(), options);
     g.add_source(std::make_unique<StunSource>(stun));
     EXPECT_TRUE(g.gather());
@@ -391,4 +392,58 @@ TEST(StunFakeServer, AHealthyServerBesideADeadOneIsReportedAndTheSourceIsOkWithT
     EXPECT_NE(run.stun.error.find("no answer from " + dead.address()), std::string::npos)
         << run.stun.error;
     EXPECT_EQ(srflx_of(run.result).size(), 1U);
+    EXPECT_GE(run.stun.elapsed, 390ms) << "the default waits for every server (or its give-up)";
+}
+
+TEST(StunFakeServer, FirstMappingPerBaseCompletesWithoutWaitingForTheDeadServer) {
+    FakeStunServer dead("127.0.0.1", [](const FakeStunRequest&) {
+        return std::vector<FakeStunSend>{};
+    });
+    FakeStunServer healthy("127.0.0.1", [](const FakeStunRequest& r) {
+        return std::vector<FakeStunSend>{send(success(r).xor_mapped(kMappedIp, kMappedPort))};
+    });
+    StunOptions stun;
+    stun.completion = StunCompletion::FirstMappingPerBase;
+    const StunRun run = gather({dead.address(), healthy.address()}, stun);
+    EXPECT_EQ(run.stun.state, SourceState::Ok);
+    EXPECT_TRUE(run.stun.error.empty()) << run.stun.error;
+    EXPECT_EQ(srflx_of(run.result).size(), 1U);
+    EXPECT_LT(run.stun.elapsed, 100ms) << "one round trip on loopback, not the 400 ms give-up";
+    EXPECT_EQ(dead.requests().size(), 1U) << "asked in parallel, then not waited for";
+}
+
+TEST(StunFakeServer, FirstMappingPerBaseStillWaitsForABaseWithoutAMapping) {
+    // Two components = two bases; the server answers only the first request it sees, so one
+    // base has no mapping and the source waits for its give-up.
+    FakeStunServer fake("127.0.0.1", [](const FakeStunRequest& r) {
+        if (r.index > 0) {
+            return std::vector<FakeStunSend>{};
+        }
+        return std::vector<FakeStunSend>{send(success(r).xor_mapped(kMappedIp, kMappedPort))};
+    });
+    StunOptions stun;
+    stun.completion = StunCompletion::FirstMappingPerBase;
+    stun.give_up_after = 200ms;
+    const StunRun run = gather({fake.address()}, stun, "127.0.0.1", 2);
+    EXPECT_EQ(run.stun.state, SourceState::Ok);
+    EXPECT_GE(run.stun.elapsed, 190ms);
+    EXPECT_EQ(srflx_of(run.result).size(), 1U);
+}
+
+TEST(StunFakeServer, EachComponentsSocketGetsItsOwnMapping) {
+    // RFC 8445 §5.1.1.2: a srflx per base, and each component has its own base socket.
+    FakeStunServer fake("127.0.0.1", [](const FakeStunRequest& r) {
+        // The mapping keeps the request's source port, as a port-preserving NAT does.
+        return std::vector<FakeStunSend>{send(success(r).xor_mapped(kMappedIp, r.from_port))};
+    });
+    const StunRun run = gather({fake.address()}, {}, "127.0.0.1", 2);
+    const auto srflx = srflx_of(run.result);
+    ASSERT_EQ(srflx.size(), 2U);
+    ASSERT_EQ(fake.requests().size(), 2U);
+    EXPECT_NE(fake.requests()[0].from_port, fake.requests()[1].from_port);
+    for (const Candidate& c : srflx) {
+        ASSERT_TRUE(c.ice.related);
+        EXPECT_EQ(c.port, c.ice.related->port) << "mapped from its own component's socket";
+    }
+    EXPECT_NE(srflx[0].ice.component, srflx[1].ice.component);
 }

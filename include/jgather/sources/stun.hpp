@@ -13,6 +13,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -24,7 +25,18 @@
 
 namespace jgather {
 
-/** @brief Retransmission and give-up policy of the STUN source. */
+/** @brief When the STUN source completes (besides the give-up budget and the gathering's
+ * deadline, which always bound it). */
+enum class StunCompletion : std::uint8_t {
+    /** When every server has answered or been given up for every base: all mappings, so the
+     * network verdict can compare servers (a NAT whose mapping depends on the destination). */
+    AllServers,
+    /** As soon as every base has one mapping (or all its servers have ended): one round trip
+     * to the fastest server, even beside a dead one. Later servers' mappings are not learned. */
+    FirstMappingPerBase,
+};
+
+/** @brief Servers, retransmission, give-up and completion policy of the STUN source. */
 struct StunOptions {
     /** STUN servers (literal IP and port). */
     std::vector<TransportAddress> servers;
@@ -36,6 +48,8 @@ struct StunOptions {
     /** A server silent this long after the first send is given up (timed-out); the sends are
      * never more frequent than the RTO above, so giving up early only sends fewer packets. */
     std::chrono::milliseconds give_up_after{400};
+    /** When the source completes. */
+    StunCompletion completion = StunCompletion::AllServers;
 };
 
 /** @brief Source that asks STUN servers for each base's mapping. */
