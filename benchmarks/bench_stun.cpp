@@ -68,7 +68,8 @@ Sample run_jgather(GMainContext* context, jgather::EventLoop& loop, std::uint16_
                    jgather::SicService* sic = nullptr) {
     jgather::GatherOptions options;
     options.s5b = false;
-    options.host.ipv6 = false; // libnice's stun-server is one IPv4 address: the same work
+    // Like libnice: host candidates on every address (IPv4 and IPv6 in the lab), STUN from the
+    // IPv4 base to the one IPv4 server.
     jgather::Gatherer gatherer(loop, options);
     jgather::StunOptions stun;
     stun.servers = {{*jgather::IpAddress::parse("203.0.113.1"), port}};

@@ -307,7 +307,8 @@ void print_json(const jgather::GatherResult& r) {
         first = false;
     }
     out << "\n  ],\n  \"network\": {\"nat\": " << json_string(to_string(r.network.nat))
-        << ", \"port_preserved\": "
+        << ", \"ipv4\": " << json_string(to_string(r.network.ipv4))
+        << ", \"ipv6\": " << json_string(to_string(r.network.ipv6)) << ", \"port_preserved\": "
         << (r.network.port_preserved ? (*r.network.port_preserved ? "true" : "false") : "null")
         << ", \"notes\": [";
     for (std::size_t i = 0; i < r.network.notes.size(); ++i) {
@@ -351,6 +352,8 @@ void print_text(const jgather::GatherResult& r, bool explain) {
         std::cout << "Network: unknown (no external address learned)";
         break;
     }
+    std::cout << " (IPv4 " << to_string(r.network.ipv4) << ", IPv6 " << to_string(r.network.ipv6)
+              << ")";
     if (r.network.port_preserved) {
         std::cout << (*r.network.port_preserved ? ", ports preserved" : ", ports not preserved");
     }

@@ -11,6 +11,13 @@
 #   PREFIX-pub   203.0.113.50                    client with a public address
 #   PREFIX-wan   the bridge joining the 203.0.113.0/24 side
 #
+# IPv6 (RFC 3849 documentation prefix):
+#   WAN 2001:db8:0:1::/64   srv ::1, nat1 ::2, nat2 ::3, pub ::50
+#   LAN 2001:db8:0:10::/64  behind nat1 (router ::1, c1 ::10): NAT66 (ip6tables MASQUERADE)
+#   LAN 2001:db8:0:20::/64  behind nat2 (router ::1, c2 ::10): routed, no NAT — the usual
+#                           dual-stack home: IPv4 through a NAT, IPv6 global
+# Duplicate address detection is off in the lab, so every address is usable at once.
+#
 # Nothing in the root namespace is touched. Run as root.
 set -euo pipefail
 cmd=${1:?up or down}
@@ -27,6 +34,8 @@ fi
 trap 'bash "$0" down "$prefix"' ERR
 for h in "${hosts[@]}"; do
   ip netns add "$(ns "$h")"
+  ip netns exec "$(ns "$h")" sysctl -qw net.ipv6.conf.all.accept_dad=0 \
+    net.ipv6.conf.default.accept_dad=0
   ip -n "$(ns "$h")" link set lo up
 done
 
@@ -34,31 +43,46 @@ wan=$(ns wan)
 ip -n "$wan" link add br0 type bridge
 ip -n "$wan" link set br0 up
 
-# host interface address: a veth from the host to the WAN bridge
+# host interface ipv4 ipv6: a veth from the host to the WAN bridge
 wan_link() {
   ip -n "$wan" link add "w-$1" type veth peer name "$2" netns "$(ns "$1")"
   ip -n "$wan" link set "w-$1" master br0 up
   ip -n "$(ns "$1")" addr add "$3" dev "$2"
+  ip -n "$(ns "$1")" addr add "$4" dev "$2"
   ip -n "$(ns "$1")" link set "$2" up
 }
-wan_link srv eth0 203.0.113.1/24
-wan_link nat1 wan0 203.0.113.2/24
-wan_link nat2 wan0 203.0.113.3/24
-wan_link pub eth0 203.0.113.50/24
+wan_link srv eth0 203.0.113.1/24 2001:db8:0:1::1/64
+wan_link nat1 wan0 203.0.113.2/24 2001:db8:0:1::2/64
+wan_link nat2 wan0 203.0.113.3/24 2001:db8:0:1::3/64
+wan_link pub eth0 203.0.113.50/24 2001:db8:0:1::50/64
 
-# nat client lan-address client-address: a LAN behind a MASQUERADE router
+# nat client router-v4 client-v4 router-v6 client-v6 nat66|routed: a LAN behind a router
+# that MASQUERADEs IPv4, and IPv6 too unless "routed"
 lan_link() {
   local router client
   router=$(ns "$1")
   client=$(ns "$2")
   ip -n "$router" link add lan0 type veth peer name eth0 netns "$client"
   ip -n "$router" addr add "$3" dev lan0
+  ip -n "$router" addr add "$5" dev lan0
   ip -n "$router" link set lan0 up
   ip -n "$client" addr add "$4" dev eth0
+  ip -n "$client" addr add "$6" dev eth0
   ip -n "$client" link set eth0 up
   ip -n "$client" route add default via "${3%/*}"
-  ip netns exec "$router" sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward'
+  ip -n "$client" -6 route add default via "${5%/*}"
+  ip netns exec "$router" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
   ip netns exec "$router" iptables -t nat -A POSTROUTING -o wan0 -j MASQUERADE
+  if [ "$7" = nat66 ]; then
+    ip netns exec "$router" ip6tables -t nat -A POSTROUTING -o wan0 -j MASQUERADE
+  else
+    # The WAN side reaches the LAN prefix through the router's WAN address.
+    local wan_address
+    wan_address=$(ip -n "$router" -6 -o addr show dev wan0 scope global | awk '{print $4}')
+    for h in srv pub; do
+      ip -n "$(ns "$h")" -6 route add "${5%::*}::/64" via "${wan_address%/*}"
+    done
+  fi
 }
-lan_link nat1 c1 192.0.2.1/24 192.0.2.10/24
-lan_link nat2 c2 198.51.100.1/24 198.51.100.10/24
+lan_link nat1 c1 192.0.2.1/24 192.0.2.10/24 2001:db8:0:10::1/64 2001:db8:0:10::10/64 nat66
+lan_link nat2 c2 198.51.100.1/24 198.51.100.10/24 2001:db8:0:20::1/64 2001:db8:0:20::10/64 routed

@@ -88,12 +88,15 @@ struct NetworkVerdict {
         None,    ///< The outside sees a local address (STUN mapping equal to its base, or SIC).
         Nat,     ///< The outside sees another address.
     };
-    Nat nat = Nat::Unknown; ///< The verdict.
+    Nat nat = Nat::Unknown;  ///< Overall: Nat if any family goes through a NAT.
+    Nat ipv4 = Nat::Unknown; ///< What the IPv4 findings say.
+    Nat ipv6 = Nat::Unknown; ///< What the IPv6 findings say (a NAT66, or none: usual for IPv6).
     /** From STUN mappings only: every mapping kept its base's port (true), one did not
      * (false), or no mapping through a NAT was seen (unset). */
     std::optional<bool> port_preserved;
-    /** Observations for a person: disagreements (VPN egress, a server on the LAN), carrier-grade
-     * NAT (RFC 6598 100.64.0.0/10), private external addresses. */
+    /** Observations for a person: disagreements within a family (VPN egress, a server on the
+     * LAN), a family NATed and the other not, carrier-grade NAT (RFC 6598 100.64.0.0/10),
+     * private external addresses. */
     std::vector<std::string> notes;
 };
 

@@ -95,6 +95,7 @@ public:
     detail::FoundationTable foundations_;
     std::set<std::string> ids_;
     std::set<std::string> guessed_ids_; // srflx derived from an external address, not verified
+    std::set<Family> no_nat_families_;  // families with a mapping equal to its base
     SourceReport host_report_;
     std::unique_ptr<LoopHandle> kick_;
     std::unique_ptr<LoopHandle> deadline_;
@@ -436,6 +437,7 @@ void Gatherer::Private::on_source_candidate(Slot& slot, SourceCandidate found) {
     if (found.type == IceType::Srflx && found.address == base.address()) {
         drop(found.address.to_string(), base.local.interface,
              "srflx from " + source_name + " equals its base: no NAT (RFC 8445 §5.1.3)");
+        no_nat_families_.insert(base.local.ip.family());
         return;
     }
     Candidate c;
@@ -528,35 +530,38 @@ void Gatherer::Private::complete() {
 }
 
 NetworkVerdict Gatherer::Private::judge_network() const {
+    // Each family on its own: an IPv4 and an IPv6 external address always differ, and IPv4
+    // behind a NAT with IPv6 not is the usual dual-stack network.
+    struct FamilyView {
+        bool saw_nat = false;
+        bool saw_none = false;
+        std::map<std::string, std::vector<std::string>> seen_by; // external IP -> who saw it
+    };
+    FamilyView families[2];
+    const auto view = [&families](Family f) -> FamilyView& {
+        return families[f == Family::IPv6 ? 1 : 0];
+    };
     NetworkVerdict verdict;
     const auto is_local = [this](const IpAddress& ip) {
         return std::any_of(result_.local_addresses.begin(), result_.local_addresses.end(),
                            [&](const LocalAddress& l) { return l.ip == ip; });
     };
-    bool saw_nat = false;
-    bool saw_none = false;
     // STUN: each mapping against its base (kept candidates and the "equals its base" drops).
     for (const Candidate& c : result_.ice) {
         if (c.ice.type != IceType::Srflx || guessed_ids_.contains(c.ice.id) || !c.ice.related) {
             continue;
         }
-        saw_nat = true;
+        view(c.ice.related->ip.family()).saw_nat = true;
         const bool kept = c.port == c.ice.related->port;
         verdict.port_preserved = verdict.port_preserved.value_or(true) && kept;
     }
-    for (const DroppedAddress& d : result_.dropped) {
-        if (d.reason.find("equals its base: no NAT") != std::string::npos) {
-            saw_none = true;
-        }
+    for (const Family family : no_nat_families_) {
+        view(family).saw_none = true;
     }
-    std::map<std::string, std::vector<std::string>> seen_by; // external IP -> who saw it
     for (const ExternalAddress& e : result_.external_addresses) {
-        seen_by[e.ip.to_string()].push_back(e.origin.source);
-        if (is_local(e.ip)) {
-            saw_none = true;
-        } else {
-            saw_nat = true;
-        }
+        FamilyView& v = view(e.ip.family());
+        v.seen_by[e.ip.to_string()].push_back(e.origin.source);
+        (is_local(e.ip) ? v.saw_none : v.saw_nat) = true;
         if (e.ip.is_shared_cgnat()) {
             verdict.notes.push_back(
                 e.ip.to_string() + " from " + e.origin.to_string() +
@@ -567,23 +572,40 @@ NetworkVerdict Gatherer::Private::judge_network() const {
                                     "(or behind the same NAT)");
         }
     }
-    if (seen_by.size() > 1) {
-        std::string text = "sources disagree on the external address:";
-        for (const auto& [ip, sources] : seen_by) {
-            text += " " + ip + " (";
-            for (std::size_t i = 0; i < sources.size(); ++i) {
-                text += (i ? ", " : "") + sources[i];
+    const auto judge = [](const FamilyView& v) {
+        return v.saw_nat    ? NetworkVerdict::Nat::Nat
+               : v.saw_none ? NetworkVerdict::Nat::None
+                            : NetworkVerdict::Nat::Unknown;
+    };
+    verdict.ipv4 = judge(families[0]);
+    verdict.ipv6 = judge(families[1]);
+    verdict.nat = judge({families[0].saw_nat || families[1].saw_nat,
+                         families[0].saw_none || families[1].saw_none,
+                         {}});
+    for (const auto& [name, v] : {std::pair{"IPv4", &families[0]}, {"IPv6", &families[1]}}) {
+        if (v->seen_by.size() > 1) {
+            std::string text = std::string("sources disagree on the external ") + name +
+                               " address:";
+            for (const auto& [ip, sources] : v->seen_by) {
+                text += " " + ip + " (";
+                for (std::size_t i = 0; i < sources.size(); ++i) {
+                    text += (i ? ", " : "") + sources[i];
+                }
+                text += ")";
             }
-            text += ")";
+            verdict.notes.push_back(text + " — a VPN or another egress for some traffic, or a "
+                                           "server on the LAN");
         }
-        verdict.notes.push_back(text + " — a VPN or another egress for some traffic, or a server "
-                                       "on the LAN");
+        if (v->saw_nat && v->saw_none) {
+            verdict.notes.push_back(std::string("some ") + name +
+                                    " paths are NATed and some are not (several interfaces?)");
+        }
     }
-    verdict.nat = saw_nat    ? NetworkVerdict::Nat::Nat
-                  : saw_none ? NetworkVerdict::Nat::None
-                             : NetworkVerdict::Nat::Unknown;
-    if (saw_nat && saw_none) {
-        verdict.notes.push_back("some paths are NATed and some are not (several interfaces?)");
+    if (verdict.ipv4 != NetworkVerdict::Nat::Unknown &&
+        verdict.ipv6 != NetworkVerdict::Nat::Unknown && verdict.ipv4 != verdict.ipv6) {
+        verdict.notes.push_back(verdict.ipv4 == NetworkVerdict::Nat::Nat
+                                    ? "IPv4 goes through a NAT, IPv6 does not"
+                                    : "IPv6 goes through a NAT (NAT66), IPv4 does not");
     }
     return verdict;
 }

@@ -36,10 +36,12 @@ protected:
         prosody_ = new XmppServer(XmppServer::Kind::Prosody, prosody);
         ejabberd_ = new XmppServer(XmppServer::Kind::Ejabberd, ejabberd);
         coturn_ = new test::Coturn("203.0.113.1", 3478, lab_->ns("srv"));
+        coturn6_ = new test::Coturn("2001:db8:0:1::1", 3478, lab_->ns("srv"));
     }
     static void TearDownTestSuite() {
         delete coturn_;
-        coturn_ = nullptr;
+        delete coturn6_;
+        coturn_ = coturn6_ = nullptr;
         delete prosody_;
         delete ejabberd_;
         delete lab_; // after the servers: they live in its namespaces
@@ -47,8 +49,9 @@ protected:
         lab_ = nullptr;
     }
 
-    // Gathers from @p host's namespace with STUN only.
-    static GatherResult stun_from(const std::string& host, std::vector<std::string> servers) {
+    // Gathers from @p host's namespace with STUN only (from IPv4 bases only unless @p ipv6).
+    static GatherResult stun_from(const std::string& host, std::vector<std::string> servers,
+                                  bool ipv6 = false) {
         test::EnterNetns inside(lab_->ns(host));
         test::TestLoop t;
         StunOptions stun;
@@ -57,6 +60,7 @@ protected:
         }
         GatherOptions options;
         options.s5b_port = 5086;
+        options.host.ipv6 = ipv6;
         Gatherer g(t.loop(), options);
         g.add_source(std::make_unique<StunSource>(stun));
         EXPECT_TRUE(g.gather());
@@ -84,6 +88,7 @@ protected:
         GatherOptions options;
         options.jid = connection.client().jid().full();
         options.s5b_port = 5086;
+        options.host.ipv6 = false; // the XMPP servers listen on IPv4: SIC learns the v4 NAT
         Gatherer g(t.loop(), options);
         g.add_source(sic.source());
         if (with_stun) {
@@ -100,12 +105,14 @@ protected:
     static XmppServer* prosody_;
     static XmppServer* ejabberd_;
     static test::Coturn* coturn_;
+    static test::Coturn* coturn6_;
 };
 
 test::NatLab* BehindNat::lab_ = nullptr;
 XmppServer* BehindNat::prosody_ = nullptr;
 XmppServer* BehindNat::ejabberd_ = nullptr;
 test::Coturn* BehindNat::coturn_ = nullptr;
+test::Coturn* BehindNat::coturn6_ = nullptr;
 
 std::vector<const Candidate*> of_type(const std::vector<Candidate>& list, IceType type) {
     std::vector<const Candidate*> out;
@@ -258,4 +265,59 @@ TEST_F(BehindNat, SicAndStunTogetherKeepTheVerifiedSrflxAndBothFindings) {
         EXPECT_EQ(srflx[0]->host, "203.0.113.2");
         EXPECT_EQ(r.external_addresses.size(), 2U) << "SIC's finding is kept beside STUN's";
     }
+}
+
+TEST_F(BehindNat, DualStackBasesAreMappedByTheServerOfTheirOwnFamilyThroughNat44AndNat66) {
+    // c1: IPv4 and IPv6 both MASQUERADEd by nat1.
+    const GatherResult r = stun_from("c1", {"203.0.113.1:3478", "[2001:db8:0:1::1]:3478"}, true);
+    const auto hosts = of_type(r.ice, IceType::Host);
+    const auto srflx = of_type(r.ice, IceType::Srflx);
+    ASSERT_EQ(hosts.size(), 2U);
+    ASSERT_EQ(srflx.size(), 2U);
+    for (const Candidate* c : srflx) {
+        ASSERT_TRUE(c->ice.related);
+        const std::string base = c->ice.related->ip.to_string();
+        ASSERT_TRUE(base == "192.0.2.10" || base == "2001:db8:0:10::10") << base;
+        EXPECT_EQ(c->host, base == "192.0.2.10" ? "203.0.113.2" : "2001:db8:0:1::2");
+        EXPECT_EQ(c->port, c->ice.related->port) << "MASQUERADE preserves the port";
+        EXPECT_EQ(c->ip()->family(), c->ice.related->ip.family());
+    }
+    EXPECT_EQ(r.network.nat, NetworkVerdict::Nat::Nat);
+    EXPECT_EQ(r.network.ipv4, NetworkVerdict::Nat::Nat);
+    EXPECT_EQ(r.network.ipv6, NetworkVerdict::Nat::Nat);
+    EXPECT_EQ(r.network.port_preserved, true);
+    EXPECT_TRUE(r.network.notes.empty()) << r.network.notes.front();
+    EXPECT_EQ(r.external_addresses.size(), 2U);
+}
+
+TEST_F(BehindNat, TheUsualDualStackHomeIsIpv4NatAndGlobalIpv6) {
+    // c2: nat2 MASQUERADEs IPv4 and routes IPv6.
+    const GatherResult r = stun_from("c2", {"203.0.113.1:3478", "[2001:db8:0:1::1]:3478"}, true);
+    const auto srflx = of_type(r.ice, IceType::Srflx);
+    ASSERT_EQ(srflx.size(), 1U);
+    EXPECT_EQ(srflx[0]->host, "203.0.113.3");
+    const bool v6_dropped =
+        std::any_of(r.dropped.begin(), r.dropped.end(), [](const DroppedAddress& d) {
+            return d.address.find("2001:db8:0:20::10") != std::string::npos &&
+                   d.reason.find("equals its base: no NAT") != std::string::npos;
+        });
+    EXPECT_TRUE(v6_dropped);
+    EXPECT_EQ(r.network.nat, NetworkVerdict::Nat::Nat);
+    EXPECT_EQ(r.network.ipv4, NetworkVerdict::Nat::Nat);
+    EXPECT_EQ(r.network.ipv6, NetworkVerdict::Nat::None);
+    EXPECT_EQ(r.network.notes, std::vector<std::string>{"IPv4 goes through a NAT, IPv6 does not"});
+}
+
+TEST_F(BehindNat, APublicDualStackHostIsSeenAsItselfInBothFamilies) {
+    const GatherResult r = stun_from("pub", {"203.0.113.1:3478", "[2001:db8:0:1::1]:3478"}, true);
+    EXPECT_EQ(of_type(r.ice, IceType::Host).size(), 2U);
+    EXPECT_TRUE(of_type(r.ice, IceType::Srflx).empty());
+    EXPECT_EQ(r.network.nat, NetworkVerdict::Nat::None);
+    EXPECT_EQ(r.network.ipv4, NetworkVerdict::Nat::None);
+    EXPECT_EQ(r.network.ipv6, NetworkVerdict::Nat::None);
+    EXPECT_TRUE(r.network.notes.empty()) << r.network.notes.front();
+    const auto no_nat = std::count_if(r.dropped.begin(), r.dropped.end(), [](const auto& d) {
+        return d.reason.find("equals its base: no NAT") != std::string::npos;
+    });
+    EXPECT_EQ(no_nat, 2);
 }

@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
         options.stun_port = 3479;
         XmppServer ejabberd(XmppServer::Kind::Ejabberd, options);
         jgather::test::Coturn coturn("203.0.113.1", 3478, lab.ns("srv"));
+        jgather::test::Coturn coturn6("2001:db8:0:1::1", 3478, lab.ns("srv"));
 
         struct Client {
             const char* host;
@@ -50,20 +51,25 @@ int main(int argc, char** argv) {
         };
         for (const XmppServer* server : {&prosody, &ejabberd}) {
             for (const Client& c :
-                 {Client{"c1", "behind NAT 1 (LAN 192.0.2.10, WAN 203.0.113.2)"},
-                  Client{"c2", "behind NAT 2 (LAN 198.51.100.10, WAN 203.0.113.3)"},
-                  Client{"pub", "on a public address (203.0.113.50)"}}) {
+                 {Client{"c1", "behind NAT 1 (LAN 192.0.2.10 + 2001:db8:0:10::10, WAN "
+                               "203.0.113.2 + 2001:db8:0:1::2)"},
+                  Client{"c2", "behind NAT 2 (LAN 198.51.100.10, WAN 203.0.113.3; IPv6 "
+                               "2001:db8:0:20::10 routed, no NAT66)"},
+                  Client{"pub", "on a public address (203.0.113.50 + 2001:db8:0:1::50)"}}) {
                 if (interrupted) {
                     break;
                 }
-                // prosody has no STUN: pair it with coturn; ejabberd with its own.
+                // prosody has no STUN: pair it with coturn; ejabberd with its own (IPv4 only).
+                // IPv6 bases ask coturn's IPv6 listener in both.
                 const bool on_prosody = server == &prosody;
                 const std::string stun = on_prosody ? "203.0.113.1:3478" : "203.0.113.1:3479";
-                std::printf("\n=== %s + STUN %s (%s), client %s\n",
+                const std::string stun6 = "[2001:db8:0:1::1]:3478";
+                std::printf("\n=== %s + STUN %s (%s) and %s (coturn), client %s\n",
                             jgather::test::to_string(on_prosody ? XmppServer::Kind::Prosody
                                                                 : XmppServer::Kind::Ejabberd)
                                 .c_str(),
-                            stun.c_str(), on_prosody ? "coturn" : "ejabberd_stun", c.what);
+                            stun.c_str(), on_prosody ? "coturn" : "ejabberd_stun", stun6.c_str(),
+                            c.what);
                 std::fflush(stdout);
                 std::vector<std::string> args = {"ip",
                                                  "netns",
@@ -82,6 +88,8 @@ int main(int argc, char** argv) {
                                                  server->ca_file(),
                                                  "--stun",
                                                  stun,
+                                                 "--stun",
+                                                 stun6,
                                                  "--explain"};
                 args.insert(args.end(), extra.begin(), extra.end());
                 jgather::test::run_command(args);

@@ -624,6 +624,8 @@ ScriptedSource::Step mapping(const char* ip, std::uint16_t port, std::size_t bas
 TEST(NetworkVerdict, UnknownWithoutFindings) {
     const GatherResult r = verdict_of({});
     EXPECT_EQ(r.network.nat, NetworkVerdict::Nat::Unknown);
+    EXPECT_EQ(r.network.ipv4, NetworkVerdict::Nat::Unknown);
+    EXPECT_EQ(r.network.ipv6, NetworkVerdict::Nat::Unknown);
     EXPECT_FALSE(r.network.port_preserved);
     EXPECT_TRUE(r.network.notes.empty());
 }
@@ -647,6 +649,32 @@ TEST(NetworkVerdict, AMappingEqualToItsBaseMeansNoNat) {
     EXPECT_EQ(r.network.nat, NetworkVerdict::Nat::None);
 }
 
+TEST(NetworkVerdict, EachFamilyIsJudgedOnItsOwn) {
+    // IPv4 through a NAT, IPv6 mapped to itself: the usual dual-stack home network. The v4 and
+    // v6 external addresses differ, as they always do: no "disagreement".
+    const GatherResult r = verdict_of(
+        {{1ms,
+          [](SourceSink& s) {
+              for (std::size_t i = 0; i < s.bases().size(); ++i) {
+                  const Base& base = s.bases()[i];
+                  const bool v6 = base.local.ip.family() == Family::IPv6;
+                  const TransportAddress mapped =
+                      v6 ? base.address()
+                         : TransportAddress{*IpAddress::parse("203.0.113.2"), base.port};
+                  s.add_candidate({IceType::Srflx, mapped, i, "stun"});
+                  ExternalAddress e{mapped.ip, mapped.port, std::nullopt, {"stun", "stun"}};
+                  e.ice_candidates_reported = true;
+                  s.add_external_address(e);
+              }
+          }},
+         finish_ok(2ms)});
+    EXPECT_EQ(r.network.nat, NetworkVerdict::Nat::Nat);
+    EXPECT_EQ(r.network.ipv4, NetworkVerdict::Nat::Nat);
+    EXPECT_EQ(r.network.ipv6, NetworkVerdict::Nat::None);
+    ASSERT_EQ(r.network.notes.size(), 1U) << r.network.notes.front();
+    EXPECT_EQ(r.network.notes[0], "IPv4 goes through a NAT, IPv6 does not");
+}
+
 TEST(NetworkVerdict, NotesDisagreementsCarrierGradeAndPrivateAddresses) {
     const GatherResult r = verdict_of(
         {external(1ms, "203.0.113.9", "sic"), mapping("198.51.100.77", 0, 1, true),
@@ -656,7 +684,8 @@ TEST(NetworkVerdict, NotesDisagreementsCarrierGradeAndPrivateAddresses) {
     for (const auto& n : r.network.notes) {
         notes += n + "\n";
     }
-    EXPECT_NE(notes.find("sources disagree on the external address"), std::string::npos) << notes;
+    EXPECT_NE(notes.find("sources disagree on the external IPv4 address"), std::string::npos)
+        << notes;
     EXPECT_NE(notes.find("100.64.0.5 from config (test) is carrier-grade NAT space (RFC 6598)"),
               std::string::npos)
         << notes;
