@@ -47,7 +47,9 @@ std::unique_ptr<jgather::xmpp::XmppConnection> connect(GMainContext* context,
     account.ca_file = server.ca_file();
     auto connection = std::make_unique<jgather::xmpp::XmppConnection>(context, account);
     bool done = false;
-    connection->on_connected = [&] { done = true; };
+    connection->on_connected = [&] {
+        done = true;
+    };
     connection->on_disconnected = [&](const jgather::xmpp::Disconnect& d) {
         std::fprintf(stderr, "bench-stun: cannot connect to prosody: %s\n", d.message.c_str());
         std::exit(1);

@@ -584,8 +584,8 @@ NetworkVerdict Gatherer::Private::judge_network() const {
                          {}});
     for (const auto& [name, v] : {std::pair{"IPv4", &families[0]}, {"IPv6", &families[1]}}) {
         if (v->seen_by.size() > 1) {
-            std::string text = std::string("sources disagree on the external ") + name +
-                               " address:";
+            std::string text =
+                std::string("sources disagree on the external ") + name + " address:";
             for (const auto& [ip, sources] : v->seen_by) {
                 text += " " + ip + " (";
                 for (std::size_t i = 0; i < sources.size(); ++i) {

@@ -1,5 +1,4 @@
 #include "stun_message.hpp"
-
 #include <array>
 
 namespace jgather::stun {
@@ -84,7 +83,7 @@ Fingerprint check_fingerprint(std::span<const std::uint8_t> message) {
             }
             const std::uint32_t expected = crc32(message.first(at)) ^ kFingerprintXor;
             return read32(message, at + kAttributeHeaderSize) == expected ? Fingerprint::Valid
-                                                                           : Fingerprint::Invalid;
+                                                                          : Fingerprint::Invalid;
         }
         at = next;
     }

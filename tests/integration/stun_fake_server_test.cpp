@@ -214,9 +214,7 @@ TEST(StunFakeServer, Ipv6XorMappedAddressUsesTheTransactionIdInItsKey) {
 }
 
 TEST(StunFakeServer, OnlyServersOfTheBasesFamilyAreAsked) {
-    FakeStunServer v6("::1", [](const FakeStunRequest&) {
-        return std::vector<FakeStunSend>{};
-    });
+    FakeStunServer v6("::1", [](const FakeStunRequest&) { return std::vector<FakeStunSend>{}; });
     FakeStunServer v4("127.0.0.1", [](const FakeStunRequest& r) {
         return std::vector<FakeStunSend>{send(success(r).xor_mapped(kMappedIp, kMappedPort))};
     });
@@ -233,10 +231,9 @@ TEST(StunFakeServer, FollowsAlternateServerOnce) {
     const std::uint16_t target_port = target.port();
     FakeStunServer redirector("127.0.0.1", [target_port](const FakeStunRequest& r) {
         // RFC 8489 §10: 300 (Try Alternate) with ALTERNATE-SERVER.
-        return std::vector<FakeStunSend>{
-            send(StunWire(StunWire::kBindingError, r.id)
-                     .error_code(300, "Try Alternate")
-                     .alternate_server("127.0.0.1", target_port))};
+        return std::vector<FakeStunSend>{send(StunWire(StunWire::kBindingError, r.id)
+                                                  .error_code(300, "Try Alternate")
+                                                  .alternate_server("127.0.0.1", target_port))};
     });
     const StunRun run = gather({redirector.address()});
     EXPECT_EQ(run.stun.state, SourceState::Ok) << run.stun.error;
@@ -344,9 +341,8 @@ TEST(StunFakeServer, ALostRequestIsRetransmittedWithTheSameTransactionAfterTheRt
 }
 
 TEST(StunFakeServer, RetransmissionsStopAtTheConfiguredCountThenTheServerTimesOut) {
-    FakeStunServer fake("127.0.0.1", [](const FakeStunRequest&) {
-        return std::vector<FakeStunSend>{};
-    });
+    FakeStunServer fake("127.0.0.1",
+                        [](const FakeStunRequest&) { return std::vector<FakeStunSend>{}; });
     StunOptions stun;
     stun.initial_rto = 50ms;
     stun.retransmissions = 1;
@@ -359,9 +355,8 @@ TEST(StunFakeServer, RetransmissionsStopAtTheConfiguredCountThenTheServerTimesOu
 
 TEST(StunFakeServer, GivingUpBeforeTheRtoSendsOnlyOnce) {
     // The defaults: 500 ms RTO (RFC 8445 §14.3), given up after 400 ms.
-    FakeStunServer fake("127.0.0.1", [](const FakeStunRequest&) {
-        return std::vector<FakeStunSend>{};
-    });
+    FakeStunServer fake("127.0.0.1",
+                        [](const FakeStunRequest&) { return std::vector<FakeStunSend>{}; });
     const StunRun run = gather({fake.address()});
     EXPECT_EQ(run.stun.state, SourceState::TimedOut);
     EXPECT_NE(run.stun.error.find("no answer from " + fake.address() + " within 400 ms"),
@@ -381,9 +376,8 @@ TEST(StunFakeServer, DuplicateAnswersGiveOneCandidate) {
 }
 
 TEST(StunFakeServer, AHealthyServerBesideADeadOneIsReportedAndTheSourceIsOkWithTheRest) {
-    FakeStunServer dead("127.0.0.1", [](const FakeStunRequest&) {
-        return std::vector<FakeStunSend>{};
-    });
+    FakeStunServer dead("127.0.0.1",
+                        [](const FakeStunRequest&) { return std::vector<FakeStunSend>{}; });
     FakeStunServer healthy("127.0.0.1", [](const FakeStunRequest& r) {
         return std::vector<FakeStunSend>{send(success(r).xor_mapped(kMappedIp, kMappedPort))};
     });
@@ -396,9 +390,8 @@ TEST(StunFakeServer, AHealthyServerBesideADeadOneIsReportedAndTheSourceIsOkWithT
 }
 
 TEST(StunFakeServer, FirstMappingPerBaseCompletesWithoutWaitingForTheDeadServer) {
-    FakeStunServer dead("127.0.0.1", [](const FakeStunRequest&) {
-        return std::vector<FakeStunSend>{};
-    });
+    FakeStunServer dead("127.0.0.1",
+                        [](const FakeStunRequest&) { return std::vector<FakeStunSend>{}; });
     FakeStunServer healthy("127.0.0.1", [](const FakeStunRequest& r) {
         return std::vector<FakeStunSend>{send(success(r).xor_mapped(kMappedIp, kMappedPort))};
     });

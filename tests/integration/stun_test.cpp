@@ -159,8 +159,7 @@ TEST_F(StunServers, AClosedPortTimesOutWithinTheBudgetBesideAHealthyServer) {
     const Run run = gather({closed, ejabberd_stun()});
     EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
     EXPECT_EQ(run.stun.state, SourceState::Ok) << "ejabberd answered";
-    EXPECT_NE(run.stun.error.find("no answer from " + closed + " within 400 ms"),
-              std::string::npos)
+    EXPECT_NE(run.stun.error.find("no answer from " + closed + " within 400 ms"), std::string::npos)
         << run.stun.error;
     EXPECT_EQ(run.result.external_addresses.size(), 1U);
 }

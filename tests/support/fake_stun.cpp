@@ -1,5 +1,4 @@
 #include "fake_stun.hpp"
-
 #include <algorithm>
 #include <arpa/inet.h>
 #include <cstring>
@@ -91,8 +90,7 @@ StunWire& StunWire::attribute(std::uint16_t type, const std::vector<std::uint8_t
     return *this;
 }
 
-void StunWire::address(std::uint16_t type, const std::string& ip, std::uint16_t port,
-                       bool xored) {
+void StunWire::address(std::uint16_t type, const std::string& ip, std::uint16_t port, bool xored) {
     sockaddr_storage parsed{};
     make_address(ip, port, parsed);
     const bool v4 = parsed.ss_family == AF_INET;

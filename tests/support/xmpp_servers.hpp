@@ -80,8 +80,8 @@ private:
     pid_t pid_ = -1;
 };
 
-/** Waits until a STUN server answers a Binding request at ip:port (IPv4 or IPv6 literal) (from the calling thread's
- * namespace); false after @p limit. */
+/** Waits until a STUN server answers a Binding request at ip:port (IPv4 or IPv6 literal) (from the
+ * calling thread's namespace); false after @p limit. */
 bool wait_for_stun(const std::string& ip, std::uint16_t port, std::chrono::milliseconds limit);
 
 /** @brief coturn as a plain STUN server (`--stun-only`), stopped by PID on destruction. */
