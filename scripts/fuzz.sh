@@ -10,7 +10,7 @@ build=${FUZZ_BUILD_DIR:-build-fuzz}
 meson compile -C "$build" >/dev/null
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-for reader in xep0176 xep0065 xep0260; do
+for reader in xep0176 xep0065 xep0260 stun; do
   mkdir -p "$work/$reader"
   cp tests/fuzz/corpus/$reader/* "$work/$reader/"
   if "$build/tests/fuzz/fuzz-$reader" -max_total_time="$seconds" -max_len=4096 \

@@ -29,63 +29,12 @@ constexpr std::uint16_t kDefaultStunPort = 3478;
 // libnice's agent keeps this many outstanding transaction ids (stun/constants.h).
 constexpr std::size_t kMaxTransactions = STUN_AGENT_MAX_SAVED_IDS;
 
-// The attributes we understand in a Binding response (libnice's agent rejects responses with
-// unknown comprehension-required attributes, RFC 8489 §14).
-constexpr std::array<std::uint16_t, 12> kKnownAttributes = {STUN_ATTRIBUTE_MAPPED_ADDRESS,
-                                                            STUN_ATTRIBUTE_XOR_MAPPED_ADDRESS,
-                                                            STUN_ATTRIBUTE_ALTERNATE_SERVER,
-                                                            STUN_ATTRIBUTE_ERROR_CODE,
-                                                            STUN_ATTRIBUTE_UNKNOWN_ATTRIBUTES,
-                                                            STUN_ATTRIBUTE_FINGERPRINT,
-                                                            STUN_ATTRIBUTE_SOFTWARE,
-                                                            STUN_ATTRIBUTE_MESSAGE_INTEGRITY,
-                                                            STUN_ATTRIBUTE_USERNAME,
-                                                            STUN_ATTRIBUTE_REALM,
-                                                            STUN_ATTRIBUTE_NONCE,
-                                                            0};
-
-socklen_t to_sockaddr(const TransportAddress& address, sockaddr_storage& out) {
-    std::memset(&out, 0, sizeof out);
-    if (address.ip.family() == Family::IPv4) {
-        auto* sin = reinterpret_cast<sockaddr_in*>(&out);
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons(address.port);
-        std::memcpy(&sin->sin_addr, address.ip.bytes().data(), 4);
-        return sizeof *sin;
-    }
-    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&out);
-    sin6->sin6_family = AF_INET6;
-    sin6->sin6_port = htons(address.port);
-    std::memcpy(&sin6->sin6_addr, address.ip.bytes().data(), 16);
-    return sizeof *sin6;
-}
-
-std::optional<TransportAddress> from_sockaddr(const sockaddr_storage& in) {
-    if (in.ss_family == AF_INET) {
-        const auto* sin = reinterpret_cast<const sockaddr_in*>(&in);
-        std::array<std::uint8_t, 4> bytes{};
-        std::memcpy(bytes.data(), &sin->sin_addr, 4);
-        return TransportAddress{IpAddress::v4(bytes), ntohs(sin->sin_port)};
-    }
-    if (in.ss_family == AF_INET6) {
-        const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&in);
-        std::array<std::uint8_t, 16> bytes{};
-        std::memcpy(bytes.data(), &sin6->sin6_addr, 16);
-        return TransportAddress{IpAddress::v6(bytes).unmapped(), ntohs(sin6->sin6_port)};
-    }
-    return std::nullopt;
-}
-
 } // namespace
 
 class StunSource::Private {
 public:
     explicit Private(StunOptions options) : options_(std::move(options)) {
-        // No USE_FINGERPRINT: with it libnice rejects answers that carry none, and ejabberd's
-        // carry none (interop.md); without it libnice checks none, so handle() checks a
-        // FINGERPRINT that is present itself.
-        stun_agent_init(&agent_, kKnownAttributes.data(), STUN_COMPATIBILITY_RFC5389,
-                        static_cast<StunAgentUsageFlags>(0));
+        stun::init_agent(agent_);
     }
 
     struct Transaction {
@@ -169,7 +118,7 @@ private:
 
     void send(Transaction& t) {
         sockaddr_storage to{};
-        const socklen_t length = to_sockaddr(t.server, to);
+        const socklen_t length = stun::to_sockaddr(t.server, to);
         ++t.sends;
         if (::sendto(t.fd, t.buffer.data(), t.length, 0, reinterpret_cast<sockaddr*>(&to), length) <
             0) {
@@ -219,88 +168,35 @@ private:
                 t = candidate.get();
             }
         }
-        const auto source = from_sockaddr(from);
+        const auto source = stun::from_sockaddr(from);
         if (!t || !source || *source != t->server) {
             return; // a transaction we never sent, or not from the server we asked
         }
-        if (stun::check_fingerprint(datagram) == stun::Fingerprint::Invalid) {
-            return; // RFC 8489 §14.7: a wrong FINGERPRINT, so not (intact) STUN
-        }
-        StunMessage message{};
-        switch (stun_agent_validate(&agent_, &message, datagram.data(), datagram.size(), nullptr,
-                                    nullptr)) {
-        case STUN_VALIDATION_SUCCESS:
-            break;
-        case STUN_VALIDATION_UNKNOWN_ATTRIBUTE:
-            // RFC 8489 §6.3.3/§6.3.4: unknown comprehension-required attributes fail the
-            // transaction (and libnice has forgotten it).
-            complete(*t, t->server_text + " answered with an unknown comprehension-required " +
-                             "attribute");
+        const stun::BindingAnswer answer = stun::read_binding_answer(agent_, datagram);
+        switch (answer.kind) {
+        case stun::BindingAnswer::Kind::Ignored:
             return;
-        default:
-            return;
-        }
-        sockaddr_storage mapped{};
-        socklen_t mapped_length = sizeof mapped;
-        sockaddr_storage alternate{};
-        socklen_t alternate_length = sizeof alternate;
-        switch (stun_usage_bind_process(&message, reinterpret_cast<sockaddr*>(&mapped),
-                                        &mapped_length, reinterpret_cast<sockaddr*>(&alternate),
-                                        &alternate_length)) {
-        case STUN_USAGE_BIND_RETURN_SUCCESS: {
-            const auto address = from_sockaddr(mapped);
-            if (!address) {
-                complete(*t, t->server_text + " answered an unusable mapped address");
-                return;
-            }
+        case stun::BindingAnswer::Kind::Mapped:
             // Report first: completing the last transaction finishes (and clears) the source.
-            sink_->add_candidate({IceType::Srflx, *address, t->base_index, t->server_text});
-            report_external(*address, t->server_text);
+            sink_->add_candidate({IceType::Srflx, answer.address, t->base_index, t->server_text});
+            report_external(answer.address, t->server_text);
             complete(*t, {});
             return;
-        }
-        case STUN_USAGE_BIND_RETURN_ALTERNATE_SERVER: {
-            const auto alternate_address = from_sockaddr(alternate);
-            if (t->followed_alternate || !alternate_address ||
-                alternate_address->ip.family() != t->server.ip.family()) {
+        case stun::BindingAnswer::Kind::Alternate:
+            if (t->followed_alternate || answer.address.ip.family() != t->server.ip.family()) {
                 complete(*t, t->server_text + " redirected again or to an unusable address");
                 return;
             }
             // RFC 8489 §10: try the alternate server once, as a new transaction.
             t->followed_alternate = true;
             t->timer.reset();
-            t->server = *alternate_address;
+            t->server = answer.address;
             begin(*t);
             return;
-        }
-        default:
-            // A validated response ends the transaction (libnice has forgotten it): an error
-            // response, or a success without a usable mapped address.
-            complete(*t, t->server_text + describe_failure(message));
+        case stun::BindingAnswer::Kind::Failed:
+            complete(*t, t->server_text + answer.failure);
             return;
         }
-    }
-
-    // " answered with error 400 (Bad Request)" or " answered without a mapped address".
-    static std::string describe_failure(const StunMessage& message) {
-        if (stun_message_get_class(&message) != STUN_ERROR) {
-            return " answered without a mapped address";
-        }
-        std::string text = " answered with an error response";
-        int code = 0;
-        if (stun_message_find_error(&message, &code) == STUN_MESSAGE_RETURN_SUCCESS) {
-            text = " answered with error " + std::to_string(code);
-            // RFC 8489 §14.8: the reason phrase follows the 4-byte class/number header.
-            std::uint16_t length = 0;
-            const auto* value = static_cast<const char*>(
-                stun_message_find(&message, STUN_ATTRIBUTE_ERROR_CODE, &length));
-            if (value && length > 4) {
-                std::string reason(value + 4, std::min<std::size_t>(length - 4U, 128));
-                std::erase_if(reason, [](char c) { return c < 0x20 || c == 0x7f; });
-                text += " (" + reason + ")";
-            }
-        }
-        return text;
     }
 
     void report_external(const TransportAddress& mapped, const std::string& server) {

@@ -1,5 +1,11 @@
 #include "stun_message.hpp"
+#include <algorithm>
+#include <arpa/inet.h>
 #include <array>
+#include <cstring>
+#include <netinet/in.h>
+
+#include <stun/usages/bind.h>
 
 namespace jgather::stun {
 namespace {
@@ -39,7 +45,84 @@ std::size_t padded(std::size_t length) {
     return (length + 3) & ~std::size_t{3}; // RFC 8489 §14: values padded to 4 bytes
 }
 
+// " answered with error 400 (Bad Request)" or " answered without a mapped address".
+std::string describe_failure(const StunMessage& message) {
+    if (stun_message_get_class(&message) != STUN_ERROR) {
+        return " answered without a mapped address";
+    }
+    std::string text = " answered with an error response";
+    int code = 0;
+    if (stun_message_find_error(&message, &code) == STUN_MESSAGE_RETURN_SUCCESS) {
+        text = " answered with error " + std::to_string(code);
+        // RFC 8489 §14.8: the reason phrase follows the 4-byte class/number header.
+        std::uint16_t length = 0;
+        const auto* value = static_cast<const char*>(
+            stun_message_find(&message, STUN_ATTRIBUTE_ERROR_CODE, &length));
+        if (value && length > 4) {
+            std::string reason(value + 4, std::min<std::size_t>(length - 4U, 128));
+            std::erase_if(reason, [](char c) { return c < 0x20 || c == 0x7f; });
+            text += " (" + reason + ")";
+        }
+    }
+    return text;
+}
+
+// The attributes we understand in a Binding response (libnice's agent rejects responses with
+// unknown comprehension-required attributes, RFC 8489 §14); 0 ends the list.
+constexpr std::array<std::uint16_t, 12> kKnownAttributes = {STUN_ATTRIBUTE_MAPPED_ADDRESS,
+                                                            STUN_ATTRIBUTE_XOR_MAPPED_ADDRESS,
+                                                            STUN_ATTRIBUTE_ALTERNATE_SERVER,
+                                                            STUN_ATTRIBUTE_ERROR_CODE,
+                                                            STUN_ATTRIBUTE_UNKNOWN_ATTRIBUTES,
+                                                            STUN_ATTRIBUTE_FINGERPRINT,
+                                                            STUN_ATTRIBUTE_SOFTWARE,
+                                                            STUN_ATTRIBUTE_MESSAGE_INTEGRITY,
+                                                            STUN_ATTRIBUTE_USERNAME,
+                                                            STUN_ATTRIBUTE_REALM,
+                                                            STUN_ATTRIBUTE_NONCE,
+                                                            0};
+
 } // namespace
+
+void init_agent(StunAgent& agent) {
+    // RFC 5389/8489 messages. No USE_FINGERPRINT: with it libnice rejects answers that carry
+    // none, and ejabberd's carry none (interop.md); without it libnice checks none, so
+    // read_binding_answer() checks a FINGERPRINT that is present itself.
+    stun_agent_init(&agent, kKnownAttributes.data(), STUN_COMPATIBILITY_RFC5389,
+                    static_cast<StunAgentUsageFlags>(0));
+}
+
+socklen_t to_sockaddr(const TransportAddress& address, sockaddr_storage& out) {
+    std::memset(&out, 0, sizeof out);
+    if (address.ip.family() == Family::IPv4) {
+        auto* sin = reinterpret_cast<sockaddr_in*>(&out);
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons(address.port);
+        std::memcpy(&sin->sin_addr, address.ip.bytes().data(), 4);
+        return sizeof *sin;
+    }
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&out);
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(address.port);
+    std::memcpy(&sin6->sin6_addr, address.ip.bytes().data(), 16);
+    return sizeof *sin6;
+}
+
+std::optional<TransportAddress> from_sockaddr(const sockaddr_storage& in) {
+    if (in.ss_family == AF_INET) {
+        const auto* sin = reinterpret_cast<const sockaddr_in*>(&in);
+        std::array<std::uint8_t, 4> bytes{};
+        std::memcpy(bytes.data(), &sin->sin_addr, 4);
+        return TransportAddress{IpAddress::v4(bytes), ntohs(sin->sin_port)};
+    }
+    if (in.ss_family == AF_INET6) {
+        const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&in);
+        std::array<std::uint8_t, 16> bytes{};
+        std::memcpy(bytes.data(), &sin6->sin6_addr, 16);
+        return TransportAddress{IpAddress::v6(bytes).unmapped(), ntohs(sin6->sin6_port)};
+    }
+    return std::nullopt;
+}
 
 std::uint32_t crc32(std::span<const std::uint8_t> data) {
     std::uint32_t crc = 0xFFFFFFFFU;
@@ -88,6 +171,58 @@ Fingerprint check_fingerprint(std::span<const std::uint8_t> message) {
         at = next;
     }
     return Fingerprint::Absent;
+}
+
+BindingAnswer read_binding_answer(StunAgent& agent, std::span<const std::uint8_t> datagram) {
+    BindingAnswer answer;
+    if (check_fingerprint(datagram) == Fingerprint::Invalid) {
+        return answer; // RFC 8489 §14.7: a wrong FINGERPRINT, so not (intact) STUN
+    }
+    StunMessage message{};
+    switch (
+        stun_agent_validate(&agent, &message, datagram.data(), datagram.size(), nullptr, nullptr)) {
+    case STUN_VALIDATION_SUCCESS:
+        break;
+    case STUN_VALIDATION_UNKNOWN_ATTRIBUTE:
+        // RFC 8489 §6.3.3/§6.3.4: unknown comprehension-required attributes fail the
+        // transaction (and libnice has forgotten it).
+        answer.kind = BindingAnswer::Kind::Failed;
+        answer.failure = " answered with an unknown comprehension-required attribute";
+        return answer;
+    default:
+        return answer;
+    }
+    sockaddr_storage mapped{};
+    socklen_t mapped_length = sizeof mapped;
+    sockaddr_storage alternate{};
+    socklen_t alternate_length = sizeof alternate;
+    switch (stun_usage_bind_process(&message, reinterpret_cast<sockaddr*>(&mapped), &mapped_length,
+                                    reinterpret_cast<sockaddr*>(&alternate), &alternate_length)) {
+    case STUN_USAGE_BIND_RETURN_SUCCESS:
+        if (const auto address = from_sockaddr(mapped); address && address->port != 0) {
+            answer.kind = BindingAnswer::Kind::Mapped;
+            answer.address = *address;
+            return answer;
+        }
+        answer.kind = BindingAnswer::Kind::Failed;
+        answer.failure = " answered an unusable mapped address";
+        return answer;
+    case STUN_USAGE_BIND_RETURN_ALTERNATE_SERVER:
+        if (const auto address = from_sockaddr(alternate); address && address->port != 0) {
+            answer.kind = BindingAnswer::Kind::Alternate;
+            answer.address = *address;
+            return answer;
+        }
+        answer.kind = BindingAnswer::Kind::Failed;
+        answer.failure = " redirected to an unusable address";
+        return answer;
+    default:
+        // A validated response ends the transaction (libnice has forgotten it): an error
+        // response, or a success without a mapped address.
+        answer.kind = BindingAnswer::Kind::Failed;
+        answer.failure = describe_failure(message);
+        return answer;
+    }
 }
 
 } // namespace jgather::stun

@@ -1,11 +1,18 @@
 // STUN wire checks the STUN source makes itself, before a datagram reaches libnice's agent:
 // libnice forgets a transaction as soon as one response validates, and checks FINGERPRINT only
 // when it also demands one on every message (which ejabberd's answers lack), so the header,
-// the sender and FINGERPRINT are checked here first.
+// the sender and FINGERPRINT are checked here first. Then libnice reads the answer.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
+#include <string>
+#include <sys/socket.h>
+
+#include <stun/stunagent.h>
+
+#include <jgather/address.hpp>
 
 namespace jgather::stun {
 
@@ -34,5 +41,33 @@ enum class Fingerprint : std::uint8_t {
 
 /** Checks the FINGERPRINT of @p message, which is_binding_response() accepted. */
 Fingerprint check_fingerprint(std::span<const std::uint8_t> message);
+
+/** Initialises @p agent the way the STUN source uses it. */
+void init_agent(StunAgent& agent);
+
+/** @brief What a Binding response to one of our transactions says. */
+struct BindingAnswer {
+    enum class Kind : std::uint8_t {
+        Ignored,   ///< Not an intact answer (bad FINGERPRINT, rejected by libnice): keep waiting.
+        Mapped,    ///< Success: `address` is the mapping.
+        Alternate, ///< 300 Try Alternate: `address` is the server to ask (RFC 8489 §10).
+        Failed,    ///< The transaction failed: `failure` says how, after the server's name.
+    };
+    Kind kind = Kind::Ignored;
+    TransportAddress address;
+    std::string failure; ///< e.g. " answered with error 400 (Bad Request)"
+};
+
+/** Reads @p datagram, a Binding response that is_binding_response() accepted and that the
+ * caller matched to a transaction @p agent created and to the server's address. Anything but
+ * Ignored means libnice's agent has forgotten the transaction. */
+BindingAnswer read_binding_answer(StunAgent& agent, std::span<const std::uint8_t> datagram);
+
+/** A socket address as a transport address (IPv4-mapped IPv6 unmapped); nullopt for other
+ * families. */
+std::optional<TransportAddress> from_sockaddr(const sockaddr_storage& in);
+
+/** @p address as a socket address; returns its length. */
+socklen_t to_sockaddr(const TransportAddress& address, sockaddr_storage& out);
 
 } // namespace jgather::stun

@@ -1,4 +1,4 @@
-// libFuzzer entry point; JGATHER_FUZZ_READER names the reader (xep0176, xep0065, xep0260).
+// libFuzzer entry point; JGATHER_FUZZ_READER names the reader (xep0176, xep0065, xep0260, stun).
 #include <cstdio>
 #include <cstdlib>
 

@@ -1,10 +1,53 @@
 #include "fuzz/readers.hpp"
+#include <array>
+#include <cstring>
+#include <vector>
+
+#include <stun/usages/bind.h>
 
 #include <jgather/xep0065.hpp>
 #include <jgather/xep0176.hpp>
 #include <jgather/xep0260.hpp>
 
+#include "sources/stun_message.hpp"
+
 namespace jgather::fuzz {
+namespace {
+
+// The STUN source's answer path on @p data, made to carry the transaction id of a request
+// libnice's agent really sent (the source drops other ids before reading).
+std::string check_stun_answer(const std::uint8_t* data, std::size_t size) {
+    std::vector<std::uint8_t> datagram(data, data + size);
+    StunAgent agent{};
+    stun::init_agent(agent);
+    StunMessage request{};
+    std::array<std::uint8_t, STUN_MAX_MESSAGE_SIZE_IPV6> buffer{};
+    stun_usage_bind_create(&agent, &request, buffer.data(), buffer.size());
+    if (datagram.size() >= stun::kHeaderSize) {
+        StunTransactionId id{};
+        stun_message_id(&request, id);
+        std::memcpy(datagram.data() + stun::kCookieAndIdOffset, id, stun::kCookieAndIdSize);
+    }
+    if (!stun::is_binding_response(datagram)) {
+        return {};
+    }
+    const auto fingerprint = stun::check_fingerprint(datagram);
+    const stun::BindingAnswer answer = stun::read_binding_answer(agent, datagram);
+    using Kind = stun::BindingAnswer::Kind;
+    if (fingerprint == stun::Fingerprint::Invalid && answer.kind != Kind::Ignored) {
+        return "stun: an answer with a bad FINGERPRINT was read";
+    }
+    if (answer.kind == Kind::Failed && answer.failure.empty()) {
+        return "stun: a failure without a description";
+    }
+    if ((answer.kind == Kind::Mapped || answer.kind == Kind::Alternate) &&
+        answer.address.port == 0) {
+        return "stun: an address with port 0 was accepted";
+    }
+    return {};
+}
+
+} // namespace
 
 std::string check_reader(std::string_view reader, const std::uint8_t* data, std::size_t size) {
     const std::string_view input(reinterpret_cast<const char*>(data), size);
@@ -48,6 +91,8 @@ std::string check_reader(std::string_view reader, const std::uint8_t* data, std:
                 return "xep0260: candidate " + std::to_string(i) + " changed in a round trip";
             }
         }
+    } else if (reader == "stun") {
+        return check_stun_answer(data, size);
     }
     return {};
 }

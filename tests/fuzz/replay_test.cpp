@@ -11,7 +11,7 @@ namespace fs = std::filesystem;
 
 TEST(FuzzCorpus, EveryCommittedInputKeepsTheInvariants) {
     std::size_t files = 0;
-    for (const char* reader : {"xep0176", "xep0065", "xep0260"}) {
+    for (const char* reader : {"xep0176", "xep0065", "xep0260", "stun"}) {
         const fs::path dir = fs::path(JGATHER_FUZZ_CORPUS) / reader;
         ASSERT_TRUE(fs::is_directory(dir)) << dir;
         for (const auto& entry : fs::directory_iterator(dir)) {
