@@ -174,10 +174,12 @@ Fingerprint check_fingerprint(std::span<const std::uint8_t> message) {
 }
 
 BindingAnswer read_binding_answer(StunAgent& agent, std::span<const std::uint8_t> datagram) {
-    BindingAnswer answer;
     if (check_fingerprint(datagram) == Fingerprint::Invalid) {
-        return answer; // RFC 8489 §14.7: a wrong FINGERPRINT, so not (intact) STUN
+        return {}; // RFC 8489 §14.7: a wrong FINGERPRINT, so not (intact) STUN
     }
+    const auto failed = [](std::string why) {
+        return BindingAnswer{BindingAnswer::Kind::Failed, {}, std::move(why)};
+    };
     StunMessage message{};
     switch (
         stun_agent_validate(&agent, &message, datagram.data(), datagram.size(), nullptr, nullptr)) {
@@ -186,43 +188,30 @@ BindingAnswer read_binding_answer(StunAgent& agent, std::span<const std::uint8_t
     case STUN_VALIDATION_UNKNOWN_ATTRIBUTE:
         // RFC 8489 §6.3.3/§6.3.4: unknown comprehension-required attributes fail the
         // transaction (and libnice has forgotten it).
-        answer.kind = BindingAnswer::Kind::Failed;
-        answer.failure = " answered with an unknown comprehension-required attribute";
-        return answer;
+        return failed(" answered with an unknown comprehension-required attribute");
     default:
-        return answer;
+        return {};
     }
     sockaddr_storage mapped{};
     socklen_t mapped_length = sizeof mapped;
     sockaddr_storage alternate{};
     socklen_t alternate_length = sizeof alternate;
-    switch (stun_usage_bind_process(&message, reinterpret_cast<sockaddr*>(&mapped), &mapped_length,
-                                    reinterpret_cast<sockaddr*>(&alternate), &alternate_length)) {
-    case STUN_USAGE_BIND_RETURN_SUCCESS:
-        if (const auto address = from_sockaddr(mapped); address && address->port != 0) {
-            answer.kind = BindingAnswer::Kind::Mapped;
-            answer.address = *address;
-            return answer;
-        }
-        answer.kind = BindingAnswer::Kind::Failed;
-        answer.failure = " answered an unusable mapped address";
-        return answer;
-    case STUN_USAGE_BIND_RETURN_ALTERNATE_SERVER:
-        if (const auto address = from_sockaddr(alternate); address && address->port != 0) {
-            answer.kind = BindingAnswer::Kind::Alternate;
-            answer.address = *address;
-            return answer;
-        }
-        answer.kind = BindingAnswer::Kind::Failed;
-        answer.failure = " redirected to an unusable address";
-        return answer;
-    default:
+    const StunUsageBindReturn processed =
+        stun_usage_bind_process(&message, reinterpret_cast<sockaddr*>(&mapped), &mapped_length,
+                                reinterpret_cast<sockaddr*>(&alternate), &alternate_length);
+    if (processed != STUN_USAGE_BIND_RETURN_SUCCESS &&
+        processed != STUN_USAGE_BIND_RETURN_ALTERNATE_SERVER) {
         // A validated response ends the transaction (libnice has forgotten it): an error
         // response, or a success without a mapped address.
-        answer.kind = BindingAnswer::Kind::Failed;
-        answer.failure = describe_failure(message);
-        return answer;
+        return failed(describe_failure(message));
     }
+    const bool success = processed == STUN_USAGE_BIND_RETURN_SUCCESS;
+    const auto address = from_sockaddr(success ? mapped : alternate);
+    if (!address || address->port == 0) {
+        return failed(success ? " answered an unusable mapped address"
+                              : " redirected to an unusable address");
+    }
+    return {success ? BindingAnswer::Kind::Mapped : BindingAnswer::Kind::Alternate, *address, {}};
 }
 
 } // namespace jgather::stun

@@ -9,7 +9,7 @@
 #include <jgather/jgather.hpp>
 #include <jgather/sources/stun.hpp>
 
-#include "support/glib_loop.hpp"
+#include "support/stun_gather.hpp"
 #include "support/xmpp_servers.hpp"
 
 using namespace jgather;
@@ -43,42 +43,9 @@ protected:
         return "127.0.0.1:" + std::to_string(ejabberd_->options().stun_port);
     }
 
-    struct Run {
-        GatherResult result;
-        SourceReport stun;
-    };
-
-    // Gathers from loopback bases (@p base_ips) with STUN against @p servers.
-    static Run gather(const std::vector<std::string>& servers,
-                      const std::vector<const char*>& base_ips = {"127.0.0.1"}) {
-        test::TestLoop t;
-        StunOptions stun;
-        for (const auto& s : servers) {
-            stun.servers.push_back(*StunSource::parse_server(s));
-        }
-        GatherOptions options;
-        options.host.include_loopback = true;
-        std::vector<LocalAddress> bases;
-        for (const char* ip : base_ips) {
-            LocalAddress a;
-            a.ip = *IpAddress::parse(ip);
-            a.interface = "lo";
-            a.interface_index = 1;
-            bases.push_back(a);
-        }
-        options.host.addresses = bases;
-        options.s5b = false;
-        Gatherer g(t.loop(), options);
-        g.add_source(std::make_unique<StunSource>(stun));
-        EXPECT_TRUE(g.gather());
-        EXPECT_TRUE(t.run_until([&] { return g.complete(); }, 10s));
-        Run run{g.result(), {}};
-        for (const auto& s : run.result.sources) {
-            if (s.name == "stun") {
-                run.stun = s;
-            }
-        }
-        return run;
+    static test::StunRun gather(const std::vector<std::string>& servers,
+                                const std::vector<const char*>& base_ips = {"127.0.0.1"}) {
+        return test::gather_with_stun(servers, {}, base_ips);
     }
 
     static unsigned no_nat_drops(const GatherResult& r) {
@@ -111,7 +78,7 @@ TEST_F(StunServers, EachServerMapsTheBaseToItselfSoTheSrflxIsDroppedAsNoNat) {
     for (const Case& c : {Case{coturn_v4(), "127.0.0.1"}, Case{coturn_v6(), "::1"},
                           Case{ejabberd_stun(), "127.0.0.1"}}) {
         SCOPED_TRACE(c.server);
-        const Run run = gather({c.server}, {c.base});
+        const test::StunRun run = gather({c.server}, {c.base});
         EXPECT_EQ(run.stun.state, SourceState::Ok) << run.stun.error;
         EXPECT_TRUE(std::none_of(run.result.ice.begin(), run.result.ice.end(),
                                  [](const Candidate& x) { return x.ice.type == IceType::Srflx; }));
@@ -129,7 +96,8 @@ TEST_F(StunServers, EachServerMapsTheBaseToItselfSoTheSrflxIsDroppedAsNoNat) {
 }
 
 TEST_F(StunServers, EachBaseAsksOnlyTheServersOfItsFamily) {
-    const Run run = gather({coturn_v4(), coturn_v6(), ejabberd_stun()}, {"127.0.0.1", "::1"});
+    const test::StunRun run =
+        gather({coturn_v4(), coturn_v6(), ejabberd_stun()}, {"127.0.0.1", "::1"});
     EXPECT_EQ(run.stun.state, SourceState::Ok) << run.stun.error;
     EXPECT_TRUE(run.stun.error.empty()) << run.stun.error;
     // 127.0.0.1 → coturn v4 and ejabberd, ::1 → coturn v6: three mappings, one per pair.
@@ -148,7 +116,7 @@ TEST_F(StunServers, EachBaseAsksOnlyTheServersOfItsFamily) {
 
 TEST_F(StunServers, AHealthyServerCompletesTheSourceInAboutOneRoundTrip) {
     // Loopback round trips are well under a millisecond; allow for a loaded CI machine.
-    const Run run = gather({coturn_v4()});
+    const test::StunRun run = gather({coturn_v4()});
     EXPECT_EQ(run.stun.state, SourceState::Ok);
     EXPECT_LT(run.stun.elapsed, 100ms) << "not waiting for a timer";
 }
@@ -156,7 +124,7 @@ TEST_F(StunServers, AHealthyServerCompletesTheSourceInAboutOneRoundTrip) {
 TEST_F(StunServers, AClosedPortTimesOutWithinTheBudgetBesideAHealthyServer) {
     const std::string closed = "127.0.0.1:" + std::to_string(test::free_udp_port("127.0.0.1"));
     const auto start = std::chrono::steady_clock::now();
-    const Run run = gather({closed, ejabberd_stun()});
+    const test::StunRun run = gather({closed, ejabberd_stun()});
     EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
     EXPECT_EQ(run.stun.state, SourceState::Ok) << "ejabberd answered";
     EXPECT_NE(run.stun.error.find("no answer from " + closed + " within 400 ms"), std::string::npos)

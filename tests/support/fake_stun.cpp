@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "socket_address.hpp"
+
 namespace jgather::test {
 namespace {
 
@@ -44,40 +46,6 @@ void put32(std::vector<std::uint8_t>& out, std::uint32_t value) {
     put16(out, static_cast<std::uint16_t>(value));
 }
 
-socklen_t make_address(const std::string& ip, std::uint16_t port, sockaddr_storage& out) {
-    out = {};
-    if (ip.find(':') == std::string::npos) {
-        auto* sin = reinterpret_cast<sockaddr_in*>(&out);
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons(port);
-        if (inet_pton(AF_INET, ip.c_str(), &sin->sin_addr) != 1) {
-            throw std::invalid_argument("not an IP: " + ip);
-        }
-        return sizeof *sin;
-    }
-    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&out);
-    sin6->sin6_family = AF_INET6;
-    sin6->sin6_port = htons(port);
-    if (inet_pton(AF_INET6, ip.c_str(), &sin6->sin6_addr) != 1) {
-        throw std::invalid_argument("not an IP: " + ip);
-    }
-    return sizeof *sin6;
-}
-
-int bound_socket(const std::string& ip, std::uint16_t& port) {
-    sockaddr_storage address{};
-    socklen_t length = make_address(ip, 0, address);
-    const int fd = socket(address.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
-        getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-        throw std::runtime_error("fake STUN server: cannot bind " + ip);
-    }
-    port = address.ss_family == AF_INET
-               ? ntohs(reinterpret_cast<sockaddr_in*>(&address)->sin_port)
-               : ntohs(reinterpret_cast<sockaddr_in6*>(&address)->sin6_port);
-    return fd;
-}
-
 } // namespace
 
 StunWire& StunWire::attribute(std::uint16_t type, const std::vector<std::uint8_t>& value) {
@@ -92,7 +60,7 @@ StunWire& StunWire::attribute(std::uint16_t type, const std::vector<std::uint8_t
 
 void StunWire::address(std::uint16_t type, const std::string& ip, std::uint16_t port, bool xored) {
     sockaddr_storage parsed{};
-    make_address(ip, port, parsed);
+    make_sockaddr(ip, port, parsed);
     const bool v4 = parsed.ss_family == AF_INET;
     std::array<std::uint8_t, 16> bytes{};
     const std::size_t length = v4 ? 4 : 16;
@@ -177,9 +145,9 @@ std::vector<std::uint8_t> StunWire::bytes() const {
 
 FakeStunServer::FakeStunServer(const std::string& ip, Script script)
     : ip_(ip), script_(std::move(script)) {
-    socket_ = bound_socket(ip, port_);
+    socket_ = bound_socket(ip, SOCK_DGRAM, port_);
     std::uint16_t other_port = 0;
-    other_socket_ = bound_socket(ip, other_port);
+    other_socket_ = bound_socket(ip, SOCK_DGRAM, other_port);
     thread_ = std::thread([this] { serve(); });
 }
 
@@ -200,6 +168,11 @@ std::vector<FakeStunRequest> FakeStunServer::requests() const {
     return requests_;
 }
 
+bool FakeStunServer::wait_for_requests(std::size_t count, std::chrono::milliseconds limit) const {
+    std::unique_lock lock(mutex_);
+    return received_.wait_for(lock, limit, [&] { return requests_.size() >= count; });
+}
+
 void FakeStunServer::serve() {
     while (!stopping_) {
         pollfd readable{socket_, POLLIN, 0};
@@ -217,22 +190,14 @@ void FakeStunServer::serve() {
         FakeStunRequest request;
         request.type = static_cast<std::uint16_t>((buffer[0] << 8) | buffer[1]);
         std::memcpy(request.id.data(), buffer.data() + 8, 12);
-        char text[INET6_ADDRSTRLEN] = {};
-        if (from.ss_family == AF_INET) {
-            const auto* sin = reinterpret_cast<const sockaddr_in*>(&from);
-            inet_ntop(AF_INET, &sin->sin_addr, text, sizeof text);
-            request.from_port = ntohs(sin->sin_port);
-        } else {
-            const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&from);
-            inet_ntop(AF_INET6, &sin6->sin6_addr, text, sizeof text);
-            request.from_port = ntohs(sin6->sin6_port);
-        }
-        request.from_ip = text;
+        request.from_ip = ip_of(from);
+        request.from_port = port_of(from);
         {
             std::lock_guard lock(mutex_);
             request.index = static_cast<unsigned>(requests_.size());
             requests_.push_back(request);
         }
+        received_.notify_all();
         for (const FakeStunSend& send : script_(request)) {
             sendto(send.from_other_socket ? other_socket_ : socket_, send.bytes.data(),
                    send.bytes.size(), 0, reinterpret_cast<const sockaddr*>(&from), from_length);

@@ -6,6 +6,8 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -82,6 +84,8 @@ public:
     [[nodiscard]] std::string address() const;
     /** Every request received so far. */
     [[nodiscard]] std::vector<FakeStunRequest> requests() const;
+    /** Waits until @p count requests have been received; false after @p limit. */
+    bool wait_for_requests(std::size_t count, std::chrono::milliseconds limit) const;
 
 private:
     void serve();
@@ -93,6 +97,7 @@ private:
     std::uint16_t port_ = 0;
     std::atomic<bool> stopping_{false};
     mutable std::mutex mutex_;
+    mutable std::condition_variable received_;
     std::vector<FakeStunRequest> requests_;
     std::thread thread_;
 };

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "netns.hpp"
+#include "socket_address.hpp"
 
 namespace jgather::test {
 namespace {
@@ -41,23 +42,6 @@ void must(int status, const std::string& what) {
     if (status != 0) {
         throw std::runtime_error(what + " failed with status " + std::to_string(status));
     }
-}
-
-// ip:port as a socket address of the IP's family (IPv4 or IPv6 literal).
-socklen_t make_sockaddr(const std::string& ip, std::uint16_t port, sockaddr_storage& out) {
-    out = {};
-    if (ip.find(':') == std::string::npos) {
-        auto* sin = reinterpret_cast<sockaddr_in*>(&out);
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons(port);
-        inet_pton(AF_INET, ip.c_str(), &sin->sin_addr);
-        return sizeof *sin;
-    }
-    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&out);
-    sin6->sin6_family = AF_INET6;
-    sin6->sin6_port = htons(port);
-    inet_pton(AF_INET6, ip.c_str(), &sin6->sin6_addr);
-    return sizeof *sin6;
 }
 
 // Spawns @p argv in @p dir with @p env added, output appended to @p log; returns the PID.
@@ -121,19 +105,9 @@ namespace {
 
 // The port the OS picks for a socket of @p type bound to ip:0.
 std::uint16_t free_port(const std::string& ip, int type) {
-    sockaddr_storage addr{};
-    socklen_t length = make_sockaddr(ip, 0, addr);
-    const int fd = socket(addr.ss_family, type | SOCK_CLOEXEC, 0);
-    if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), length) != 0 ||
-        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length) != 0) {
-        if (fd >= 0) {
-            close(fd);
-        }
-        throw std::runtime_error("cannot find a free port on " + ip);
-    }
-    close(fd);
-    return addr.ss_family == AF_INET ? ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port)
-                                     : ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+    std::uint16_t port = 0;
+    close(bound_socket(ip, type, port));
+    return port;
 }
 
 } // namespace
