@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include "../util/random.hpp"
+#include "../util/sockaddr.hpp"
 
 namespace jgather::detail {
 namespace {
@@ -112,25 +113,11 @@ std::string errno_text(int err) {
     return std::strerror(err);
 }
 
-void fill_sockaddr(const LocalAddress& address, std::uint16_t port, sockaddr_storage& storage,
-                   socklen_t& length) {
-    std::memset(&storage, 0, sizeof storage);
-    if (address.ip.family() == Family::IPv4) {
-        auto* sin = reinterpret_cast<sockaddr_in*>(&storage);
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons(port);
-        std::memcpy(&sin->sin_addr, address.ip.bytes().data(), 4);
-        length = sizeof *sin;
-    } else {
-        auto* sin6 = reinterpret_cast<sockaddr_in6*>(&storage);
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons(port);
-        std::memcpy(&sin6->sin6_addr, address.ip.bytes().data(), 16);
-        if (address.ip.is_link_local()) {
-            sin6->sin6_scope_id = address.interface_index;
-        }
-        length = sizeof *sin6;
-    }
+// The socket address to bind for @p address (link-local IPv6 needs its interface).
+socklen_t local_sockaddr(const LocalAddress& address, std::uint16_t port,
+                         sockaddr_storage& storage) {
+    return to_sockaddr({address.ip, port}, storage,
+                       address.ip.is_link_local() ? address.interface_index : 0);
 }
 
 std::uint16_t bound_port(int fd) {
@@ -139,10 +126,8 @@ std::uint16_t bound_port(int fd) {
     if (::getsockname(fd, reinterpret_cast<sockaddr*>(&storage), &length) != 0) {
         return 0;
     }
-    if (storage.ss_family == AF_INET) {
-        return ntohs(reinterpret_cast<sockaddr_in*>(&storage)->sin_port);
-    }
-    return ntohs(reinterpret_cast<sockaddr_in6*>(&storage)->sin6_port);
+    const auto bound = from_sockaddr(storage);
+    return bound ? bound->port : 0;
 }
 
 } // namespace
@@ -205,7 +190,7 @@ Result<BoundSocket> bind_udp(const LocalAddress& address, std::uint16_t port_min
     sockaddr_storage storage{};
     socklen_t length = 0;
     if (port_min == 0 && port_max == 0) {
-        fill_sockaddr(address, 0, storage, length);
+        length = local_sockaddr(address, 0, storage);
         if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&storage), length) != 0) {
             return Error{"cannot bind UDP socket: " + errno_text(errno)};
         }
@@ -222,7 +207,7 @@ Result<BoundSocket> bind_udp(const LocalAddress& address, std::uint16_t port_min
     int last_error = EADDRINUSE;
     for (unsigned i = 0; i < span; ++i) {
         const auto port = static_cast<std::uint16_t>(port_min + (offset + i) % span);
-        fill_sockaddr(address, port, storage, length);
+        length = local_sockaddr(address, port, storage);
         if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&storage), length) == 0) {
             return BoundSocket{std::move(fd), port};
         }

@@ -19,6 +19,7 @@
 #include <jgather/sources/stun.hpp>
 
 #include "stun_message.hpp"
+#include "util/sockaddr.hpp"
 
 namespace jgather {
 namespace {
@@ -118,7 +119,7 @@ private:
 
     void send(Transaction& t) {
         sockaddr_storage to{};
-        const socklen_t length = stun::to_sockaddr(t.server, to);
+        const socklen_t length = detail::to_sockaddr(t.server, to);
         ++t.sends;
         if (::sendto(t.fd, t.buffer.data(), t.length, 0, reinterpret_cast<sockaddr*>(&to), length) <
             0) {
@@ -168,7 +169,7 @@ private:
                 t = candidate.get();
             }
         }
-        const auto source = stun::from_sockaddr(from);
+        const auto source = detail::from_sockaddr(from);
         if (!t || !source || *source != t->server) {
             return; // a transaction we never sent, or not from the server we asked
         }

@@ -63,11 +63,4 @@ struct BindingAnswer {
  * Ignored means libnice's agent has forgotten the transaction. */
 BindingAnswer read_binding_answer(StunAgent& agent, std::span<const std::uint8_t> datagram);
 
-/** A socket address as a transport address (IPv4-mapped IPv6 unmapped); nullopt for other
- * families. */
-std::optional<TransportAddress> from_sockaddr(const sockaddr_storage& in);
-
-/** @p address as a socket address; returns its length. */
-socklen_t to_sockaddr(const TransportAddress& address, sockaddr_storage& out);
-
 } // namespace jgather::stun
