@@ -29,6 +29,7 @@ protected:
         test::XmppServerOptions prosody;
         prosody.netns = lab_->ns("srv");
         prosody.ip = "203.0.113.1";
+        prosody.ip6 = "2001:db8:0:1::1";
         prosody.port = 5222;
         test::XmppServerOptions ejabberd = prosody;
         ejabberd.port = 5223;
@@ -70,13 +71,13 @@ protected:
 
     // Connects from @p host's namespace to @p server and gathers with SIC (and STUN) there.
     static GatherResult gather_from(const std::string& host, const XmppServer& server,
-                                    bool with_stun = false) {
+                                    bool with_stun = false, bool over_ipv6 = false) {
         test::EnterNetns inside(lab_->ns(host));
         test::TestLoop t;
         xmpp::ConnectOptions account;
         account.jid = "romeo@example.org";
         account.password = "secret123";
-        account.host = server.options().ip;
+        account.host = over_ipv6 ? server.options().ip6 : server.options().ip;
         account.port = server.port();
         account.ca_file = server.ca_file();
         xmpp::XmppConnection connection(t.context(), account);
@@ -88,7 +89,9 @@ protected:
         GatherOptions options;
         options.jid = connection.client().jid().full();
         options.s5b_port = 5086;
-        options.host.ipv6 = false; // the XMPP servers listen on IPv4: SIC learns the v4 NAT
+        // SIC learns the NAT of the family the XMPP connection uses: gather from that one.
+        options.host.ipv4 = !over_ipv6;
+        options.host.ipv6 = over_ipv6;
         Gatherer g(t.loop(), options);
         g.add_source(sic.source());
         if (with_stun) {
@@ -184,6 +187,40 @@ TEST_F(BehindNat, PublicClientGetsNothingDerivedAndTheReason) {
             std::any_of(r.dropped.begin(), r.dropped.end(), [](const DroppedAddress& d) {
                 return d.address == "203.0.113.50" &&
                        d.reason.find("is a local address (no NAT)") != std::string::npos;
+            });
+        EXPECT_TRUE(explained);
+    }
+}
+
+TEST_F(BehindNat, SicOverIpv6LearnsTheNat66AddressOrNothingWhereIpv6IsRouted) {
+    for (const XmppServer* server : {prosody_, ejabberd_}) {
+        SCOPED_TRACE(
+            to_string(server == prosody_ ? XmppServer::Kind::Prosody : XmppServer::Kind::Ejabberd));
+        // c1: NAT66 — the server sees nat1's WAN address: a derived srflx and assisted.
+        const GatherResult r1 = gather_from("c1", *server, false, true);
+        ASSERT_EQ(r1.external_addresses.size(), 1U) << sic_error(r1);
+        EXPECT_EQ(r1.external_addresses[0].ip.to_string(), "2001:db8:0:1::2");
+        const auto hosts = of_type(r1.ice, IceType::Host);
+        const auto srflx = of_type(r1.ice, IceType::Srflx);
+        ASSERT_EQ(hosts.size(), 1U);
+        ASSERT_EQ(srflx.size(), 1U);
+        EXPECT_EQ(hosts[0]->host, "2001:db8:0:10::10");
+        EXPECT_EQ(srflx[0]->host, "2001:db8:0:1::2");
+        EXPECT_EQ(srflx[0]->port, hosts[0]->port) << "a guess: the base's own port";
+        ASSERT_EQ(r1.s5b.size(), 2U);
+        EXPECT_EQ(r1.s5b[1].s5b.type, S5bType::Assisted);
+        EXPECT_EQ(r1.s5b[1].host, "2001:db8:0:1::2");
+        EXPECT_EQ(r1.network.ipv6, NetworkVerdict::Nat::Nat);
+
+        // c2: IPv6 routed — the server sees c2's own address: nothing derived, with the reason.
+        const GatherResult r2 = gather_from("c2", *server, false, true);
+        ASSERT_EQ(r2.external_addresses.size(), 1U) << sic_error(r2);
+        EXPECT_EQ(r2.external_addresses[0].ip.to_string(), "2001:db8:0:20::10");
+        EXPECT_TRUE(of_type(r2.ice, IceType::Srflx).empty());
+        EXPECT_EQ(r2.network.ipv6, NetworkVerdict::Nat::None);
+        const bool explained =
+            std::any_of(r2.dropped.begin(), r2.dropped.end(), [](const DroppedAddress& d) {
+                return d.reason.find("is a local address (no NAT)") != std::string::npos;
             });
         EXPECT_TRUE(explained);
     }

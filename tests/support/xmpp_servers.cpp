@@ -121,14 +121,12 @@ std::uint16_t free_udp_port(const std::string& ip) {
 }
 
 bool wait_for_listener(const std::string& ip, std::uint16_t port, std::chrono::milliseconds limit) {
+    sockaddr_storage address{};
+    const socklen_t length = make_sockaddr(ip, port, address);
     const auto until = std::chrono::steady_clock::now() + limit;
     while (std::chrono::steady_clock::now() < until) {
-        const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_port = htons(port);
-        inet_pton(AF_INET, ip.c_str(), &addr.sin_addr);
-        const bool up = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+        const int fd = socket(address.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        const bool up = connect(fd, reinterpret_cast<sockaddr*>(&address), length) == 0;
         close(fd);
         if (up) {
             return true;
@@ -166,6 +164,14 @@ XmppServer::XmppServer(Kind kind, XmppServerOptions options)
         listening = wait_for_listener(options_.ip, options_.port, std::chrono::seconds(30));
     } else {
         listening = wait_for_listener(options_.ip, options_.port, std::chrono::seconds(30));
+    }
+    if (listening && !options_.ip6.empty()) {
+        if (!options_.netns.empty()) {
+            EnterNetns inside(options_.netns);
+            listening = wait_for_listener(options_.ip6, options_.port, std::chrono::seconds(10));
+        } else {
+            listening = wait_for_listener(options_.ip6, options_.port, std::chrono::seconds(10));
+        }
     }
     if (listening && options_.stun_port != 0) {
         if (!options_.netns.empty()) {
@@ -233,7 +239,8 @@ void XmppServer::start_prosody() {
         << (options_.sic ? "; \"ipcheck\"" : "") << " }\n"
         << "modules_disabled = { \"s2s\" }\n"
         << "c2s_ports = { " << options_.port << " }\n"
-        << "c2s_interfaces = { \"" << options_.ip << "\" }\n"
+        << "c2s_interfaces = { \"" << options_.ip << "\""
+        << (options_.ip6.empty() ? "" : "; \"" + options_.ip6 + "\"") << " }\n"
         << "s2s_ports = {}\nhttp_ports = {}\nhttps_ports = {}\n"
         << "c2s_require_encryption = true\n"
         << "authentication = \"internal_hashed\"\n"
@@ -261,6 +268,12 @@ void XmppServer::start_ejabberd() {
         << "    ip: \"" << options_.ip << "\"\n"
         << "    module: ejabberd_c2s\n"
         << "    starttls_required: true\n";
+    if (!options_.ip6.empty()) {
+        yml << "  - port: " << options_.port << "\n"
+            << "    ip: \"" << options_.ip6 << "\"\n"
+            << "    module: ejabberd_c2s\n"
+            << "    starttls_required: true\n";
+    }
     if (options_.stun_port != 0) {
         yml << "  - port: " << options_.stun_port << "\n"
             << "    ip: \"" << options_.ip << "\"\n"

@@ -37,6 +37,7 @@ bool wait_for_listener(const std::string& ip, std::uint16_t port, std::chrono::m
 struct XmppServerOptions {
     std::string domain = "example.org";
     std::string ip = "127.0.0.1"; ///< Address the c2s listener binds.
+    std::string ip6;              ///< Also listen on this IPv6 literal (same port), if set.
     std::uint16_t port = 0;       ///< 0 = a free port chosen by the OS.
     bool sic = true;              ///< Load the Server IP Check module.
     std::vector<std::pair<std::string, std::string>> users = {{"romeo", "secret123"}};
