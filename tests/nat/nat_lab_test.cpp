@@ -127,6 +127,13 @@ std::vector<const Candidate*> of_type(const std::vector<Candidate>& list, IceTyp
     return out;
 }
 
+// How many dropped addresses have a reason containing @p text.
+long drop_reasons(const GatherResult& r, const std::string& text) {
+    return std::count_if(r.dropped.begin(), r.dropped.end(), [&](const DroppedAddress& d) {
+        return d.reason.find(text) != std::string::npos;
+    });
+}
+
 std::string sic_error(const GatherResult& r) {
     for (const auto& s : r.sources) {
         if (s.name == "sic") {
@@ -218,10 +225,7 @@ TEST_F(BehindNat, SicOverIpv6LearnsTheNat66AddressOrNothingWhereIpv6IsRouted) {
         EXPECT_EQ(r2.external_addresses[0].ip.to_string(), "2001:db8:0:20::10");
         EXPECT_TRUE(of_type(r2.ice, IceType::Srflx).empty());
         EXPECT_EQ(r2.network.ipv6, NetworkVerdict::Nat::None);
-        const bool explained =
-            std::any_of(r2.dropped.begin(), r2.dropped.end(), [](const DroppedAddress& d) {
-                return d.reason.find("is a local address (no NAT)") != std::string::npos;
-            });
+        const bool explained = drop_reasons(r2, "is a local address (no NAT)") > 0;
         EXPECT_TRUE(explained);
     }
 }
@@ -249,10 +253,7 @@ TEST_F(BehindNat, StunMapsEachBaseThroughTheNatOnCoturnAndEjabberd) {
         EXPECT_EQ(srflx[0]->ice.related->port, hosts[0]->port);
         EXPECT_EQ(srflx[0]->port, hosts[0]->port) << "Linux MASQUERADE preserves the port";
         EXPECT_GT(srflx[0]->priority, (100U << 24) | (32768U << 8)) << "verified: upper band";
-        const bool redundant =
-            std::any_of(r.dropped.begin(), r.dropped.end(), [](const DroppedAddress& d) {
-                return d.reason.find("redundant") != std::string::npos;
-            });
+        const bool redundant = drop_reasons(r, "redundant") > 0;
         EXPECT_TRUE(redundant);
         ASSERT_EQ(r.external_addresses.size(), 2U) << "one finding per server";
         EXPECT_EQ(r.network.nat, NetworkVerdict::Nat::Nat);
@@ -269,10 +270,7 @@ TEST_F(BehindNat, StunOnAPublicAddressDropsTheSrflxEqualToItsBase) {
     const GatherResult r = stun_from("pub", {"203.0.113.1:3478"});
     EXPECT_TRUE(of_type(r.ice, IceType::Srflx).empty());
     EXPECT_EQ(r.network.nat, NetworkVerdict::Nat::None);
-    const bool explained =
-        std::any_of(r.dropped.begin(), r.dropped.end(), [](const DroppedAddress& d) {
-            return d.reason.find("equals its base: no NAT") != std::string::npos;
-        });
+    const bool explained = drop_reasons(r, "equals its base: no NAT") > 0;
     EXPECT_TRUE(explained);
 }
 
@@ -353,8 +351,6 @@ TEST_F(BehindNat, APublicDualStackHostIsSeenAsItselfInBothFamilies) {
     EXPECT_EQ(r.network.ipv4, NetworkVerdict::Nat::None);
     EXPECT_EQ(r.network.ipv6, NetworkVerdict::Nat::None);
     EXPECT_TRUE(r.network.notes.empty()) << r.network.notes.front();
-    const auto no_nat = std::count_if(r.dropped.begin(), r.dropped.end(), [](const auto& d) {
-        return d.reason.find("equals its base: no NAT") != std::string::npos;
-    });
+    const auto no_nat = drop_reasons(r, "equals its base: no NAT");
     EXPECT_EQ(no_nat, 2);
 }
