@@ -33,7 +33,9 @@ they arrive (ms since start); the final result goes to stdout.
   --exclude-interface NAME  never this interface (repeatable)
   --components N        ICE components, 1-256 (default 1)
   --s5b-port PORT       advertise this SOCKS5 listener port (default: open one)
-  --jid JID             full JID written into SOCKS5 candidates
+  --jid JID             full JID written into SOCKS5 candidates; SOCKS5 candidates are
+                        gathered only with it (with --password, user@domain logs in as
+                        user@domain/jgather-demo)
   --peer-jid JID        target JID for the XEP-0260 dstaddr (default peer@example.org/jgather)
   --sid SID             stream id for XEP-0065/0260 output (default: random)
   --external-ip IP[:PORT]  a known external address (1:1 NAT); PORT = forwarded S5B port
@@ -41,8 +43,9 @@ they arrive (ms since start); the final result goes to stdout.
 STUN (server-reflexive candidates):
   --stun IP[:PORT]      a STUN server (repeatable; port 3478 by default)
   --stun-rto MS         initial retransmission timeout (default 500)
-  --stun-retries N      retransmissions after the first send (default 2)
-  --stun-give-up MS     give a silent server up after this long (default 400)
+  --stun-retries N      retransmissions after the first send (default 0)
+  --stun-give-up MS     after the last send, wait this long for an answer (default 400)
+  --stun-pacing MS      Ta: start transactions this far apart, 5 or more (default 50)
   --stun-complete WHEN  all: wait for every server (default); first: complete as soon as
                         every base has one mapping
 
@@ -149,8 +152,9 @@ Options parse_args(int argc, char** argv) {
                 usage_error("--stun-complete: expected all or first, not '" + when + "'");
             }
         } else if (arg == "--stun-give-up") {
-            o.stun.give_up_after =
-                std::chrono::milliseconds(parse_unsigned(arg, value(), 1, 600000));
+            o.stun.final_wait = std::chrono::milliseconds(parse_unsigned(arg, value(), 1, 600000));
+        } else if (arg == "--stun-pacing") {
+            o.stun.pacing = std::chrono::milliseconds(parse_unsigned(arg, value(), 0, 60000));
         } else if (arg == "--password") {
             o.xmpp.password = value();
         } else if (arg == "--xmpp-host") {
@@ -188,13 +192,28 @@ Options parse_args(int argc, char** argv) {
     o.gather.host.ipv4 = !only_v6;
     o.gather.host.ipv6 = !only_v4;
     if (!o.stun.servers.empty()) {
+        if (auto valid = o.stun.validate(); !valid) {
+            usage_error(valid.error().message);
+        }
         o.sources.push_back(std::make_unique<jgather::StunSource>(o.stun));
     }
     if (!o.xmpp.password.empty()) {
         if (!o.jid_given) {
             usage_error("--password needs --jid user@domain");
         }
+        if (o.gather.jid.find('/') == std::string::npos) {
+            o.gather.jid += "/jgather-demo"; // the resource to bind, and the S5B candidates' JID
+        }
         o.xmpp.jid = o.gather.jid;
+    }
+    const bool s5b_format = o.format == "xep0065" || o.format == "xep0260";
+    if (s5b_format && !o.jid_given) {
+        usage_error("--format " + o.format + " needs --jid (the full JID of the SOCKS5 offer)");
+    }
+    o.gather.s5b = o.jid_given;
+    if (o.gather.s5b && o.gather.jid.find('/') == std::string::npos) {
+        usage_error("--jid: SOCKS5 candidates need a full JID (user@domain/resource), not '" +
+                    o.gather.jid + "'");
     }
     return o;
 }
@@ -411,6 +430,13 @@ int gather_and_print(Options& options, jgather::EventLoop& loop, GMainLoop* main
             std::chrono::steady_clock::now() - start);
         std::fprintf(stderr, "[%8.3f ms] %s\n", ms(since), describe(c).c_str());
     };
+    gatherer.on_candidate_superseded = [&](const jgather::Candidate& old,
+                                           const jgather::Candidate& by) {
+        const auto since = std::chrono::duration_cast<std::chrono::microseconds>(
+            std::chrono::steady_clock::now() - start);
+        std::fprintf(stderr, "[%8.3f ms] superseded: %s (by the one from %s)\n", ms(since),
+                     describe(old).c_str(), by.origin.to_string().c_str());
+    };
     gatherer.on_source_done = [&](const jgather::SourceReport& r) {
         std::fprintf(stderr, "[%8.3f ms] source %s: %s%s\n", ms(r.elapsed), r.name.c_str(),
                      std::string(to_string(r.state)).c_str(),
@@ -442,33 +468,26 @@ int main(int argc, char** argv) {
     if (options.xmpp.password.empty()) {
         exit_code = gather_and_print(options, *loop, main_loop, nullptr);
     } else {
-        // Connect first (SIC needs the session), then gather with SIC beside the other sources.
-        // A failed connection is reported, and the gathering goes on without it.
+        // The gathering starts at once: host candidates never wait for XMPP. Server IP Check
+        // waits for the connection inside its own source, bounded by --timeout; a failed
+        // connection fails that source and nothing else.
         jgather::xmpp::XmppConnection connection(nullptr, options.xmpp);
         jgather::SicService sic(connection, options.sic);
         const auto start = std::chrono::steady_clock::now();
-        bool settled = false;
+        const auto since = [&start] {
+            return ms(std::chrono::duration_cast<std::chrono::microseconds>(
+                std::chrono::steady_clock::now() - start));
+        };
         connection.on_connected = [&] {
-            settled = true;
-            options.gather.jid = connection.client().jid().full(); // the bound full JID
-            std::fprintf(stderr, "[%8.3f ms] xmpp: connected as %s\n",
-                         ms(std::chrono::duration_cast<std::chrono::microseconds>(
-                             std::chrono::steady_clock::now() - start)),
-                         options.gather.jid.c_str());
-            g_main_loop_quit(main_loop);
+            std::fprintf(stderr, "[%8.3f ms] xmpp: connected as %s\n", since(),
+                         connection.client().jid().full().c_str());
         };
         connection.on_disconnected = [&](const jgather::xmpp::Disconnect& d) {
-            if (!settled) {
-                std::fprintf(stderr, "jgather-demo: xmpp: %s\n", d.message.c_str());
-                settled = true;
-                g_main_loop_quit(main_loop);
-            }
+            std::fprintf(stderr, "[%8.3f ms] xmpp: %s\n", since(), d.message.c_str());
         };
         if (!connection.connect()) {
             std::fprintf(stderr, "jgather-demo: xmpp: cannot connect as '%s'\n",
                          options.xmpp.jid.c_str());
-        } else {
-            g_main_loop_run(main_loop);
         }
         exit_code = gather_and_print(options, *loop, main_loop, &sic);
         connection.on_connected = nullptr;

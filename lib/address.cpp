@@ -201,6 +201,96 @@ bool IpAddress::is_private() const noexcept {
     return (bytes_[0] & 0xfe) == 0xfc;
 }
 
+bool IpAddress::is_multicast() const noexcept {
+    if (family_ == Family::IPv4) {
+        return (bytes_[0] & 0xf0) == 224;
+    }
+    return bytes_[0] == 0xff;
+}
+
+bool IpAddress::is_broadcast() const noexcept {
+    return family_ == Family::IPv4 && bytes_[0] == 255 && bytes_[1] == 255 && bytes_[2] == 255 &&
+           bytes_[3] == 255;
+}
+
+bool IpAddress::is_reserved() const noexcept {
+    return family_ == Family::IPv4 && (bytes_[0] == 0 || (bytes_[0] & 0xf0) == 240);
+}
+
+std::optional<std::string> remote_address_problem(const IpAddress& ip) {
+    const IpAddress a = ip.unmapped();
+    if (a.is_unspecified()) {
+        return a.to_string() + " is the unspecified address";
+    }
+    if (a.is_broadcast()) {
+        return a.to_string() + " is the broadcast address";
+    }
+    if (a.is_multicast()) {
+        return a.to_string() + " is a multicast address";
+    }
+    if (a.is_reserved()) {
+        return a.to_string() + " is a reserved address (RFC 1122 §3.2.1.3, RFC 1112 §4)";
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> external_address_problem(const IpAddress& ip) {
+    if (auto problem = remote_address_problem(ip)) {
+        return problem;
+    }
+    const IpAddress a = ip.unmapped();
+    if (a.is_loopback()) {
+        return a.to_string() + " is a loopback address";
+    }
+    if (a.is_link_local()) {
+        return a.to_string() + " is a link-local address, never routed beyond its link";
+    }
+    return std::nullopt;
+}
+
+Result<TransportAddress> TransportAddress::parse(std::string_view text,
+                                                 std::uint16_t default_port) {
+    const auto quoted = "'" + std::string(text) + "'";
+    std::string_view host = text;
+    std::optional<std::string_view> digits;
+    if (!text.empty() && text.front() == '[') {
+        const auto close = text.find(']');
+        if (close == std::string_view::npos) {
+            return Error{quoted + ": missing ']'"};
+        }
+        host = text.substr(1, close - 1);
+        if (close + 1 < text.size()) {
+            if (text[close + 1] != ':') {
+                return Error{quoted + ": expected [IPv6]:PORT"};
+            }
+            digits = text.substr(close + 2);
+        }
+    } else if (const auto colon = text.find(':');
+               colon != std::string_view::npos && colon == text.rfind(':')) {
+        host = text.substr(0, colon); // one colon: IPv4:PORT (IPv6 has at least two)
+        digits = text.substr(colon + 1);
+    }
+    std::uint16_t port = default_port;
+    if (digits) {
+        const bool plain = !digits->empty() && digits->size() <= 5 && digits->front() != '0' &&
+                           std::all_of(digits->begin(), digits->end(),
+                                       [](char c) { return c >= '0' && c <= '9'; });
+        const unsigned long value = plain ? std::stoul(std::string(*digits)) : 0;
+        if (!plain || value > 65535) {
+            return Error{quoted + ": port '" + std::string(*digits) + "' is not 1-65535"};
+        }
+        port = static_cast<std::uint16_t>(value);
+    }
+    auto ip = IpAddress::parse(host);
+    if (!ip) {
+        return Error{quoted + ": " + ip.error().message};
+    }
+    if (text.front() == '[' && ip->family() != Family::IPv6) {
+        return Error{quoted + ": brackets are for IPv6 addresses"};
+    }
+    return TransportAddress{ip->unmapped(), port};
+}
+
 IpAddress IpAddress::unmapped() const noexcept {
     if (!is_v4_mapped()) {
         return *this;

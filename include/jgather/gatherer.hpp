@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include <jgather/bases.hpp>
 #include <jgather/candidate.hpp>
 #include <jgather/export.hpp>
 #include <jgather/loop.hpp>
@@ -49,19 +50,16 @@ struct GatherOptions {
     HostOptions host;        ///< Local addresses and sockets.
     bool ice = true;         ///< Gather XEP-0176 ICE-UDP candidates.
     unsigned components = 1; ///< ICE components (1 = RTP only, 2 = RTP + RTCP), 1-256.
-    bool s5b = true;         ///< Gather XEP-0065/0260 SOCKS5 candidates.
+    /** Gather XEP-0065/0260 SOCKS5 candidates. Off by default: a call needs none, and a file
+     * transfer asks for them (with a jid), so that no TCP listener is opened unasked. */
+    bool s5b = false;
     /** TCP port of the caller's SOCKS5 listener. Unset: the gatherer opens one (dual-stack,
      * ephemeral port) and hands it over with take_s5b_listener(). */
     std::optional<std::uint16_t> s5b_port;
-    std::string jid = "user@example.org/jgather"; ///< Full JID written into S5B candidates.
+    /** Full JID written into S5B candidates (XEP-0065 §5.3.1: the offering entity); required
+     * when s5b is on. */
+    std::string jid;
     std::chrono::milliseconds deadline = kDefaultDeadline; ///< Overall deadline.
-};
-
-/** @brief A local or learned address that produced no candidate, and why. */
-struct DroppedAddress {
-    std::string address;   ///< The address (and port, where one was involved).
-    std::string interface; ///< Its interface, if local.
-    std::string reason;    ///< Why it was dropped, for a person.
 };
 
 /** @brief How one source ended. */
@@ -70,14 +68,6 @@ struct SourceReport {
     SourceState state = SourceState::Ok;  ///< How it ended.
     std::string error;                    ///< Why, when not ok.
     std::chrono::microseconds elapsed{0}; ///< From the start of the gathering to its end.
-};
-
-/** @brief A UDP socket bound for an ICE base, owned by the caller once taken. */
-struct OwnedSocket {
-    unsigned component = 1;   ///< ICE component.
-    TransportAddress address; ///< Bound address.
-    std::string interface;    ///< Interface name.
-    int fd = -1;              ///< The socket; the caller closes it.
 };
 
 /** @brief What the findings say about the network between this host and the Internet. */
@@ -103,6 +93,17 @@ struct NetworkVerdict {
 /** "unknown", "none" or "nat". */
 JGATHER_EXPORT std::string_view to_string(NetworkVerdict::Nat nat) noexcept;
 
+/** @brief Where a gathering is in its life. */
+enum class GatherPhase : std::uint8_t {
+    Idle,       ///< Constructed; gather() not called (or it failed).
+    Running,    ///< Sources are running.
+    Cancelling, ///< cancel() was called, or a callback threw; the end is being delivered.
+    Complete,   ///< on_complete has been delivered (or is running): the result is final.
+};
+
+/** "idle", "running", "cancelling", "complete". */
+JGATHER_EXPORT std::string_view to_string(GatherPhase phase) noexcept;
+
 /** @brief Everything one gathering found. */
 struct GatherResult {
     std::string ufrag; ///< ICE username fragment, RFC 8445 §5.3 (8 ice-chars, 48 random bits).
@@ -117,16 +118,29 @@ struct GatherResult {
     std::chrono::microseconds elapsed{0};      ///< From gather() to completion.
     NetworkVerdict network; ///< What the findings say about the network (set on completion).
     bool complete = false;  ///< True once the gathering completed (all sources ended).
+    /** Why the gathering ended before its sources did, when an application callback threw
+     * ("on_candidate threw: ..."); empty otherwise (a cancel() is no error). */
+    std::string error;
+    /** Datagrams that arrived on the bases while sources read them and that no source claimed
+     * (kept for the caller in OwnedSocket::unclaimed, up to kMaxUnclaimedDatagrams each). */
+    std::size_t unclaimed_datagrams = 0;
 };
 
 /**
  * @brief Runs one gathering on the caller's loop.
  *
  * Usage: construct, add sources, set callbacks, call gather(), run the loop until on_complete.
- * Host candidates are emitted on the first loop iteration after gather(); other candidates as
- * their findings arrive. Every callback runs on the loop; none is called from gather() itself.
- * The gatherer may be destroyed at any time, including from inside its own callbacks; sources
- * still running are stopped and sockets not taken are closed.
+ *
+ * Events. Every callback runs from the loop, through one queue, in the order the gatherer
+ * decided: host candidates first, then every other candidate as its finding arrives, each
+ * source's end, and on_complete last; nothing is delivered after on_complete, and none is
+ * called from gather(), cancel() or a source's own call stack. So the gatherer may be destroyed,
+ * and cancel() called, from any callback (and at any other time): sources still running are
+ * stopped, sockets not taken are closed, and no event of that gatherer runs afterwards.
+ *
+ * Exceptions. An exception thrown by a callback is caught: the gathering ends at once (running
+ * sources are reported cancelled with the message, GatherResult::error says which callback threw
+ * what) and on_complete is still delivered. One thrown by HostOptions::filter fails gather().
  */
 class JGATHER_EXPORT Gatherer {
 public:
@@ -138,9 +152,21 @@ public:
 
     /** Adds a source; only before gather(). */
     void add_source(std::unique_ptr<Source> source);
+    /** Replaces where the bases come from (default: make_socket_bases()); only before gather().
+     */
+    void set_base_provider(std::unique_ptr<BaseProvider> provider);
 
     /** Called for each new candidate (trickle), in the order they appear. */
     std::function<void(const Candidate&)> on_candidate;
+    /**
+     * Called when a candidate already delivered is superseded: a STUN-verified srflx replaces a
+     * srflx guessed from an external address (Server IP Check, configuration) for the same base
+     * and IP. The replacement was delivered by on_candidate just before; the superseded one is
+     * no longer in result(). A peer that already has it can keep it (XEP-0176 cannot withdraw a
+     * candidate): it points at the same NAT binding at worst a wrong port.
+     */
+    std::function<void(const Candidate& superseded, const Candidate& replacement)>
+        on_candidate_superseded;
     /** Called once per source when it ends, including the built-in host source. */
     std::function<void(const SourceReport&)> on_source_done;
     /** Called once when the gathering completes (all sources ended, deadline, or cancel). */
@@ -154,14 +180,16 @@ public:
     /** Cancels: running sources are stopped and reported cancelled, then on_complete runs. */
     void cancel();
 
-    /** True once completed. */
+    /** True from the delivery of on_complete on. */
     [[nodiscard]] bool complete() const;
+    /** Where the gathering is. */
+    [[nodiscard]] GatherPhase phase() const;
     /** What was found so far (all of it, once complete). */
     [[nodiscard]] const GatherResult& result() const;
-    /** The ICE bases with their sockets (sockets still owned by the gatherer). */
+    /** The ICE bases (from gather() on). */
     [[nodiscard]] std::span<const Base> bases() const;
 
-    /** Takes ownership of the ICE sockets; only after completion. */
+    /** Takes ownership of the ICE sockets (own-socket provider only); only after completion. */
     std::vector<OwnedSocket> take_sockets();
     /** Takes ownership of the SOCKS5 listener the gatherer opened (-1 if none). */
     int take_s5b_listener();

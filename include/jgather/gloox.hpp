@@ -52,8 +52,10 @@ struct Disconnect {
  * @brief One XMPP client connection on a GMainContext.
  *
  * connect() returns at once; on_connected runs once the session is authenticated and bound,
- * on_disconnected once for each attempt that ends (including a failed connect). connect() may be
- * called again after a disconnect; each successful connection increments generation(), which
+ * on_disconnected once for each attempt that ends (including a failed connect). Both run from
+ * the context, never on gloox's stack, so either may destroy the connection; an exception they
+ * throw is caught and logged with g_critical(), never propagated into GLib or gloox. connect() may
+ * be called again after a disconnect; each successful connection increments generation(), which
  * per-connection caches (Server IP Check) use to know their answer is stale.
  */
 class JGATHER_EXPORT XmppConnection {
@@ -69,8 +71,10 @@ public:
     /** Closes the stream and the socket; on_disconnected runs with ConnUserDisconnected. */
     void disconnect();
 
-    /** True between on_connected and on_disconnected. */
+    /** True while the session is up (set just before on_connected is queued). */
     [[nodiscard]] bool connected() const;
+    /** True while an attempt started by connect() has neither succeeded nor failed. */
+    [[nodiscard]] bool connecting() const;
     /** Increments on each successful connection. */
     [[nodiscard]] std::uint64_t generation() const;
     /** The gloox client, for sending stanzas and registering handlers. */

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <jgather/address.hpp>
+#include <jgather/bases.hpp>
 #include <jgather/candidate.hpp>
 #include <jgather/export.hpp>
 #include <jgather/gatherer.hpp>

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -23,6 +24,7 @@
 #include <jgather/candidate.hpp>
 #include <jgather/export.hpp>
 #include <jgather/loop.hpp>
+#include <jgather/result.hpp>
 
 namespace jgather {
 
@@ -53,21 +55,44 @@ struct LocalAddress {
 };
 
 /**
- * @brief A local address with a bound UDP socket for one ICE component.
+ * @brief A local address with a UDP port for one ICE component: what every candidate of that
+ * component on that address is based on (RFC 8445 §5.1.1.1).
  *
- * The socket belongs to the gathering until the caller takes it (Gatherer::take_sockets()); a
- * source may send from it and read it while the gathering runs.
+ * Who owns the socket behind it depends on the BaseProvider: jgather's own sockets by default
+ * (handed to the caller by Gatherer::take_sockets()), or an ICE agent's. Sources never touch
+ * the socket: they send with SourceSink::send_datagram() and receive through
+ * SourceSink::receive_datagrams(), whichever provider it is.
  */
 struct Base {
     LocalAddress local;                 ///< The address and its interface.
     unsigned component = 1;             ///< ICE component this socket serves.
     std::uint16_t port = 0;             ///< The bound port.
-    int fd = -1;                        ///< The bound, non-blocking UDP socket (borrowed).
     std::uint16_t local_preference = 0; ///< RFC 8445 §5.1.2.1 local preference of this address.
 
     /** The bound transport address. */
     [[nodiscard]] TransportAddress address() const { return {local.ip, port}; }
 };
+
+/** @brief A local or learned address that produced no candidate, and why. */
+struct DroppedAddress {
+    std::string address;   ///< The address (and port, where one was involved).
+    std::string interface; ///< Its interface, if local.
+    std::string reason;    ///< Why it was dropped, for a person.
+};
+
+/** @brief A datagram that arrived on a base's socket. */
+struct Datagram {
+    std::size_t base_index = 0;         ///< Index into SourceSink::bases() of the base.
+    TransportAddress from;              ///< Who sent it.
+    std::span<const std::uint8_t> data; ///< Its bytes; valid during the handler call only.
+};
+
+/**
+ * Offered every datagram that arrives on a base while the source runs; returns true when the
+ * datagram is the source's (a STUN answer to its transaction, say), so it is offered to nobody
+ * else. Datagrams no source claims are kept for the caller (OwnedSocket::unclaimed).
+ */
+using DatagramHandler = std::function<bool(const Datagram&)>;
 
 /**
  * @brief An external address a source learned: how the world sees us.
@@ -122,6 +147,11 @@ struct SourceCandidate {
 /**
  * @brief What a running source reports to. Owned by the gatherer; valid from Source::start()
  * until the source finishes or is stopped. Calls after that are ignored.
+ *
+ * Every report is applied at once (the gatherer's rules) and nothing the application does runs
+ * inside these calls: the gatherer's events reach the application later, from the loop. A
+ * report that the rules reject (an external address that cannot be one, a candidate for a base
+ * of another family) fails the source with the reason; the source is stopped, as on a deadline.
  */
 class JGATHER_EXPORT SourceSink {
 public:
@@ -142,14 +172,23 @@ public:
     virtual void add_candidate(SourceCandidate candidate) = 0;
     /** Finishes the source. Exactly once; reports after it are ignored. */
     virtual void finish(SourceStatus status) = 0;
+
+    /** Sends @p data from the socket of base @p base_index to @p to. */
+    virtual Result<void> send_datagram(std::size_t base_index, std::span<const std::uint8_t> data,
+                                       const TransportAddress& to) = 0;
+    /** Offers the source every datagram that arrives on any base until it finishes or is
+     * stopped (one handler per source; a second call replaces the first). */
+    virtual void receive_datagrams(DatagramHandler handler) = 0;
 };
 
 /**
  * @brief A pluggable source of findings.
  *
  * Lifecycle: start() once; then the source reports through the sink and calls finish() exactly
- * once, or the gatherer calls stop() (deadline, cancel, destruction) after which the source
- * must not touch the sink and must release its loop handles.
+ * once, or the gatherer calls stop() (deadline, cancel, destruction, a rejected report) after
+ * which the source must not touch the sink and must release its loop handles. The gatherer
+ * never calls stop() from inside one of the source's own sink calls. An exception thrown by
+ * start() or stop() is caught: the source is reported failed with its message.
  */
 class JGATHER_EXPORT Source {
 public:

@@ -6,19 +6,18 @@
 
 #include <jgather/glib.hpp>
 
+#include "../util/guard.hpp"
+
 namespace jgather::glib {
 namespace {
 
 using Callback = std::function<void()>;
 
-// Runs a user callback; no exception may unwind into GLib's C frames.
+// Runs a callback; no exception may unwind into GLib's C frames. The library's own callbacks
+// contain what they call; this is the last line for anything else.
 void run_guarded(const Callback& callback) noexcept {
-    try {
-        callback();
-    } catch (const std::exception& e) {
-        g_critical("jgather: callback threw: %s", e.what());
-    } catch (...) {
-        g_critical("jgather: callback threw a non-standard exception");
+    if (auto threw = detail::contain(callback)) {
+        g_critical("jgather: a loop callback threw: %s", threw->c_str());
     }
 }
 

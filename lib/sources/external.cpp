@@ -1,5 +1,3 @@
-#include <charconv>
-
 #include <jgather/sources/external.hpp>
 
 namespace jgather {
@@ -10,40 +8,19 @@ ConfiguredExternalSource::ConfiguredExternalSource(IpAddress ip,
 
 Result<std::unique_ptr<ConfiguredExternalSource>>
 ConfiguredExternalSource::parse(std::string_view text) {
-    std::string_view host = text;
+    auto parsed = TransportAddress::parse(text);
+    if (!parsed) {
+        return Error{"external address " + parsed.error().message};
+    }
+    if (auto problem = external_address_problem(parsed->ip)) {
+        return Error{"external address '" + std::string(text) + "': " + *problem +
+                     ", which cannot be an external address"};
+    }
     std::optional<std::uint16_t> port;
-    const auto split_port = [&](std::string_view digits) -> Result<void> {
-        unsigned value = 0;
-        const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-        if (ec != std::errc() || end != digits.data() + digits.size() || value < 1 ||
-            value > 65535) {
-            return Error{"external address '" + std::string(text) + "': port '" +
-                         std::string(digits) + "' is not in 1-65535"};
-        }
-        port = static_cast<std::uint16_t>(value);
-        return {};
-    };
-    if (!text.empty() && text.front() == '[') {
-        const auto close = text.find(']');
-        if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-            return Error{"external address '" + std::string(text) + "': expected [IPv6]:PORT"};
-        }
-        host = text.substr(1, close - 1);
-        if (auto ok = split_port(text.substr(close + 2)); !ok) {
-            return ok.error();
-        }
-    } else if (text.find(':') != std::string_view::npos &&
-               text.find(':') == text.rfind(':')) { // one colon: IPv4:PORT
-        host = text.substr(0, text.find(':'));
-        if (auto ok = split_port(text.substr(text.find(':') + 1)); !ok) {
-            return ok.error();
-        }
+    if (parsed->port != 0) {
+        port = parsed->port;
     }
-    auto ip = IpAddress::parse(host);
-    if (!ip) {
-        return Error{"external address: " + ip.error().message};
-    }
-    return std::make_unique<ConfiguredExternalSource>(*ip, port);
+    return std::make_unique<ConfiguredExternalSource>(parsed->ip, port);
 }
 
 std::string ConfiguredExternalSource::name() const {

@@ -15,6 +15,8 @@
 
 #include <jgather/sources/sic.hpp>
 
+#include "../util/guard.hpp"
+
 namespace jgather {
 namespace {
 
@@ -181,11 +183,12 @@ public:
             outcome(nullptr, "Server IP Check is off");
             return 0;
         }
-        if (!connection_.connected()) {
+        if (!connection_.connected() && !connection_.connecting()) {
             outcome(nullptr, "not connected to the XMPP server");
             return 0;
         }
-        if (connection_.generation() != generation_) { // a new connection: ask again
+        if (connection_.connected() && connection_.generation() != generation_) {
+            // a new connection: ask again
             state_ = State::Idle;
             answer_.reset();
             generation_ = connection_.generation();
@@ -196,7 +199,9 @@ public:
         }
         const std::uint64_t id = ++next_waiter_;
         waiters_.push_back({id, std::move(outcome)});
-        if (state_ == State::Idle) {
+        // While the connection is still being made, the query waits for it (onConnect), bounded
+        // by each gathering's deadline; host candidates never wait for it.
+        if (state_ == State::Idle && connection_.connected()) {
             begin();
         }
         return id;
@@ -214,6 +219,55 @@ public:
     // gloox callbacks: every one is a C-ish entry point, so nothing may throw out of them.
     void handleDiscoInfo(const ::gloox::JID&, const ::gloox::Disco::Info& info,
                          int context) override {
+        guarded([&] { disco_info(info, context); });
+    }
+    void handleDiscoItems(const ::gloox::JID&, const ::gloox::Disco::Items&, int) override {}
+    void handleDiscoError(const ::gloox::JID&, const ::gloox::Error* error, int context) override {
+        guarded([&] {
+            if (context == context_ && state_ == State::Discovering) {
+                finish(nullptr, "disco#info on " + domain() + " failed: " + describe_error(error));
+            }
+        });
+    }
+
+    bool handleIq(const ::gloox::IQ&) override { return false; }
+
+    void handleIqID(const ::gloox::IQ& iq, int context) override {
+        guarded([&] { reply(iq, context); });
+    }
+
+    void onConnect() override {
+        guarded([this] {
+            if (!waiters_.empty() && state_ == State::Idle) {
+                generation_ = connection_.generation();
+                answer_.reset();
+                begin(); // gatherings were waiting for this connection
+            }
+        });
+    }
+    void onDisconnect(::gloox::ConnectionError error) override {
+        guarded([&] {
+            if (state_ == State::Discovering || state_ == State::Querying) {
+                finish(nullptr,
+                       "disconnected while waiting for the answer (" + xmpp::describe(error) + ")");
+            } else if (!waiters_.empty()) {
+                finish(nullptr,
+                       "could not connect to the XMPP server (" + xmpp::describe(error) + ")");
+            }
+            state_ = State::Idle; // the next connection asks again
+        });
+    }
+    bool onTLSConnect(const ::gloox::CertInfo&) override { return true; } // XmppConnection decides
+
+private:
+    // gloox calls the handlers above from its parser: nothing may throw back into it.
+    template <typename F> void guarded(F&& f) {
+        if (auto threw = detail::contain(std::forward<F>(f))) {
+            finish(nullptr, "Server IP Check failed: " + *threw);
+        }
+    }
+
+    void disco_info(const ::gloox::Disco::Info& info, int context) {
         if (context != context_ || state_ != State::Discovering) {
             return;
         }
@@ -226,16 +280,7 @@ public:
                                 " (disco#info on " + domain() + ")");
         }
     }
-    void handleDiscoItems(const ::gloox::JID&, const ::gloox::Disco::Items&, int) override {}
-    void handleDiscoError(const ::gloox::JID&, const ::gloox::Error* error, int context) override {
-        if (context == context_ && state_ == State::Discovering) {
-            finish(nullptr, "disco#info on " + domain() + " failed: " + describe_error(error));
-        }
-    }
-
-    bool handleIq(const ::gloox::IQ&) override { return false; }
-
-    void handleIqID(const ::gloox::IQ& iq, int context) override {
+    void reply(const ::gloox::IQ& iq, int context) {
         if (context != context_ || state_ != State::Querying) {
             return; // a reply to an earlier query, or after we gave up
         }
@@ -277,6 +322,11 @@ public:
             finish(nullptr, "reply to " + asked + ": <ip>: " + ip.error().message);
             return;
         }
+        if (auto problem = external_address_problem(*ip)) {
+            finish(nullptr, "reply to " + asked + ": <ip>: " + *problem +
+                                ", which cannot be an external address");
+            return;
+        }
         SicAnswer answer{ip->unmapped(), std::nullopt, payload->ns_, domain()};
         if (payload->has_port_) {
             const std::string digits = trimmed(payload->port_);
@@ -296,17 +346,6 @@ public:
         finish(&answer, {});
     }
 
-    void onConnect() override {}
-    void onDisconnect(::gloox::ConnectionError error) override {
-        if (state_ == State::Discovering || state_ == State::Querying) {
-            finish(nullptr,
-                   "disconnected while waiting for the answer (" + xmpp::describe(error) + ")");
-        }
-        state_ = State::Idle; // the next connection asks again
-    }
-    bool onTLSConnect(const ::gloox::CertInfo&) override { return true; } // XmppConnection decides
-
-private:
     enum class State { Idle, Discovering, Querying, Done };
     struct Waiter {
         std::uint64_t id;
@@ -360,12 +399,10 @@ private:
     unsigned queries_ = 0;
 };
 
-namespace {
-
-class SicSource final : public Source {
+class SicService::Query final : public Source {
 public:
-    explicit SicSource(std::weak_ptr<SicService::Private> service) : service_(std::move(service)) {}
-    ~SicSource() override { stop(); }
+    explicit Query(std::weak_ptr<SicService::Private> service) : service_(std::move(service)) {}
+    ~Query() override { stop(); }
 
     std::string name() const override { return "sic"; }
 
@@ -401,15 +438,13 @@ private:
     std::uint64_t waiter_ = 0;
 };
 
-} // namespace
-
 SicService::SicService(xmpp::XmppConnection& connection, SicMode mode)
     : d_(std::make_shared<Private>(connection, mode)) {}
 
 SicService::~SicService() = default;
 
 std::unique_ptr<Source> SicService::source() {
-    return std::make_unique<SicSource>(d_);
+    return std::make_unique<Query>(d_);
 }
 
 std::optional<SicAnswer> SicService::answer() const {

@@ -1,17 +1,13 @@
 // STUN Binding per base and server, on libnice's STUN message code; never the blocking
-// stun_usage_bind_run(): sends, retransmissions and reads all run on the caller's loop.
+// stun_usage_bind_run(): sends, retransmissions and reads all run on the caller's loop, and the
+// datagrams go through the gatherer (SourceSink), whoever owns the sockets.
 #include <algorithm>
-#include <arpa/inet.h>
 #include <array>
-#include <cerrno>
-#include <charconv>
 #include <cstring>
-#include <map>
-#include <netinet/in.h>
+#include <deque>
 #include <set>
 #include <span>
 #include <string>
-#include <sys/socket.h>
 
 #include <stun/stunagent.h>
 #include <stun/usages/bind.h>
@@ -19,18 +15,63 @@
 #include <jgather/sources/stun.hpp>
 
 #include "stun_message.hpp"
-#include "util/sockaddr.hpp"
 
 namespace jgather {
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
 // RFC 8489 §18.1: the default port for STUN over UDP.
 constexpr std::uint16_t kDefaultStunPort = 3478;
+
+// RFC 8445 §14.2: Ta is never configured below 5 ms.
+constexpr std::chrono::milliseconds kMinimumPacing{5};
 
 // libnice's agent keeps this many outstanding transaction ids (stun/constants.h).
 constexpr std::size_t kMaxTransactions = STUN_AGENT_MAX_SAVED_IDS;
 
+std::string ms(std::chrono::milliseconds value) {
+    return std::to_string(value.count()) + " ms";
+}
+
 } // namespace
+
+Result<void> StunOptions::validate() const {
+    for (const TransportAddress& server : servers) {
+        if (server.port == 0) {
+            return Error{"StunOptions::servers: " + server.to_string() + " has no port"};
+        }
+        if (auto problem = remote_address_problem(server.ip)) {
+            return Error{"StunOptions::servers: " + *problem};
+        }
+    }
+    if (pacing < kMinimumPacing) {
+        return Error{"StunOptions::pacing " + ms(pacing) + " is below RFC 8445 §14.2's " +
+                     ms(kMinimumPacing) + " minimum"};
+    }
+    if (initial_rto.count() <= 0) {
+        return Error{"StunOptions::initial_rto must be positive"};
+    }
+    if (final_wait.count() <= 0) {
+        return Error{"StunOptions::final_wait must be positive"};
+    }
+    if (retransmissions > 16) {
+        return Error{"StunOptions::retransmissions " + std::to_string(retransmissions) +
+                     " is more than 16; RFC 8489 §6.2.1 recommends 6 sends in all"};
+    }
+    return {};
+}
+
+std::chrono::milliseconds StunOptions::last_send_at(std::size_t transactions) const {
+    // RFC 8489 §6.2.1: sends at 0, RTO, 3·RTO, ... the last one at (2^n − 1)·RTO.
+    const auto retransmitting = initial_rto * ((1LL << retransmissions) - 1);
+    const auto started = pacing * static_cast<long long>(transactions > 0 ? transactions - 1 : 0);
+    return started + retransmitting;
+}
+
+std::chrono::milliseconds StunOptions::give_up_at(std::size_t transactions) const {
+    return last_send_at(transactions) + final_wait;
+}
 
 class StunSource::Private {
 public:
@@ -39,8 +80,8 @@ public:
     }
 
     struct Transaction {
+        enum class State { Queued, Active, Done };
         std::size_t base_index = 0;
-        int fd = -1;
         TransportAddress server;
         std::string server_text; // the configured server: the foundation input and origin
         StunMessage message{};
@@ -49,32 +90,37 @@ public:
         StunTransactionId id{};
         unsigned sends = 0;
         std::chrono::milliseconds rto{};
-        bool done = false;
+        State state = State::Queued;
         bool followed_alternate = false;
-        std::unique_ptr<LoopHandle> timer;
+        std::unique_ptr<LoopHandle> timer; // the next retransmission, then the give-up
     };
 
     void start(SourceSink& sink) {
         sink_ = &sink;
+        if (auto valid = options_.validate(); !valid) {
+            finish({SourceState::Failed, valid.error().message});
+            return;
+        }
         const auto bases = sink.bases();
-        for (std::size_t i = 0; i < bases.size(); ++i) {
-            for (const TransportAddress& server : options_.servers) {
+        // "First the first server of each base": server-major order, paced by Ta.
+        for (const TransportAddress& server : options_.servers) {
+            for (std::size_t i = 0; i < bases.size(); ++i) {
                 if (server.ip.family() != bases[i].local.ip.family()) {
                     continue; // RFC 8489: IPv4 servers from IPv4 bases, IPv6 from IPv6
                 }
                 auto t = std::make_unique<Transaction>();
                 t->base_index = i;
-                t->fd = bases[i].fd;
                 t->server = server;
                 t->server_text = server.to_string();
+                queue_.push_back(t.get());
                 transactions_.push_back(std::move(t));
             }
         }
         if (transactions_.size() > kMaxTransactions) {
             // libnice's agent remembers STUN_AGENT_MAX_SAVED_IDS transactions; more would be
             // sent but their answers never recognised.
-            transactions_.clear();
-            finish({SourceState::Failed, "more base×server pairs than the " +
+            finish({SourceState::Failed, std::to_string(transactions_.size()) +
+                                             " base×server pairs are more than the " +
                                              std::to_string(kMaxTransactions) +
                                              " libnice's STUN agent can track; use fewer"});
             return;
@@ -85,31 +131,58 @@ public:
                                              : "no base of a STUN server's address family"});
             return;
         }
-        // One read watch per socket: answers for every server arrive there.
-        for (const auto& t : transactions_) {
-            if (!watches_.contains(t->fd)) {
-                const int fd = t->fd;
-                watches_[fd] = sink.loop().watch_readable(fd, [this, fd] { on_readable(fd); });
-            }
+        // The schedule must fit in the gathering, or a configured send would never happen.
+        const auto last_send = options_.last_send_at(transactions_.size());
+        if (last_send >= sink.time_left()) {
+            finish({SourceState::Failed,
+                    "the last STUN send would be at " + ms(last_send) + " (" +
+                        std::to_string(transactions_.size()) + " transactions " +
+                        ms(options_.pacing) + " apart, " +
+                        std::to_string(options_.retransmissions) + " retransmissions from RTO " +
+                        ms(options_.initial_rto) + "), after the gathering's deadline in " +
+                        ms(sink.time_left()) + ": the deadline wins; raise it or send less"});
+            return;
         }
-        give_up_ = sink.loop().call_after(options_.give_up_after, [this] { on_give_up(); });
-        for (const auto& t : transactions_) {
-            begin(*t);
-            if (!sink_) {
-                return; // finished (a send failed everywhere)
-            }
-        }
+        sink.receive_datagrams([this](const Datagram& d) { return on_datagram(d); });
+        pace();
     }
 
     void stop() {
-        give_up_.reset();
-        watches_.clear();
+        pacer_.reset();
+        queue_.clear();
         transactions_.clear();
         sink_ = nullptr;
     }
 
 private:
+    // Starts the next queued transaction if Ta has passed since the last one started.
+    void pace() {
+        pacer_.reset();
+        while (!queue_.empty() && queue_.front()->state != Transaction::State::Queued) {
+            queue_.pop_front(); // ended before its turn (FirstMappingPerBase)
+        }
+        if (queue_.empty()) {
+            return;
+        }
+        const auto now = Clock::now();
+        const auto due = last_start_ + options_.pacing;
+        if (started_any_ && now < due) {
+            pacer_ = sink_->loop().call_after(
+                std::chrono::ceil<std::chrono::milliseconds>(due - now), [this] { pace(); });
+            return;
+        }
+        Transaction& t = *queue_.front();
+        queue_.pop_front();
+        started_any_ = true;
+        last_start_ = now;
+        begin(t);
+        if (sink_ && !queue_.empty()) {
+            pacer_ = sink_->loop().call_after(options_.pacing, [this] { pace(); });
+        }
+    }
+
     void begin(Transaction& t) {
+        t.state = Transaction::State::Active;
         t.length = stun_usage_bind_create(&agent_, &t.message, t.buffer.data(), t.buffer.size());
         stun_message_id(&t.message, t.id);
         t.sends = 0;
@@ -118,94 +191,117 @@ private:
     }
 
     void send(Transaction& t) {
-        sockaddr_storage to{};
-        const socklen_t length = detail::to_sockaddr(t.server, to);
         ++t.sends;
-        if (::sendto(t.fd, t.buffer.data(), t.length, 0, reinterpret_cast<sockaddr*>(&to), length) <
-            0) {
-            complete(t, "cannot send to " + t.server_text + ": " + std::strerror(errno));
+        if (auto sent =
+                sink_->send_datagram(t.base_index, std::span(t.buffer.data(), t.length), t.server);
+            !sent) {
+            complete(t, sent.error().message);
             return;
         }
         if (t.sends <= options_.retransmissions) {
             // RFC 8489 §6.2.1: retransmit after RTO, doubling it each time.
             t.timer = sink_->loop().call_after(t.rto, [this, &t] {
-                t.timer.reset();
                 t.rto *= 2;
                 send(t);
             });
+        } else {
+            t.timer = sink_->loop().call_after(options_.final_wait, [this, &t] { give_up(t); });
         }
     }
 
-    void on_readable(int fd) {
-        for (;;) {
-            std::array<std::uint8_t, STUN_MAX_MESSAGE_SIZE_IPV6> buffer{};
-            sockaddr_storage from{};
-            socklen_t from_length = sizeof from;
-            const ssize_t got = ::recvfrom(fd, buffer.data(), buffer.size(), MSG_DONTWAIT,
-                                           reinterpret_cast<sockaddr*>(&from), &from_length);
-            if (got <= 0) {
-                return;
-            }
-            handle(fd, std::span(buffer.data(), static_cast<std::size_t>(got)), from);
-            if (!sink_) {
-                return;
-            }
-        }
-    }
-
-    // A datagram on a base socket: a response to one of our transactions, or ignored.
-    void handle(int fd, std::span<const std::uint8_t> datagram, const sockaddr_storage& from) {
+    // A datagram on a base: ours when it is a Binding response with one of our transaction ids
+    // on the base that asked; used only when it is also from the server and intact.
+    bool on_datagram(const Datagram& d) {
         // Our checks come first: libnice forgets a transaction as soon as any response to it
         // validates, so a forged or broken one must never reach its agent.
-        if (!stun::is_binding_response(datagram)) {
-            return; // not STUN, not a Binding response, or truncated
+        if (!stun::is_binding_response(d.data)) {
+            return false; // not STUN, not a Binding response, or truncated: not ours
         }
-        const auto cookie_and_id =
-            datagram.subspan(stun::kCookieAndIdOffset, stun::kCookieAndIdSize);
+        const auto cookie_and_id = d.data.subspan(stun::kCookieAndIdOffset, stun::kCookieAndIdSize);
         Transaction* t = nullptr;
         for (const auto& candidate : transactions_) {
-            if (!candidate->done && candidate->fd == fd &&
+            if (candidate->state == Transaction::State::Active &&
+                candidate->base_index == d.base_index &&
                 std::memcmp(candidate->id, cookie_and_id.data(), cookie_and_id.size()) == 0) {
                 t = candidate.get();
             }
         }
-        const auto source = detail::from_sockaddr(from);
-        if (!t || !source || *source != t->server) {
-            return; // a transaction we never sent, or not from the server we asked
+        if (!t) {
+            return false; // a transaction we never sent (or already ended)
         }
-        const stun::BindingAnswer answer = stun::read_binding_answer(agent_, datagram);
+        if (d.from != t->server) {
+            return true; // our id from elsewhere: forged or misrouted, and ignored
+        }
+        const stun::BindingAnswer answer = stun::read_binding_answer(agent_, d.data);
         switch (answer.kind) {
         case stun::BindingAnswer::Kind::Ignored:
-            return;
+            return true;
         case stun::BindingAnswer::Kind::Mapped:
-            // Report first: completing the last transaction finishes (and clears) the source.
-            sink_->add_candidate({IceType::Srflx, answer.address, t->base_index, t->server_text});
-            report_external(answer.address, t->server_text);
-            complete(*t, {});
-            return;
+            on_mapped(*t, answer.address);
+            return true;
         case stun::BindingAnswer::Kind::Alternate:
-            if (t->followed_alternate || answer.address.ip.family() != t->server.ip.family()) {
+            if (t->followed_alternate || answer.address.ip.family() != t->server.ip.family() ||
+                remote_address_problem(answer.address.ip) || answer.address.port == 0) {
                 complete(*t, t->server_text + " redirected again or to an unusable address");
-                return;
+                return true;
             }
-            // RFC 8489 §10: try the alternate server once, as a new transaction.
+            // RFC 8489 §10: try the alternate server once, as a new (paced) transaction.
+            stun_agent_forget_transaction(&agent_, t->id);
             t->followed_alternate = true;
             t->timer.reset();
             t->server = answer.address;
-            begin(*t);
-            return;
+            t->state = Transaction::State::Queued;
+            queue_.push_front(t);
+            pace();
+            return true;
         case stun::BindingAnswer::Kind::Failed:
             complete(*t, t->server_text + answer.failure);
-            return;
+            return true;
         }
+        return true;
     }
 
-    void report_external(const TransportAddress& mapped, const std::string& server) {
-        if (reported_.insert(mapped.ip.to_string() + " " + server).second) {
-            ExternalAddress found{mapped.ip, mapped.port, std::nullopt, {"stun", server}};
-            found.ice_candidates_reported = true;
-            sink_->add_external_address(found);
+    void on_mapped(Transaction& t, const TransportAddress& mapped) {
+        const Base& base = sink_->bases()[t.base_index];
+        if (mapped.ip.family() != base.local.ip.family()) {
+            complete(t, t.server_text + " answered " + mapped.to_string() + " to the " +
+                            (base.local.ip.family() == Family::IPv4 ? "IPv4" : "IPv6") + " base " +
+                            base.address().to_string() + ": a mapping is of its base's family");
+            return;
         }
+        const auto locals = sink_->local_addresses();
+        const bool local = std::any_of(locals.begin(), locals.end(),
+                                       [&](const LocalAddress& l) { return l.ip == mapped.ip; });
+        // A local address means no NAT (a server on this host answers with loopback, say).
+        if (auto problem = external_address_problem(mapped.ip); problem && !local) {
+            complete(t, t.server_text + " answered " + mapped.to_string() + ": " + *problem +
+                            ", which cannot be a mapping");
+            return;
+        }
+        if (mapped.port == 0) {
+            complete(t, t.server_text + " answered a mapping with port 0");
+            return;
+        }
+        // Report first: completing the last transaction finishes (and clears) the source.
+        SourceSink* sink = sink_;
+        sink->add_candidate({IceType::Srflx, mapped, t.base_index, t.server_text});
+        if (sink_ != sink) {
+            return; // the gatherer refused it and stopped us
+        }
+        if (reported_.insert(mapped.ip.to_string() + " " + t.server_text).second) {
+            ExternalAddress found{mapped.ip, mapped.port, std::nullopt, {"stun", t.server_text}};
+            found.ice_candidates_reported = true;
+            sink->add_external_address(found);
+        }
+        complete(t, {});
+    }
+
+    void give_up(Transaction& t) {
+        if (std::find(silent_.begin(), silent_.end(), t.server_text) == silent_.end()) {
+            silent_.push_back(t.server_text);
+        }
+        end(t);
+        maybe_finish();
     }
 
     void complete(Transaction& t, const std::string& failure) {
@@ -215,9 +311,10 @@ private:
         } else {
             ++successes_;
             if (options_.completion == StunCompletion::FirstMappingPerBase) {
-                // The base has its mapping: its other servers are not waited for.
+                // The base has its mapping: its other servers are not waited for (or asked).
                 for (const auto& other : transactions_) {
-                    if (!other->done && other->base_index == t.base_index) {
+                    if (other->state != Transaction::State::Done &&
+                        other->base_index == t.base_index) {
                         end(*other);
                     }
                 }
@@ -227,44 +324,36 @@ private:
     }
 
     void end(Transaction& t) {
-        t.done = true;
+        if (t.state == Transaction::State::Active) {
+            stun_agent_forget_transaction(&agent_, t.id);
+        }
+        t.state = Transaction::State::Done;
         t.timer.reset();
-        stun_agent_forget_transaction(&agent_, t.id);
-    }
-
-    void on_give_up() {
-        give_up_.reset();
-        std::string silent;
-        for (const auto& t : transactions_) {
-            if (!t->done) {
-                end(*t);
-                if (silent.find(t->server_text) == std::string::npos) {
-                    silent += (silent.empty() ? "" : ", ") + t->server_text;
-                }
-            }
-        }
-        if (!silent.empty()) {
-            timed_out_ = "no answer from " + silent + " within " +
-                         std::to_string(options_.give_up_after.count()) + " ms";
-        }
-        maybe_finish();
     }
 
     void maybe_finish() {
+        if (!sink_) {
+            return;
+        }
         for (const auto& t : transactions_) {
-            if (!t->done) {
+            if (t->state != Transaction::State::Done) {
                 return;
             }
         }
-        std::string why = timed_out_;
+        std::string why;
+        if (!silent_.empty()) {
+            why = "no answer from";
+            for (std::size_t i = 0; i < silent_.size(); ++i) {
+                why += (i ? ", " : " ") + silent_[i];
+            }
+            why += " within " + ms(options_.final_wait) + " of the last send";
+        }
         for (const std::string& f : failures_) {
             why += (why.empty() ? "" : "; ") + f;
         }
-        if (successes_ > 0 && why.empty()) {
-            finish(SourceStatus::ok());
-        } else if (successes_ > 0) {
+        if (successes_ > 0) {
             finish({SourceState::Ok, why}); // some answered: ok, with what did not
-        } else if (!timed_out_.empty()) {
+        } else if (!silent_.empty()) {
             finish({SourceState::TimedOut, why});
         } else {
             finish({SourceState::Failed, why});
@@ -283,11 +372,13 @@ private:
     StunAgent agent_{};
     SourceSink* sink_ = nullptr;
     std::vector<std::unique_ptr<Transaction>> transactions_;
-    std::map<int, std::unique_ptr<LoopHandle>> watches_;
-    std::unique_ptr<LoopHandle> give_up_;
+    std::deque<Transaction*> queue_; // not yet started, in pacing order
+    std::unique_ptr<LoopHandle> pacer_;
+    Clock::time_point last_start_{};
+    bool started_any_ = false;
     std::set<std::string> reported_;
     std::vector<std::string> failures_;
-    std::string timed_out_;
+    std::vector<std::string> silent_;
     unsigned successes_ = 0;
 };
 
@@ -298,39 +389,11 @@ StunSource::~StunSource() {
 }
 
 Result<TransportAddress> StunSource::parse_server(std::string_view text) {
-    std::string_view host = text;
-    std::uint16_t port = kDefaultStunPort;
-    std::string_view digits;
-    if (!text.empty() && text.front() == '[') {
-        const auto close = text.find(']');
-        if (close == std::string_view::npos) {
-            return Error{"STUN server '" + std::string(text) + "': missing ']'"};
-        }
-        host = text.substr(1, close - 1);
-        if (close + 1 < text.size()) {
-            if (text[close + 1] != ':') {
-                return Error{"STUN server '" + std::string(text) + "': expected [IPv6]:PORT"};
-            }
-            digits = text.substr(close + 2);
-        }
-    } else if (text.find(':') != std::string_view::npos && text.find(':') == text.rfind(':')) {
-        host = text.substr(0, text.find(':'));
-        digits = text.substr(text.find(':') + 1);
+    auto parsed = TransportAddress::parse(text, kDefaultStunPort);
+    if (!parsed) {
+        return Error{"STUN server " + parsed.error().message + " (give a literal IP)"};
     }
-    if (!digits.empty() || (host.size() != text.size() && text.front() != '[')) {
-        unsigned value = 0;
-        const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-        if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() ||
-            value < 1 || value > 65535) {
-            return Error{"STUN server '" + std::string(text) + "': port is not 1-65535"};
-        }
-        port = static_cast<std::uint16_t>(value);
-    }
-    auto ip = IpAddress::parse(host);
-    if (!ip) {
-        return Error{"STUN server: " + ip.error().message + " (give a literal IP)"};
-    }
-    return TransportAddress{ip->unmapped(), port};
+    return parsed;
 }
 
 std::string StunSource::name() const {

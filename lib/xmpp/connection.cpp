@@ -11,6 +11,8 @@
 
 #include <jgather/gloox.hpp>
 
+#include "../util/guard.hpp"
+
 namespace jgather::xmpp {
 namespace {
 
@@ -78,7 +80,28 @@ public:
     }
 
 private:
+    // The GIO entry points: each contains whatever gloox or a handler behind it throws.
     static void on_connected(GObject* source, GAsyncResult* result, gpointer data) {
+        if (auto threw = detail::contain([&] { connected(source, result, data); })) {
+            g_critical("jgather: XMPP connect callback threw: %s", threw->c_str());
+        }
+    }
+    static gboolean on_readable(GSocket* socket, GIOCondition condition, gpointer data) {
+        gboolean keep = G_SOURCE_CONTINUE;
+        if (auto threw = detail::contain([&] { keep = readable(socket, condition, data); })) {
+            g_critical("jgather: XMPP read callback threw: %s", threw->c_str());
+        }
+        return keep;
+    }
+    static gboolean on_writable(GSocket* socket, GIOCondition condition, gpointer data) {
+        gboolean keep = G_SOURCE_CONTINUE;
+        if (auto threw = detail::contain([&] { keep = writable(socket, condition, data); })) {
+            g_critical("jgather: XMPP write callback threw: %s", threw->c_str());
+        }
+        return keep;
+    }
+
+    static void connected(GObject* source, GAsyncResult* result, gpointer data) {
         std::unique_ptr<std::weak_ptr<GioConnection*>> token(
             static_cast<std::weak_ptr<GioConnection*>*>(data));
         GError* error = nullptr;
@@ -114,7 +137,7 @@ private:
         self->m_handler->handleConnect(self);
     }
 
-    static gboolean on_readable(GSocket*, GIOCondition, gpointer data) {
+    static gboolean readable(GSocket*, GIOCondition, gpointer data) {
         auto* self = static_cast<GioConnection*>(data);
         const std::weak_ptr<GioConnection*> alive = self->alive_;
         char buffer[16384];
@@ -145,7 +168,7 @@ private:
         }
     }
 
-    static gboolean on_writable(GSocket*, GIOCondition, gpointer data) {
+    static gboolean writable(GSocket*, GIOCondition, gpointer data) {
         auto* self = static_cast<GioConnection*>(data);
         self->flush();
         if (self->outgoing_.empty()) {
@@ -241,6 +264,9 @@ public:
         client_.setEncryptionImpl(tls_);
     }
     ~Private() override {
+        alive_.reset();
+        deliverer_.reset();
+        pending_.clear();
         timeout_.reset();
         client_.removeConnectionListener(this);
         client_.disconnect();
@@ -264,10 +290,14 @@ public:
             [](gpointer data) -> gboolean {
                 auto* self = static_cast<Private*>(data);
                 g_source_unref(self->timeout_.release()); // REMOVE destroys it; drop our reference
-                if (!self->connected_) {
-                    self->failure_ = ::gloox::ConnIoError;
-                    self->timed_out_ = true;
-                    self->client_.disconnect();
+                if (auto threw = detail::contain([self] {
+                        if (!self->connected_) {
+                            self->failure_ = ::gloox::ConnIoError;
+                            self->timed_out_ = true;
+                            self->client_.disconnect();
+                        }
+                    })) {
+                    g_critical("jgather: XMPP timeout callback threw: %s", threw->c_str());
                 }
                 return G_SOURCE_REMOVE;
             },
@@ -281,9 +311,11 @@ public:
         timeout_.reset();
         connected_ = true;
         ++generation_;
-        if (owner_.on_connected) {
-            owner_.on_connected();
-        }
+        defer([this] {
+            if (owner_.on_connected) {
+                owner_.on_connected();
+            }
+        });
     }
 
     void onDisconnect(::gloox::ConnectionError error) override {
@@ -300,8 +332,42 @@ public:
         } else {
             why.message = describe(error);
         }
-        if (owner_.on_disconnected) {
-            owner_.on_disconnected(why);
+        defer([this, why] {
+            if (owner_.on_disconnected) {
+                owner_.on_disconnected(why);
+            }
+        });
+    }
+
+    // The application's callbacks never run on gloox's stack: they are queued and delivered
+    // from the context, so that they may destroy the connection.
+    void defer(std::function<void()> callback) {
+        pending_.push_back(std::move(callback));
+        if (!deliverer_) {
+            deliverer_.reset(g_idle_source_new());
+            g_source_set_callback(
+                deliverer_.get(),
+                [](gpointer data) -> gboolean {
+                    static_cast<Private*>(data)->deliver();
+                    return G_SOURCE_REMOVE;
+                },
+                this, nullptr);
+            g_source_attach(deliverer_.get(), context_);
+        }
+    }
+
+    void deliver() {
+        g_source_unref(deliverer_.release()); // REMOVE destroys it; drop our reference
+        const std::weak_ptr<bool> alive = alive_;
+        while (!pending_.empty()) {
+            const auto callback = std::move(pending_.front());
+            pending_.pop_front();
+            if (auto threw = detail::contain(callback)) {
+                g_critical("jgather: an XmppConnection callback threw: %s", threw->c_str());
+            }
+            if (alive.expired()) {
+                return;
+            }
         }
     }
 
@@ -321,6 +387,9 @@ public:
     ::gloox::Client client_;
     ::gloox::TLSDefault* tls_ = nullptr; // owned by client_
     SourcePtr timeout_;
+    SourcePtr deliverer_;
+    std::deque<std::function<void()>> pending_;
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
     bool connected_ = false;
     bool timed_out_ = false;
     bool tls_rejected_ = false;
@@ -344,6 +413,10 @@ void XmppConnection::disconnect() {
 
 bool XmppConnection::connected() const {
     return d_->connected_;
+}
+
+bool XmppConnection::connecting() const {
+    return !d_->connected_ && d_->client_.state() != ::gloox::StateDisconnected;
 }
 
 std::uint64_t XmppConnection::generation() const {

@@ -224,11 +224,18 @@ TEST_F(HostLab, DemoPrintsReadableXepDocumentsForTheLab) {
     EXPECT_EQ(s5b->candidates.back().s5b.type, S5bType::Assisted);
     EXPECT_EQ(s5b->candidates.back().host, "203.0.113.99");
 
-    auto streamhosts = xep0065::read(with({"--format", "xep0065", "--ipv4", "--sid", "s2"}));
+    auto streamhosts = xep0065::read(
+        with({"--format", "xep0065", "--jid", "romeo@example.org/lab", "--ipv4", "--sid", "s2"}));
     ASSERT_EQ(status, 0);
     ASSERT_TRUE(streamhosts) << streamhosts.error().message;
     EXPECT_EQ(streamhosts->streamhosts.size(), 3U); // 192.0.2.10, 198.51.100.10, tun0
 
     with({"--components", "0"});
     EXPECT_EQ(status, 2) << "usage errors exit 2";
+    with({"--format", "xep0065"});
+    EXPECT_EQ(status, 2) << "SOCKS5 output needs --jid: no made-up JID";
+    with({"--jid", "romeo@example.org"});
+    EXPECT_EQ(status, 2) << "SOCKS5 candidates need a full JID";
+    with({"--stun", "192.0.2.1", "--stun-pacing", "2"});
+    EXPECT_EQ(status, 2) << "Ta below RFC 8445 §14.2's 5 ms";
 }

@@ -87,6 +87,7 @@ protected:
 
         SicService sic(connection);
         GatherOptions options;
+        options.s5b = true;
         options.jid = connection.client().jid().full();
         options.s5b_port = 5086;
         // SIC learns the NAT of the family the XMPP connection uses: gather from that one.

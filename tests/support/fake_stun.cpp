@@ -195,6 +195,7 @@ void FakeStunServer::serve() {
         {
             std::lock_guard lock(mutex_);
             request.index = static_cast<unsigned>(requests_.size());
+            request.at = std::chrono::steady_clock::now();
             requests_.push_back(request);
         }
         received_.notify_all();

@@ -61,6 +61,7 @@ struct FakeStunRequest {
     std::string from_ip;
     std::uint16_t from_port = 0;
     unsigned index = 0; ///< 0 for the first request received, 1 for the next, ...
+    std::chrono::steady_clock::time_point at; ///< When it arrived.
 };
 
 /** @brief One datagram the script sends back. */

@@ -32,6 +32,7 @@ GatherOptions test_options() {
     o.host.include_loopback = true;
     o.host.addresses = std::vector<LocalAddress>{
         local("127.0.0.2", "eth0", 2), local("::1", "eth0", 2), local("127.0.0.3", "eth1", 3)};
+    o.s5b = true;
     o.jid = "romeo@example.org/orchard";
     o.deadline = 2000ms;
     return o;
@@ -364,8 +365,12 @@ TEST(Gatherer, SourceCandidatesAreVerifiedSrflxAndEqualToBaseIsDropped) {
     EXPECT_EQ(srflx[1]->ice.related->ip.to_string(), "127.0.0.3");
     const std::string why = reasons(r);
     EXPECT_NE(why.find("equals its base: no NAT"), std::string::npos) << why;
-    EXPECT_NE(why.find("unknown base"), std::string::npos) << why;
     EXPECT_NE(why.find("already mapped this base"), std::string::npos) << why;
+    // The report for a base that does not exist is refused, and fails the source.
+    EXPECT_NE(why.find("reported a candidate for base 99, which does not exist (3 bases)"),
+              std::string::npos)
+        << why;
+    EXPECT_EQ(report_of(r, "stun")->state, SourceState::Failed);
 }
 
 TEST(Gatherer, DeadlineEndsSilentSourcesAsTimedOut) {
@@ -432,8 +437,13 @@ TEST(Gatherer, CancelStopsSourcesAndCompletesFromTheLoop) {
     g.on_complete = [&](const GatherResult&) {
         ++completions;
     };
+    std::size_t delivered = 0;
+    g.on_candidate = [&](const Candidate&) {
+        ++delivered;
+    };
     ASSERT_TRUE(g.gather());
-    ASSERT_TRUE(t.run_until([&] { return g.result().ice.size() == 3; }));
+    ASSERT_TRUE(t.run_until([&] { return delivered == 6; })); // 3 host + 3 direct
+    t.run_until([] { return false; }, 5ms);                   // the source has started
     g.cancel();
     EXPECT_EQ(stops, 1);
     EXPECT_EQ(completions, 0) << "completion is reported from the loop, not from cancel()";
@@ -467,7 +477,7 @@ TEST(Gatherer, DestroyingMidGatheringIsSafe) {
             "pending", std::vector<ScriptedSource::Step>{external(10ms, "203.0.113.1", "p")},
             &stops));
         ASSERT_TRUE(g->gather());
-        t.run_until([&] { return g->result().ice.size() == 3; });
+        t.run_until([] { return false; }, 5ms); // started, not yet reported
     }
     EXPECT_EQ(stops, 1);
     // Nothing left on the loop may touch the destroyed gatherer.

@@ -343,5 +343,9 @@ TEST(ConfiguredExternal, ParsesAddressForms) {
     ASSERT_FALSE(bad_port);
     EXPECT_NE(bad_port.error().message.find("port '0'"), std::string::npos);
     EXPECT_FALSE(ConfiguredExternalSource::parse("example.org"));
-    EXPECT_FALSE(ConfiguredExternalSource::parse("[2001:db8::5]"));
+    EXPECT_TRUE(ConfiguredExternalSource::parse("[2001:db8::5]")) << "no port: none forwarded";
+    EXPECT_FALSE(ConfiguredExternalSource::parse("[192.0.2.1]:6000")) << "brackets are for IPv6";
+    EXPECT_FALSE(ConfiguredExternalSource::parse("192.0.2.1:06000")) << "a leading zero";
+    EXPECT_FALSE(ConfiguredExternalSource::parse("0.0.0.0")) << "cannot be external";
+    EXPECT_FALSE(ConfiguredExternalSource::parse("224.0.0.1")) << "cannot be external";
 }

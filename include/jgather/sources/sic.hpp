@@ -49,16 +49,18 @@ public:
     SicService(const SicService&) = delete;
     SicService& operator=(const SicService&) = delete;
 
-    /** A source (name "sic") that reports this connection's external address. */
+    /** A source (name "sic") that reports this connection's external address. Added to a
+     * gathering while the connection is still being made, it waits for it (bounded by the
+     * gathering's deadline), so the gathering can start at once. */
     [[nodiscard]] std::unique_ptr<Source> source();
     /** The cached answer for the current connection, if any. */
     [[nodiscard]] std::optional<SicAnswer> answer() const;
     /** How many queries have been sent over the service's life (one per connection at most). */
     [[nodiscard]] unsigned queries_sent() const;
 
-    class Private; ///< Implementation; public only so that the source can reach it.
-
 private:
+    class Private;
+    class Query; // the Source handed out by source()
     std::shared_ptr<Private> d_;
 };
 

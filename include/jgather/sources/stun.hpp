@@ -3,12 +3,15 @@
  * @brief STUN (RFC 8489 Binding) source: a server-reflexive candidate per base, true for the
  *        base's own socket, on libnice's STUN implementation.
  *
- * A Binding request is sent from each UDP base socket to each configured server of the same
- * family. A response counts only when libnice's agent validates it (known transaction id,
- * FINGERPRINT when present) and it comes from the server's address; XOR-MAPPED-ADDRESS and
- * MAPPED-ADDRESS are both understood, and ALTERNATE-SERVER is followed once. The mapped address
- * becomes a srflx for that base (related = base; dropped by the gatherer when it equals the base)
- * and an external-address finding with origin "stun" and the server.
+ * A Binding request is sent from each base to each configured server of the same family,
+ * through the gatherer (SourceSink::send_datagram), paced by Ta. A response counts only when it
+ * is a whole Binding response with our transaction id, on the base that asked, from the
+ * server's address, with a correct FINGERPRINT when it has one, and libnice's agent validates
+ * it; XOR-MAPPED-ADDRESS and MAPPED-ADDRESS are both understood, and ALTERNATE-SERVER is
+ * followed once. A mapping of another family than the base's, or one that cannot be an
+ * external address (external_address_problem()), fails that server. The mapped address becomes
+ * a srflx for that base (related = base; dropped by the gatherer when it equals the base) and an
+ * external-address finding with origin "stun" and the server.
  */
 #pragma once
 
@@ -36,20 +39,42 @@ enum class StunCompletion : std::uint8_t {
     FirstMappingPerBase,
 };
 
-/** @brief Servers, retransmission, give-up and completion policy of the STUN source. */
-struct StunOptions {
+/** @brief Servers, schedule and completion policy of the STUN source.
+ *
+ * The schedule of one transaction (base × server): sends at 0, RTO, 3·RTO, 7·RTO, ... (RFC 8489
+ * §6.2.1: the RTO doubles after each send), `retransmissions` of them after the first, then
+ * `final_wait` for an answer before the server is given up for that base. New transactions
+ * start `pacing` apart (RFC 8445 §14.2's Ta), the first server of every base first. Every
+ * setting takes effect as given; validate() refuses the combinations that cannot.
+ */
+struct JGATHER_EXPORT StunOptions {
     /** STUN servers (literal IP and port). */
     std::vector<TransportAddress> servers;
     /** First retransmission timeout; doubles after each send (RFC 8489 §6.2.1). RFC 8445 §14.3
      * asks for at least 500 ms during gathering, so that is the default. */
     std::chrono::milliseconds initial_rto{500};
-    /** Retransmissions after the first send (RFC 8489 §6.2.1 Rc − 1). */
-    unsigned retransmissions = 2;
-    /** A server silent this long after the first send is given up (timed-out); the sends are
-     * never more frequent than the RTO above, so giving up early only sends fewer packets. */
-    std::chrono::milliseconds give_up_after{400};
+    /** Retransmissions after the first send (RFC 8489 §6.2.1 Rc − 1). None by default: with
+     * one send and final_wait 400 ms a dead server costs 0.4 s; lossy links raise this. */
+    unsigned retransmissions = 0;
+    /** How long an answer is waited for after the last send before that server is given up
+     * for that base (timed-out). RFC 8489 §6.2.1 waits Rm·RTO = 16 × 500 ms; a gathering that
+     * must finish in seconds waits less. Must be 1 ms or more. */
+    std::chrono::milliseconds final_wait{400};
+    /** Ta: the gap between the starts of two transactions (RFC 8445 §14.2: configurable,
+     * default 50 ms, never below 5 ms). Retransmissions follow their own RTO. */
+    std::chrono::milliseconds pacing{50};
     /** When the source completes. */
     StunCompletion completion = StunCompletion::AllServers;
+
+    /** Checks the settings: servers usable (a literal unicast address, port 1-65535), pacing
+     * 5 ms or more (RFC 8445 §14.2), initial_rto and final_wait positive. The message names the
+     * setting. StunSource fails with the same message when started with options that fail. */
+    [[nodiscard]] Result<void> validate() const;
+    /** When the last transaction's last send goes out, and when it is given up, after the first
+     * send, for @p transactions transactions (the schedule above). */
+    [[nodiscard]] std::chrono::milliseconds last_send_at(std::size_t transactions) const;
+    /** last_send_at() + final_wait: the longest the source can take for @p transactions. */
+    [[nodiscard]] std::chrono::milliseconds give_up_at(std::size_t transactions) const;
 };
 
 /** @brief Source that asks STUN servers for each base's mapping. */
@@ -58,7 +83,8 @@ public:
     explicit StunSource(StunOptions options);
     ~StunSource() override;
 
-    /** Parses "IP:PORT", "[IPv6]:PORT", or a bare IP (port 3478, RFC 8489 §18.1). */
+    /** Parses "IP:PORT", "[IPv6]:PORT", or a bare IP (port 3478, RFC 8489 §18.1), with
+     * TransportAddress::parse(). */
     static Result<TransportAddress> parse_server(std::string_view text);
 
     std::string name() const override;

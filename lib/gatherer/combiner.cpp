@@ -1,0 +1,269 @@
+#include <algorithm>
+
+#include "../util/random.hpp"
+#include "combiner.hpp"
+#include "verdict.hpp"
+
+namespace jgather::detail {
+namespace {
+
+// Candidate ids / cids: 8 symbols of 5 bits, unique within a gathering.
+constexpr std::size_t kIdLength = 8;
+
+bool by_priority(const Candidate& a, const Candidate& b) {
+    return a.priority > b.priority;
+}
+
+// The one ICE candidate builder: every ICE candidate of a gathering is made here.
+Candidate ice_candidate(IceType type, const Base& base, const TransportAddress& address,
+                        std::uint16_t local_preference, std::string foundation, Origin origin) {
+    Candidate c;
+    c.transport = Transport::IceUdp;
+    c.host = address.ip.to_string();
+    c.port = address.port;
+    c.priority = ice_priority(type, local_preference, base.component);
+    c.ice.component = base.component;
+    c.ice.foundation = std::move(foundation);
+    c.ice.network = base.local.interface_index;
+    c.ice.type = type;
+    if (type != IceType::Host) {
+        c.ice.related = base.address(); // XEP-0176 rel-addr/rel-port: the base
+    }
+    c.origin = std::move(origin);
+    c.interface = base.local.interface;
+    return c;
+}
+
+// ... and the one SOCKS5 builder.
+Candidate s5b_candidate(S5bType type, const TransportAddress& address,
+                        std::uint16_t local_preference, const std::string& jid, Origin origin,
+                        std::string interface) {
+    Candidate c;
+    c.transport = Transport::Socks5;
+    c.host = address.ip.to_string();
+    c.port = address.port;
+    c.priority = s5b_priority(type, local_preference);
+    c.s5b = {"", jid, type};
+    c.origin = std::move(origin);
+    c.interface = std::move(interface);
+    return c;
+}
+
+} // namespace
+
+std::string Combiner::new_id() {
+    for (;;) {
+        std::string id = random_alnum(kIdLength);
+        if (ids_.insert(id).second) {
+            return id;
+        }
+    }
+}
+
+void Combiner::keep(Candidate candidate, Changes& changes) {
+    auto& list = candidate.transport == Transport::IceUdp ? ice_ : s5b_;
+    (candidate.transport == Transport::IceUdp ? candidate.ice.id : candidate.s5b.cid) = new_id();
+    list.insert(std::upper_bound(list.begin(), list.end(), candidate, by_priority), candidate);
+    changes.added.push_back(std::move(candidate));
+}
+
+Changes Combiner::add_hosts() {
+    Changes changes;
+    if (setup_.ice) {
+        for (const Base& base : setup_.bases) {
+            keep(ice_candidate(IceType::Host, base, base.address(), base.local_preference,
+                               foundations_.get(IceType::Host, base.local.ip, ""),
+                               {"host", base.local.interface}),
+                 changes);
+        }
+    }
+    if (setup_.s5b && setup_.s5b_port != 0) {
+        // One direct candidate per address (the bases of component 1 name each address once).
+        for (const Base& base : setup_.bases) {
+            if (base.component == 1) {
+                keep(s5b_candidate(S5bType::Direct, {base.local.ip, setup_.s5b_port},
+                                   base.local_preference, setup_.jid,
+                                   {"host", base.local.interface}, base.local.interface),
+                     changes);
+            }
+        }
+    }
+    return changes;
+}
+
+const Candidate* Combiner::find_redundant(const std::vector<Candidate>& list,
+                                          const Candidate& c) const {
+    // RFC 8445 §5.1.3: same transport address and same base as a candidate already kept.
+    for (const Candidate& other : list) {
+        if (other.host != c.host || other.port != c.port) {
+            continue;
+        }
+        if (c.transport == Transport::Socks5) {
+            return &other;
+        }
+        const std::optional<TransportAddress> other_base =
+            other.ice.type == IceType::Host
+                ? std::optional(TransportAddress{*other.ip(), other.port})
+                : other.ice.related;
+        if (other_base && c.ice.related && *other_base == *c.ice.related &&
+            other.ice.component == c.ice.component) {
+            return &other;
+        }
+    }
+    return nullptr;
+}
+
+Result<Changes> Combiner::add_external(ExternalAddress address) {
+    address.ip = address.ip.unmapped();
+    const std::string origin_text = address.origin.to_string();
+    Changes changes;
+    // design §2: an external IP equal to a local address means no NAT: nothing to derive (a
+    // server on this host answers with a loopback address, which is no error either).
+    for (const LocalAddress& local : setup_.local_addresses) {
+        if (local.ip == address.ip) {
+            external_.push_back(address);
+            changes.dropped.push_back({address.ip.to_string(), local.interface,
+                                       "external address from " + origin_text +
+                                           " is a local address (no NAT): no candidate derived"});
+            return changes;
+        }
+    }
+    if (auto problem = external_address_problem(address.ip)) {
+        return Error{"reported " + *problem + ", which cannot be an external address"};
+    }
+    external_.push_back(address);
+    const std::size_t origin_slot = external_.size() - 1;
+
+    if (setup_.ice && !address.ice_candidates_reported) {
+        for (const Base& base : setup_.bases) {
+            if (base.local.ip.family() != address.ip.family()) {
+                continue;
+            }
+            // A guess: the external IP with the base's own port, true where the NAT preserves
+            // ports (design §2); ranked below every verified srflx (rules.hpp).
+            Candidate c = ice_candidate(
+                IceType::Srflx, base, {address.ip, base.port},
+                guessed_local_preference(base.local_preference, origin_slot),
+                foundations_.get(IceType::Srflx, base.local.ip, origin_text), address.origin);
+            const std::string where = TransportAddress{address.ip, c.port}.to_string();
+            if (const Candidate* same = find_redundant(ice_, c)) {
+                changes.dropped.push_back({where, base.local.interface,
+                                           "srflx from " + origin_text + " is redundant with the " +
+                                               std::string(to_string(same->ice.type)) +
+                                               " candidate from " + same->origin.to_string() +
+                                               " (RFC 8445 §5.1.3)"});
+                continue;
+            }
+            const auto verified = std::find_if(ice_.begin(), ice_.end(), [&](const Candidate& o) {
+                return o.ice.type == IceType::Srflx && o.ice.related == c.ice.related &&
+                       o.host == c.host && !guessed_ids_.contains(o.ice.id);
+            });
+            if (verified != ice_.end()) {
+                changes.dropped.push_back({where, base.local.interface,
+                                           "srflx from " + origin_text +
+                                               " not needed: " + verified->origin.to_string() +
+                                               " already mapped this base to " + verified->host +
+                                               ":" + std::to_string(verified->port)});
+                continue;
+            }
+            keep(std::move(c), changes);
+            guessed_ids_.insert(changes.added.back().ice.id);
+        }
+    }
+    if (setup_.s5b && setup_.s5b_port != 0) {
+        const auto assisted_rank = static_cast<std::uint16_t>(
+            std::count_if(s5b_.begin(), s5b_.end(),
+                          [](const Candidate& o) { return o.s5b.type == S5bType::Assisted; }));
+        Candidate c = s5b_candidate(
+            S5bType::Assisted, {address.ip, address.forwarded_port.value_or(setup_.s5b_port)},
+            static_cast<std::uint16_t>(65535 - assisted_rank), setup_.jid, address.origin, "");
+        if (const Candidate* same = find_redundant(s5b_, c)) {
+            changes.dropped.push_back({TransportAddress{address.ip, c.port}.to_string(), "",
+                                       "assisted candidate from " + origin_text +
+                                           " is redundant with the " +
+                                           std::string(to_string(same->s5b.type)) +
+                                           " candidate from " + same->origin.to_string()});
+        } else {
+            keep(std::move(c), changes);
+        }
+    }
+    return changes;
+}
+
+Result<Changes> Combiner::add_source_candidate(const std::string& source, SourceCandidate found) {
+    if (found.base_index >= setup_.bases.size()) {
+        return Error{"reported a candidate for base " + std::to_string(found.base_index) +
+                     ", which does not exist (" + std::to_string(setup_.bases.size()) + " bases)"};
+    }
+    const Base& base = setup_.bases[found.base_index];
+    const std::string what = std::string(to_string(found.type)) + " " + found.address.to_string();
+    if (found.type != IceType::Srflx && found.type != IceType::Relay) {
+        return Error{"reported a " + std::string(to_string(found.type)) +
+                     " candidate; sources report srflx or relay"};
+    }
+    if (found.address.ip.family() != base.local.ip.family()) {
+        return Error{"reported " + what + " for the " +
+                     (base.local.ip.family() == Family::IPv4 ? "IPv4" : "IPv6") + " base " +
+                     base.address().to_string() + ": a mapping is of its base's family"};
+    }
+    if (found.address.port == 0) {
+        return Error{"reported " + what + " with port 0"};
+    }
+    Changes changes;
+    if (found.type == IceType::Srflx && found.address == base.address()) {
+        changes.dropped.push_back(
+            {found.address.to_string(), base.local.interface,
+             "srflx from " + source + " equals its base: no NAT (RFC 8445 §5.1.3)"});
+        no_nat_families_.insert(base.local.ip.family());
+        return changes;
+    }
+    if (auto problem = found.type == IceType::Srflx ? external_address_problem(found.address.ip)
+                                                    : remote_address_problem(found.address.ip)) {
+        return Error{"reported " + what + ": " + *problem};
+    }
+    Candidate c = ice_candidate(found.type, base, found.address, base.local_preference,
+                                foundations_.get(found.type, base.local.ip, found.server),
+                                {source, found.server});
+    if (const Candidate* same = find_redundant(ice_, c); same && same->priority >= c.priority) {
+        changes.dropped.push_back({found.address.to_string(), base.local.interface,
+                                   std::string(to_string(found.type)) + " from " + source +
+                                       " is redundant with the " +
+                                       std::string(to_string(same->ice.type)) + " candidate from " +
+                                       same->origin.to_string() + " (RFC 8445 §5.1.3)"});
+        return changes;
+    }
+    keep(std::move(c), changes);
+    const Candidate& kept = changes.added.back();
+    // A verified srflx supersedes a guess (SIC, configuration) for the same base and IP.
+    for (auto it = ice_.begin(); it != ice_.end();) {
+        const bool superseded = it->ice.type == IceType::Srflx &&
+                                guessed_ids_.contains(it->ice.id) &&
+                                it->ice.related == kept.ice.related && it->host == kept.host;
+        if (!superseded) {
+            ++it;
+            continue;
+        }
+        changes.dropped.push_back({TransportAddress{*it->ip(), it->port}.to_string(), it->interface,
+                                   "srflx from " + it->origin.to_string() +
+                                       " superseded by the one " + kept.origin.to_string() +
+                                       " verified for this base"});
+        changes.superseded.emplace_back(*it, kept);
+        it = ice_.erase(it);
+    }
+    return changes;
+}
+
+NetworkVerdict Combiner::verdict() const {
+    VerdictInput input;
+    for (const Candidate& c : ice_) {
+        if (c.ice.type == IceType::Srflx && !guessed_ids_.contains(c.ice.id)) {
+            input.verified_srflx.push_back(c);
+        }
+    }
+    input.no_nat_families = no_nat_families_;
+    input.external_addresses = external_;
+    input.local_addresses = setup_.local_addresses;
+    return judge_network(input);
+}
+
+} // namespace jgather::detail

@@ -1,0 +1,84 @@
+// The gatherer's rules as a loop-free unit: findings in, candidates (and drops) out.
+//
+// Everything here is deterministic but for the random ids, and runs without a loop, so the
+// rules are tested with tables of findings (tests/unit/combiner_test.cpp). The gatherer owns
+// one Combiner per gathering and turns each Changes into events.
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <jgather/gatherer.hpp>
+#include <jgather/result.hpp>
+#include <jgather/source.hpp>
+
+#include "rules.hpp"
+
+namespace jgather::detail {
+
+/** @brief What one finding changed. */
+struct Changes {
+    std::vector<Candidate> added; ///< New candidates, in the order to trickle them.
+    /** Candidates removed from the lists, each with the one that replaced it. */
+    std::vector<std::pair<Candidate, Candidate>> superseded;
+    std::vector<DroppedAddress> dropped; ///< What produced no candidate, with why.
+};
+
+/** @brief What the rules need to know of the gathering. */
+struct CombinerSetup {
+    bool ice = true;
+    bool s5b = false;
+    std::string jid;
+    std::uint16_t s5b_port = 0; ///< 0 = no SOCKS5 candidates.
+    std::vector<Base> bases;
+    std::vector<LocalAddress> local_addresses;
+};
+
+/**
+ * @brief Applies RFC 8445 §5.1 and XEP-0260 §2.2 to findings: priorities, foundations, ids,
+ * derived srflx and assisted candidates, redundancy (§5.1.3), superseding of guesses, and the
+ * plausibility of every finding.
+ */
+class Combiner {
+public:
+    explicit Combiner(CombinerSetup setup) : setup_(std::move(setup)) {}
+
+    /** Host (ICE) and direct (S5B) candidates for every base. */
+    Changes add_hosts();
+    /** An external address: a srflx guess per base of its family (unless the source verified
+     * its own) and one assisted candidate. An error (nothing changed) when the address cannot
+     * be external (external_address_problem()). */
+    Result<Changes> add_external(ExternalAddress address);
+    /** A candidate a source made for one of its bases. An error (nothing changed) when the
+     * base is unknown, or the address is of another family than the base's or implausible. */
+    Result<Changes> add_source_candidate(const std::string& source, SourceCandidate found);
+
+    [[nodiscard]] const std::vector<Candidate>& ice() const { return ice_; }
+    [[nodiscard]] const std::vector<Candidate>& s5b() const { return s5b_; }
+    [[nodiscard]] const std::vector<ExternalAddress>& external_addresses() const {
+        return external_;
+    }
+    [[nodiscard]] const CombinerSetup& setup() const { return setup_; }
+    /** What the findings so far say about the network. */
+    [[nodiscard]] NetworkVerdict verdict() const;
+
+private:
+    std::string new_id();
+    void keep(Candidate candidate, Changes& changes);
+    const Candidate* find_redundant(const std::vector<Candidate>& list, const Candidate& c) const;
+
+    CombinerSetup setup_;
+    std::vector<Candidate> ice_; // highest priority first
+    std::vector<Candidate> s5b_;
+    std::vector<ExternalAddress> external_;
+    FoundationTable foundations_;
+    std::set<std::string> ids_;
+    std::set<std::string> guessed_ids_; // srflx derived from an external address, not verified
+    std::set<Family> no_nat_families_;  // families with a mapping equal to its base
+};
+
+} // namespace jgather::detail

@@ -1,0 +1,169 @@
+// The default BaseProvider: jgather's own UDP sockets, one per usable address per component.
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <exception>
+#include <sys/socket.h>
+
+#include <jgather/bases.hpp>
+#include <jgather/gatherer.hpp>
+
+#include "../util/sockaddr.hpp"
+#include "../util/unique_fd.hpp"
+#include "host.hpp"
+#include "netlink.hpp"
+
+namespace jgather {
+
+BaseProvider::~BaseProvider() = default;
+
+namespace {
+
+// Large enough for any UDP payload over IPv6 (RFC 8200 jumbograms aside).
+constexpr std::size_t kMaxDatagram = 65535;
+
+class SocketBases final : public BaseProvider {
+public:
+    std::string name() const override { return "host"; }
+
+    Result<ProvidedBases> open(const GatherOptions& options) override {
+        ProvidedBases provided;
+        if (options.host.addresses) {
+            provided.local_addresses = *options.host.addresses;
+        } else if (auto enumerated = detail::enumerate_local_addresses(); enumerated) {
+            provided.local_addresses = std::move(enumerated.value());
+        } else {
+            return enumerated.error();
+        }
+        detail::HostSelection selection;
+        try { // HostOptions::filter is the application's code
+            selection = detail::select_host_addresses(provided.local_addresses, options.host);
+        } catch (const std::exception& e) {
+            return Error{std::string("HostOptions::filter threw: ") + e.what()};
+        } catch (...) {
+            return Error{"HostOptions::filter threw a non-standard exception"};
+        }
+        provided.dropped = std::move(selection.dropped);
+        if (!options.ice) {
+            // SOCKS5 only: the addresses still matter (direct candidates), no sockets needed.
+            for (const detail::UsableAddress& usable : selection.usable) {
+                provided.bases.push_back({usable.local, 1, 0, usable.local_preference});
+            }
+            return provided;
+        }
+        std::string first_failure;
+        for (const detail::UsableAddress& usable : selection.usable) {
+            const std::size_t first = provided.bases.size();
+            for (unsigned component = 1; component <= options.components; ++component) {
+                auto bound =
+                    detail::bind_udp(usable.local, options.host.port_min, options.host.port_max);
+                if (!bound) {
+                    provided.dropped.push_back({usable.local.ip.to_string(), usable.local.interface,
+                                                bound.error().message});
+                    if (first_failure.empty()) {
+                        first_failure = bound.error().message;
+                    }
+                    // A base set without every component is useless to ICE (RFC 8445 §5.1.1.1).
+                    provided.bases.resize(first);
+                    sockets_.resize(first);
+                    break;
+                }
+                provided.bases.push_back(
+                    {usable.local, component, bound->port, usable.local_preference});
+                sockets_.push_back(std::move(bound->fd));
+            }
+        }
+        if (provided.bases.empty() && !first_failure.empty()) {
+            // Every usable address failed to bind (out of descriptors, the port range taken):
+            // an error, never an "ok" gathering with nothing in it.
+            return Error{"no UDP socket could be bound: " + first_failure};
+        }
+        bases_ = provided.bases;
+        return provided;
+    }
+
+    Result<void> send(std::size_t base_index, std::span<const std::uint8_t> data,
+                      const TransportAddress& to) override {
+        if (base_index >= sockets_.size() || !sockets_[base_index].valid()) {
+            return Error{"base " + std::to_string(base_index) + " has no socket"};
+        }
+        sockaddr_storage address{};
+        const socklen_t length = detail::to_sockaddr(
+            to, address, to.ip.is_link_local() ? bases_[base_index].local.interface_index : 0);
+        if (::sendto(sockets_[base_index].get(), data.data(), data.size(), 0,
+                     reinterpret_cast<sockaddr*>(&address), length) < 0) {
+            return Error{"cannot send to " + to.to_string() + ": " + std::strerror(errno)};
+        }
+        return {};
+    }
+
+    void receive(EventLoop& loop, std::function<void(const Datagram&)> receiver) override {
+        watches_.clear();
+        receiver_ =
+            receiver ? std::make_shared<std::function<void(const Datagram&)>>(std::move(receiver))
+                     : nullptr;
+        if (!receiver_) {
+            return;
+        }
+        for (std::size_t i = 0; i < sockets_.size(); ++i) {
+            if (sockets_[i].valid()) {
+                watches_.push_back(loop.watch_readable(sockets_[i].get(), [this, i] { read(i); }));
+            }
+        }
+    }
+
+    std::vector<OwnedSocket> take_sockets() override {
+        watches_.clear();
+        receiver_.reset();
+        std::vector<OwnedSocket> sockets;
+        for (std::size_t i = 0; i < sockets_.size(); ++i) {
+            if (sockets_[i].valid()) {
+                sockets.push_back({bases_[i].component,
+                                   bases_[i].address(),
+                                   bases_[i].local.interface,
+                                   sockets_[i].release(),
+                                   {}});
+            }
+        }
+        return sockets;
+    }
+
+private:
+    void read(std::size_t index) {
+        for (;;) {
+            sockaddr_storage from{};
+            socklen_t from_length = sizeof from;
+            const ssize_t got =
+                ::recvfrom(sockets_[index].get(), buffer_.data(), buffer_.size(), MSG_DONTWAIT,
+                           reinterpret_cast<sockaddr*>(&from), &from_length);
+            if (got < 0) {
+                return; // EAGAIN; an ICMP error (ECONNREFUSED) is consumed the same way
+            }
+            const auto sender = detail::from_sockaddr(from);
+            const auto receiver = receiver_; // the receiver may end the reading
+            if (!receiver || !sender) {
+                return;
+            }
+            (*receiver)(
+                {index, *sender,
+                 std::span<const std::uint8_t>(buffer_.data(), static_cast<std::size_t>(got))});
+            if (!receiver_) {
+                return;
+            }
+        }
+    }
+
+    std::vector<Base> bases_;
+    std::vector<detail::UniqueFd> sockets_; // one per base, same index
+    std::vector<std::unique_ptr<LoopHandle>> watches_;
+    std::shared_ptr<std::function<void(const Datagram&)>> receiver_;
+    std::array<std::uint8_t, kMaxDatagram> buffer_{};
+};
+
+} // namespace
+
+std::unique_ptr<BaseProvider> make_socket_bases() {
+    return std::make_unique<SocketBases>();
+}
+
+} // namespace jgather

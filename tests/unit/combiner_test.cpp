@@ -1,0 +1,224 @@
+// The gatherer's rules without a loop: tables of findings in, candidates, drops and refusals
+// out (RFC 8445 §5.1, XEP-0260 §2.2, design.md §2).
+#include <algorithm>
+
+#include <gtest/gtest.h>
+
+#include "gatherer/combiner.hpp"
+
+using namespace jgather;
+using jgather::detail::Changes;
+using jgather::detail::Combiner;
+using jgather::detail::CombinerSetup;
+
+namespace {
+
+LocalAddress local(const char* ip, const char* interface, unsigned index) {
+    LocalAddress a;
+    a.ip = *IpAddress::parse(ip);
+    a.interface = interface;
+    a.interface_index = index;
+    return a;
+}
+
+// Two IPv4 bases and one IPv6 base, with SOCKS5 on port 7000.
+Combiner make_combiner() {
+    const LocalAddress v4a = local("192.0.2.10", "eth0", 2);
+    const LocalAddress v6 = local("2001:db8::10", "eth0", 2);
+    const LocalAddress v4b = local("198.51.100.10", "eth1", 3);
+    CombinerSetup setup;
+    setup.s5b = true;
+    setup.jid = "romeo@example.org/orchard";
+    setup.s5b_port = 7000;
+    setup.bases = {{v6, 1, 5001, 65535}, {v4a, 1, 5000, 65534}, {v4b, 1, 5002, 65533}};
+    setup.local_addresses = {v4a, v6, v4b};
+    Combiner combiner(setup);
+    (void)combiner.add_hosts();
+    return combiner;
+}
+
+ExternalAddress external(const char* ip, const char* who = "sic") {
+    return {*IpAddress::parse(ip), std::nullopt, std::nullopt, {who, "example.org"}};
+}
+
+std::size_t count(const std::vector<Candidate>& list, IceType type) {
+    return static_cast<std::size_t>(std::count_if(
+        list.begin(), list.end(), [type](const Candidate& c) { return c.ice.type == type; }));
+}
+
+struct ExternalCase {
+    const char* ip;
+    const char* refusal; // substring of the error, or nullptr when accepted
+    std::size_t srflx;   // guesses derived
+    std::size_t assisted;
+};
+
+class ExternalFindings : public ::testing::TestWithParam<ExternalCase> {};
+
+} // namespace
+
+TEST(Combiner, HostsAreOneHostPerBaseAndOneDirectPerAddress) {
+    Combiner c = make_combiner();
+    EXPECT_EQ(count(c.ice(), IceType::Host), 3U);
+    ASSERT_EQ(c.s5b().size(), 3U);
+    EXPECT_EQ(c.ice()[0].host, "2001:db8::10") << "highest local preference first";
+    EXPECT_EQ(c.ice()[0].priority, 126U << 24 | 65535U << 8 | 255U) << "RFC 8445 §5.1.2.1";
+    EXPECT_EQ(c.s5b()[0].priority, 126U << 16 | 65535U) << "XEP-0260 §2.2";
+    EXPECT_FALSE(c.ice()[0].ice.related) << "no rel-addr on host candidates";
+}
+
+TEST_P(ExternalFindings, AreAcceptedOrRefusedByWhatTheAddressCanBe) {
+    const ExternalCase tc = GetParam();
+    Combiner c = make_combiner();
+    auto changes = c.add_external(external(tc.ip));
+    if (tc.refusal) {
+        ASSERT_FALSE(changes) << tc.ip;
+        EXPECT_NE(changes.error().message.find(tc.refusal), std::string::npos)
+            << changes.error().message;
+        EXPECT_TRUE(c.external_addresses().empty()) << "a refused finding is not kept";
+        return;
+    }
+    ASSERT_TRUE(changes) << changes.error().message;
+    std::size_t srflx = 0;
+    std::size_t assisted = 0;
+    for (const Candidate& added : changes->added) {
+        srflx += added.transport == Transport::IceUdp ? 1 : 0;
+        assisted += added.transport == Transport::Socks5 ? 1 : 0;
+    }
+    EXPECT_EQ(srflx, tc.srflx);
+    EXPECT_EQ(assisted, tc.assisted);
+    EXPECT_EQ(c.external_addresses().size(), 1U);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, ExternalFindings,
+    ::testing::Values(
+        // Public: a guess per base of the family, one assisted candidate.
+        ExternalCase{"203.0.113.7", nullptr, 2, 1}, ExternalCase{"2001:db8:1::7", nullptr, 1, 1},
+        // An IPv4-mapped IPv6 address is the IPv4 address.
+        ExternalCase{"::ffff:203.0.113.7", nullptr, 2, 1},
+        // Private and carrier-grade: accepted (an inner NAT), the verdict notes them.
+        ExternalCase{"10.1.2.3", nullptr, 2, 1}, ExternalCase{"100.64.0.1", nullptr, 2, 1},
+        // A local address: no NAT, nothing derived, no error.
+        ExternalCase{"198.51.100.10", nullptr, 0, 0},
+        // Impossible: refused, and the source fails with the reason.
+        ExternalCase{"0.0.0.0", "unspecified", 0, 0}, ExternalCase{"::", "unspecified", 0, 0},
+        ExternalCase{"255.255.255.255", "broadcast", 0, 0},
+        ExternalCase{"224.0.0.1", "multicast", 0, 0}, ExternalCase{"ff02::1", "multicast", 0, 0},
+        ExternalCase{"240.0.0.1", "reserved", 0, 0}, ExternalCase{"0.1.2.3", "reserved", 0, 0},
+        ExternalCase{"127.0.0.9", "loopback", 0, 0}, ExternalCase{"::1", "loopback", 0, 0},
+        ExternalCase{"169.254.3.4", "link-local", 0, 0},
+        ExternalCase{"fe80::1", "link-local", 0, 0}));
+
+TEST(Combiner, TheSameExternalAddressTwiceIsRedundant) {
+    Combiner c = make_combiner();
+    ASSERT_TRUE(c.add_external(external("203.0.113.7")));
+    auto again = c.add_external(external("203.0.113.7", "config"));
+    ASSERT_TRUE(again);
+    EXPECT_TRUE(again->added.empty());
+    ASSERT_EQ(again->dropped.size(), 3U); // two srflx guesses and the assisted one
+    EXPECT_NE(again->dropped[0].reason.find("redundant"), std::string::npos);
+}
+
+TEST(Combiner, AVerifiedSrflxSupersedesAGuessAndAGuessAfterItIsNotNeeded) {
+    Combiner c = make_combiner();
+    ASSERT_TRUE(c.add_external(external("203.0.113.7")));
+    const SourceCandidate mapped{
+        IceType::Srflx, {*IpAddress::parse("203.0.113.7"), 5000}, 1, "198.51.100.1:3478"};
+    auto verified = c.add_source_candidate("stun", mapped);
+    ASSERT_TRUE(verified);
+    ASSERT_EQ(verified->added.size(), 1U);
+    ASSERT_EQ(verified->superseded.size(), 1U);
+    EXPECT_EQ(verified->superseded[0].first.origin.source, "sic");
+    EXPECT_EQ(verified->superseded[0].second.origin.source, "stun");
+    EXPECT_EQ(count(c.ice(), IceType::Srflx), 2U) << "the verified one + the other base's guess";
+    // A verified srflx ranks above every guess (RFC 8445 §5.1.2.2 equal type preference).
+    const auto stun = std::find_if(c.ice().begin(), c.ice().end(),
+                                   [](const Candidate& x) { return x.origin.source == "stun"; });
+    for (const Candidate& x : c.ice()) {
+        if (x.ice.type == IceType::Srflx && x.origin.source == "sic") {
+            EXPECT_GT(stun->priority, x.priority);
+        }
+    }
+    auto late = c.add_external(external("203.0.113.7", "config"));
+    ASSERT_TRUE(late);
+    // Only the base STUN did not map gets a guess; the mapped one's is redundant with it.
+    ASSERT_EQ(count(late->added, IceType::Srflx), 0U) << "the other base has the sic guess";
+    const auto for_mapped_base =
+        std::count_if(late->dropped.begin(), late->dropped.end(), [](const DroppedAddress& d) {
+            return d.address == "203.0.113.7:5000" &&
+                   d.reason.find("redundant with the srflx candidate from stun") !=
+                       std::string::npos;
+        });
+    EXPECT_EQ(for_mapped_base, 1);
+}
+
+namespace {
+
+struct SourceCase {
+    const char* name;
+    SourceCandidate found;
+    const char* refusal; // substring of the error, or nullptr
+    const char* dropped; // substring of the one drop when accepted without a candidate
+};
+
+SourceCandidate srflx(const char* ip, std::uint16_t port, std::size_t base) {
+    return {IceType::Srflx, {*IpAddress::parse(ip), port}, base, "198.51.100.1:3478"};
+}
+
+class SourceFindings : public ::testing::TestWithParam<SourceCase> {};
+
+} // namespace
+
+TEST_P(SourceFindings, AreCheckedAgainstTheirBase) {
+    const SourceCase tc = GetParam();
+    Combiner c = make_combiner();
+    auto changes = c.add_source_candidate("stun", tc.found);
+    if (tc.refusal) {
+        ASSERT_FALSE(changes);
+        EXPECT_NE(changes.error().message.find(tc.refusal), std::string::npos)
+            << changes.error().message;
+        return;
+    }
+    ASSERT_TRUE(changes) << changes.error().message;
+    if (tc.dropped) {
+        EXPECT_TRUE(changes->added.empty());
+        ASSERT_EQ(changes->dropped.size(), 1U);
+        EXPECT_NE(changes->dropped[0].reason.find(tc.dropped), std::string::npos);
+    } else {
+        ASSERT_EQ(changes->added.size(), 1U);
+        EXPECT_EQ(changes->added[0].ice.related, c.setup().bases[tc.found.base_index].address());
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, SourceFindings,
+    ::testing::Values(
+        SourceCase{"mapping", srflx("203.0.113.7", 40000, 1), nullptr, nullptr},
+        SourceCase{"ipv6_mapping", srflx("2001:db8:1::7", 40000, 0), nullptr, nullptr},
+        SourceCase{"equal_to_base", srflx("192.0.2.10", 5000, 1), nullptr, "equals its base"},
+        SourceCase{"wrong_family", srflx("2001:db8:1::7", 40000, 1),
+                   "a mapping is of its base's family", nullptr},
+        SourceCase{"unknown_base", srflx("203.0.113.7", 40000, 9), "does not exist", nullptr},
+        SourceCase{"port_zero", srflx("203.0.113.7", 0, 1), "port 0", nullptr},
+        SourceCase{"multicast", srflx("224.0.0.9", 40000, 1), "multicast", nullptr},
+        SourceCase{"loopback", srflx("127.0.0.9", 40000, 1), "loopback", nullptr},
+        SourceCase{"host_type",
+                   {IceType::Host, {*IpAddress::parse("203.0.113.7"), 1}, 1, "x"},
+                   "sources report srflx or relay",
+                   nullptr}),
+    [](const ::testing::TestParamInfo<SourceCase>& info) { return info.param.name; });
+
+TEST(Combiner, VerdictNotesCarrierGradeAndPrivateExternals) {
+    Combiner c = make_combiner();
+    ASSERT_TRUE(c.add_external(external("100.64.0.1")));
+    ASSERT_TRUE(c.add_external(external("10.1.2.3", "config")));
+    const NetworkVerdict v = c.verdict();
+    EXPECT_EQ(v.ipv4, NetworkVerdict::Nat::Nat);
+    std::string notes;
+    for (const auto& n : v.notes) {
+        notes += n + "\n";
+    }
+    EXPECT_NE(notes.find("carrier-grade"), std::string::npos) << notes;
+    EXPECT_NE(notes.find("private address"), std::string::npos) << notes;
+}
