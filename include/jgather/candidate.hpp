@@ -93,6 +93,20 @@ struct S5bFields {
 };
 
 /**
+ * @brief What the XEP readers accept of a peer's addresses beyond the rules every reader
+ * applies (unspecified, broadcast, multicast and reserved addresses are always refused: no peer
+ * can be reached there).
+ */
+struct ReadOptions {
+    /** Accept loopback addresses (127.0.0.0/8, ::1): only a peer on this very host has them,
+     * so they are refused unless the application tests on one machine. */
+    bool accept_loopback = false;
+    /** Accept link-local addresses (169.254/16, fe80::/10): reachable on a shared link only;
+     * libnice and jgather (HostOptions::include_link_local) may offer them, so accepted. */
+    bool accept_link_local = true;
+};
+
+/**
  * @brief One candidate of either transport.
  *
  * `host` is a literal IP in canonical form for every candidate jgather gathers and every ICE

@@ -45,6 +45,6 @@ JGATHER_EXPORT std::vector<Streamhost> streamhosts_from(const std::vector<Candid
 /** Serialises @p query as `<query xmlns='http://jabber.org/protocol/bytestreams'>`. */
 JGATHER_EXPORT std::string write(const Query& query);
 /** Parses one `<query/>`; rejects what xep0176::read rejects, for these attributes. */
-JGATHER_EXPORT Result<Query> read(std::string_view xml);
+JGATHER_EXPORT Result<Query> read(std::string_view xml, const ReadOptions& options = {});
 
 } // namespace jgather::xep0065

@@ -35,9 +35,11 @@ JGATHER_EXPORT std::string write_trickle(std::string_view ufrag, std::string_vie
 /**
  * Parses one `<transport/>` element. Rejects: malformed XML, a wrong element or namespace,
  * missing or duplicate attributes, non-numeric or out-of-range numbers, ports outside 1-65535,
- * unknown types or protocols, IPs that are not literals, related addresses on host candidates,
- * credentials that are not ice-chars of RFC 8445 length, and more than kMaxCandidates.
+ * numbers with leading zeros, unknown types or protocols, IPs that are not literals or where no
+ * peer can be (ReadOptions), related addresses on host candidates, credentials that are not
+ * ice-chars of RFC 8445 length, characters XML 1.0 §2.2 does not allow or invalid UTF-8 (gloox
+ * would silently drop such an attribute), and more than kMaxCandidates.
  */
-JGATHER_EXPORT Result<Transport> read(std::string_view xml);
+JGATHER_EXPORT Result<Transport> read(std::string_view xml, const ReadOptions& options = {});
 
 } // namespace jgather::xep0176

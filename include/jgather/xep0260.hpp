@@ -37,6 +37,6 @@ JGATHER_EXPORT std::string dstaddr(std::string_view sid, std::string_view initia
 /** Serialises @p transport as `<transport xmlns='urn:xmpp:jingle:transports:s5b:1'>`. */
 JGATHER_EXPORT std::string write(const Transport& transport);
 /** Parses one `<transport/>`; rejects what xep0176::read rejects, for these attributes. */
-JGATHER_EXPORT Result<Transport> read(std::string_view xml);
+JGATHER_EXPORT Result<Transport> read(std::string_view xml, const ReadOptions& options = {});
 
 } // namespace jgather::xep0260

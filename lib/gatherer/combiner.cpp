@@ -129,7 +129,8 @@ Result<Changes> Combiner::add_external(ExternalAddress address) {
         }
     }
     if (auto problem = external_address_problem(address.ip)) {
-        return Error{"reported " + *problem + ", which cannot be an external address"};
+        return Error{"external address " + *problem +
+                     ", which cannot be anybody's external address"};
     }
     external_.push_back(address);
     const std::size_t origin_slot = external_.size() - 1;

@@ -340,8 +340,8 @@ void Gatherer::Private::on_external_address(Slot& slot, ExternalAddress address)
     const std::string origin = address.origin.to_string();
     auto changes = combiner_->add_external(std::move(address));
     if (!changes) {
-        result_.dropped.push_back({text, "", origin + " " + changes.error().message});
-        reject(slot, "external address " + changes.error().message);
+        result_.dropped.push_back({text, "", "from " + origin + ": " + changes.error().message});
+        reject(slot, changes.error().message);
         return;
     }
     apply(*changes);

@@ -322,11 +322,8 @@ private:
             finish(nullptr, "reply to " + asked + ": <ip>: " + ip.error().message);
             return;
         }
-        if (auto problem = external_address_problem(*ip)) {
-            finish(nullptr, "reply to " + asked + ": <ip>: " + *problem +
-                                ", which cannot be an external address");
-            return;
-        }
+        // Whether it can be an external address is the gatherer's rule (external_address_problem,
+        // with the exception of a local address): it fails this source with the reason.
         SicAnswer answer{ip->unmapped(), std::nullopt, payload->ns_, domain()};
         if (payload->has_port_) {
             const std::string digits = trimmed(payload->port_);

@@ -17,7 +17,7 @@ constexpr std::array<std::string_view, 2> kQueryAttributes = {"sid", "mode"};
 enum StreamhostAttribute : std::size_t { Jid, Host, Port };
 constexpr std::array<std::string_view, 3> kStreamhostAttributes = {"jid", "host", "port"};
 
-Result<Query> convert(const gloox::Tag& root) {
+Result<Query> convert(const gloox::Tag& root, const ReadOptions& options) {
     auto attrs = detail::Attributes::of(root, kQueryAttributes, "query");
     if (!attrs) {
         return attrs.error();
@@ -59,13 +59,17 @@ Result<Query> convert(const gloox::Tag& root) {
         if (!name) {
             return name.error();
         }
-        if (!detail::valid_host(*name)) {
-            return host_attrs->error(Host,
-                                     "'" + *name + "' is neither a literal IP nor a host name");
+        if (auto problem = detail::host_problem(*name)) {
+            return host_attrs->error(Host, *problem);
         }
         host.jid = *jid;
         // A literal is normalised; a host name is kept as written and never resolved here.
         auto literal = IpAddress::parse(*name);
+        if (literal) {
+            if (auto problem = detail::peer_address_problem(*literal, options)) {
+                return host_attrs->error(Host, *problem);
+            }
+        }
         host.host = literal ? literal->to_string() : *name;
         if (host_attrs->has(Port)) {
             auto port = host_attrs->port(Port);
@@ -107,8 +111,10 @@ std::string write(const Query& query) {
     return root.xml();
 }
 
-Result<Query> read(std::string_view xml) {
-    return detail::read_element<Query>(xml, "query", kNamespace, convert);
+Result<Query> read(std::string_view xml, const ReadOptions& options) {
+    return detail::read_element<Query>(
+        xml, "query", kNamespace,
+        [&options](const gloox::Tag& root) { return convert(root, options); });
 }
 
 } // namespace jgather::xep0065

@@ -87,7 +87,8 @@ std::string write_transport(std::string_view ufrag, std::string_view pwd,
 }
 
 // Fills @p c in place (no temporaries: this is the reader's hot path).
-Result<void> read_candidate(const gloox::Tag& tag, std::size_t index, Candidate& c) {
+Result<void> read_candidate(const gloox::Tag& tag, std::size_t index, Candidate& c,
+                            const ReadOptions& options) {
     auto attrs_result =
         detail::Attributes::of(tag, kCandidateAttributes, "candidate", static_cast<long>(index));
     if (!attrs_result) {
@@ -115,6 +116,9 @@ Result<void> read_candidate(const gloox::Tag& tag, std::size_t index, Candidate&
     auto ip = attrs.ip(Ip);
     if (!ip) {
         return ip.error();
+    }
+    if (auto problem = detail::peer_address_problem(*IpAddress::parse(*ip), options)) {
+        return attrs.error(Ip, *problem);
     }
     auto network = attrs.number(Network, 0, kNetworkMax);
     if (!network) {
@@ -179,7 +183,7 @@ Result<void> read_candidate(const gloox::Tag& tag, std::size_t index, Candidate&
     return {};
 }
 
-Result<Transport> convert(const gloox::Tag& root) {
+Result<Transport> convert(const gloox::Tag& root, const ReadOptions& options) {
     auto attrs = detail::Attributes::of(root, kTransportAttributes, "transport");
     if (!attrs) {
         return attrs.error();
@@ -207,7 +211,7 @@ Result<Transport> convert(const gloox::Tag& root) {
             return Error{"transport: more than " + std::to_string(kMaxCandidates) + " candidates"};
         }
         Candidate& candidate = transport.candidates.emplace_back();
-        if (auto read = read_candidate(*child, index++, candidate); !read) {
+        if (auto read = read_candidate(*child, index++, candidate, options); !read) {
             return read.error();
         }
         for (std::size_t i = 0; i + 1 < transport.candidates.size(); ++i) {
@@ -236,8 +240,10 @@ std::string write_trickle(std::string_view ufrag, std::string_view pwd,
     return write_transport(ufrag, pwd, {&candidate});
 }
 
-Result<Transport> read(std::string_view xml) {
-    return detail::read_element<Transport>(xml, "transport", kNamespace, convert);
+Result<Transport> read(std::string_view xml, const ReadOptions& options) {
+    return detail::read_element<Transport>(
+        xml, "transport", kNamespace,
+        [&options](const gloox::Tag& root) { return convert(root, options); });
 }
 
 } // namespace jgather::xep0176

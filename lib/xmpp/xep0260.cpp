@@ -13,7 +13,8 @@ namespace {
 constexpr std::size_t kSidMax = 64; // XEP-0065 §5.3.1, shared by XEP-0260
 constexpr std::size_t kCidMax = 64;
 constexpr std::size_t kSha1HexLength = 40;
-constexpr std::uint32_t kPriorityMax = 0xffffffff;
+// XEP-0260 §2.2 computes priorities the ICE way (RFC 8445 §5.1.2.1): 1 to 2^31 − 1.
+constexpr std::uint32_t kPriorityMax = 0x7fffffff;
 constexpr std::uint16_t kDefaultPort = 1080; // XEP-0065 §5.3.1
 
 enum TransportAttribute : std::size_t { Sid, Dstaddr, Mode };
@@ -22,7 +23,7 @@ enum CandidateAttribute : std::size_t { Cid, Host, Jid, Port, Priority, Type };
 constexpr std::array<std::string_view, 6> kCandidateAttributes = {"cid",  "host",     "jid",
                                                                   "port", "priority", "type"};
 
-Result<Transport> convert(const gloox::Tag& root) {
+Result<Transport> convert(const gloox::Tag& root, const ReadOptions& options) {
     auto attrs = detail::Attributes::of(root, kTransportAttributes, "transport");
     if (!attrs) {
         return attrs.error();
@@ -78,8 +79,13 @@ Result<Transport> convert(const gloox::Tag& root) {
         if (!host) {
             return host.error();
         }
-        if (!detail::valid_host(*host)) {
-            return ca->error(Host, "'" + *host + "' is neither a literal IP nor a host name");
+        if (auto problem = detail::host_problem(*host)) {
+            return ca->error(Host, *problem);
+        }
+        if (auto literal = IpAddress::parse(*host)) {
+            if (auto problem = detail::peer_address_problem(*literal, options)) {
+                return ca->error(Host, *problem);
+            }
         }
         auto jid = ca->text(Jid);
         if (!jid) {
@@ -159,8 +165,10 @@ std::string write(const Transport& transport) {
     return root.xml();
 }
 
-Result<Transport> read(std::string_view xml) {
-    return detail::read_element<Transport>(xml, "transport", kNamespace, convert);
+Result<Transport> read(std::string_view xml, const ReadOptions& options) {
+    return detail::read_element<Transport>(
+        xml, "transport", kNamespace,
+        [&options](const gloox::Tag& root) { return convert(root, options); });
 }
 
 } // namespace jgather::xep0260

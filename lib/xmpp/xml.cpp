@@ -1,6 +1,8 @@
 #include "xml.hpp"
 #include <algorithm>
+#include <arpa/inet.h>
 #include <charconv>
+#include <cstdio>
 
 #include <gloox/jid.h>
 #include <gloox/parser.h>
@@ -71,6 +73,9 @@ Result<void> parse_element(std::string_view xml, std::string_view name, std::str
     if (xml.size() > kMaxDocumentSize) {
         return Error{where() + ": document is " + std::to_string(xml.size()) +
                      " bytes, more than " + std::to_string(kMaxDocumentSize)};
+    }
+    if (auto problem = character_problem(xml)) {
+        return Error{where() + ": " + *problem};
     }
     RootHandler handler(name, ns, on_root);
     gloox::Parser parser(&handler);
@@ -179,6 +184,9 @@ Result<std::uint32_t> Attributes::number(std::size_t slot, std::uint32_t min,
         return absent(slot);
     }
     const std::string& digits = *value;
+    if (digits.size() > 1 && digits[0] == '0') {
+        return error(slot, "'" + digits + "' has a leading zero");
+    }
     // One pass: digits only (no sign, blanks or '+'), stop counting past 10 digits.
     std::uint64_t parsed = 0;
     for (char c : digits) {
@@ -285,34 +293,160 @@ bool valid_jid(const std::string& jid) {
     return !jid.empty() && parsed.setJID(jid) && !parsed.server().empty();
 }
 
-bool valid_host(const std::string& host) {
+std::optional<std::string> host_problem(const std::string& host) {
     if (IpAddress::parse(host)) {
-        return true;
+        return std::nullopt;
+    }
+    const std::string quoted = "'" + host + "'";
+    in_addr numeric{};
+    if (::inet_aton(host.c_str(), &numeric) != 0) {
+        char text[INET_ADDRSTRLEN] = {};
+        ::inet_ntop(AF_INET, &numeric, text, sizeof text);
+        return quoted + " is not a literal IP, yet the C library reads it as " + text +
+               " (RFC 1123 §2.1: a host name is never numeric)";
     }
     // RFC 1123 §2.1 host name: dot-separated labels of letters, digits and inner hyphens.
     if (host.empty() || host.size() > 253) {
-        return false;
+        return quoted + " is neither a literal IP nor a host name";
     }
     std::size_t label = 0;
+    std::size_t last_label = 0;
+    bool last_all_digits = true;
     for (std::size_t i = 0; i < host.size(); ++i) {
         const char c = host[i];
         if (c == '.') {
             if (label == 0 || host[i - 1] == '-') {
-                return false;
+                return quoted + " is neither a literal IP nor a host name";
             }
             label = 0;
+            last_label = i + 1;
+            last_all_digits = true;
             continue;
         }
-        const bool alnum =
-            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        const bool digit = c >= '0' && c <= '9';
+        const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || digit;
         if (!alnum && !(c == '-' && label > 0)) {
-            return false;
+            return quoted + " is neither a literal IP nor a host name";
         }
+        last_all_digits = last_all_digits && digit;
         if (++label > 63) {
-            return false;
+            return quoted + " has a label longer than 63 characters";
         }
     }
-    return label > 0 && host.back() != '-';
+    if (label == 0 || host.back() == '-') {
+        return quoted + " is neither a literal IP nor a host name";
+    }
+    if (last_all_digits) {
+        // RFC 1123 §2.1: "the highest-level component label will be alphabetic".
+        return quoted + " ends in the numeric label '" + host.substr(last_label) +
+               "' (RFC 1123 §2.1: a host name is never numeric)";
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> peer_address_problem(const IpAddress& ip, const ReadOptions& options) {
+    if (auto problem = remote_address_problem(ip)) {
+        return *problem + ", where no peer can be";
+    }
+    const IpAddress a = ip.unmapped();
+    if (a.is_loopback() && !options.accept_loopback) {
+        return a.to_string() + " is a loopback address (ReadOptions::accept_loopback)";
+    }
+    if (a.is_link_local() && !options.accept_link_local) {
+        return a.to_string() + " is a link-local address (ReadOptions::accept_link_local)";
+    }
+    return std::nullopt;
+}
+
+namespace {
+
+// The attribute whose value holds @p offset, if any: the name before the nearest opening quote
+// that follows an '='.
+std::string attribute_at(std::string_view xml, std::size_t offset) {
+    const std::size_t tag = xml.rfind('<', offset);
+    const std::size_t closed = xml.rfind('>', offset);
+    if (tag == std::string_view::npos || (closed != std::string_view::npos && closed > tag)) {
+        return {};
+    }
+    bool in_value = false;
+    char quote = 0;
+    std::size_t name_start = 0;
+    std::size_t name_end = 0;
+    for (std::size_t i = tag; i < offset; ++i) {
+        const char c = xml[i];
+        if (in_value) {
+            in_value = c != quote;
+        } else if (c == '\'' || c == '"') {
+            in_value = true;
+            quote = c;
+            std::size_t e = i;
+            while (e > tag && (xml[e - 1] == '=' || xml[e - 1] == ' ')) {
+                --e;
+            }
+            name_end = e;
+            name_start = e;
+            while (name_start > tag && xml[name_start - 1] != ' ' && xml[name_start - 1] != '\t' &&
+                   xml[name_start - 1] != '\n') {
+                --name_start;
+            }
+        }
+    }
+    return in_value ? std::string(xml.substr(name_start, name_end - name_start)) : std::string();
+}
+
+} // namespace
+
+std::optional<std::string> character_problem(std::string_view xml) {
+    const auto at = [xml](std::size_t offset, const std::string& what) {
+        const std::string attribute = attribute_at(xml, offset);
+        return (attribute.empty() ? std::string() : "attribute '" + attribute + "': ") + what +
+               " at offset " + std::to_string(offset);
+    };
+    for (std::size_t i = 0; i < xml.size();) {
+        const auto byte = static_cast<unsigned char>(xml[i]);
+        std::uint32_t code = 0;
+        std::size_t length = 1;
+        if (byte < 0x80) {
+            code = byte;
+        } else if (byte >= 0xc2 && byte <= 0xdf) {
+            code = byte & 0x1f;
+            length = 2;
+        } else if (byte >= 0xe0 && byte <= 0xef) {
+            code = byte & 0x0f;
+            length = 3;
+        } else if (byte >= 0xf0 && byte <= 0xf4) {
+            code = byte & 0x07;
+            length = 4;
+        } else {
+            return at(i, "invalid UTF-8");
+        }
+        if (i + length > xml.size()) {
+            return at(i, "truncated UTF-8");
+        }
+        for (std::size_t k = 1; k < length; ++k) {
+            const auto next = static_cast<unsigned char>(xml[i + k]);
+            if ((next & 0xc0) != 0x80) {
+                return at(i, "invalid UTF-8");
+            }
+            code = (code << 6) | (next & 0x3f);
+        }
+        // RFC 3629 §3: no overlong forms, no surrogates, nothing past U+10FFFF.
+        const bool overlong = (length == 3 && code < 0x800) || (length == 4 && code < 0x10000);
+        if (overlong || (code >= 0xd800 && code <= 0xdfff) || code > 0x10ffff) {
+            return at(i, "invalid UTF-8");
+        }
+        // XML 1.0 §2.2 Char.
+        const bool allowed = code == 0x9 || code == 0xa || code == 0xd ||
+                             (code >= 0x20 && code <= 0xd7ff) ||
+                             (code >= 0xe000 && code <= 0xfffd) || code >= 0x10000;
+        if (!allowed) {
+            char hex[16];
+            std::snprintf(hex, sizeof hex, "U+%04X", static_cast<unsigned>(code));
+            return at(i, std::string("character ") + hex + " (not allowed in XML 1.0 §2.2)");
+        }
+        i += length;
+    }
+    return std::nullopt;
 }
 
 } // namespace jgather::detail

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -16,6 +17,7 @@
 #include <gloox/tag.h>
 
 #include <jgather/address.hpp>
+#include <jgather/candidate.hpp>
 #include <jgather/result.hpp>
 
 namespace jgather::detail {
@@ -33,9 +35,9 @@ Result<void> parse_element(std::string_view xml, std::string_view name, std::str
                            const std::function<Result<void>(const gloox::Tag&)>& on_root);
 
 /** parse_element() with a conversion of the root into a T: the whole of a reader. */
-template <typename T>
+template <typename T, typename Convert>
 Result<T> read_element(std::string_view xml, std::string_view name, std::string_view ns,
-                       Result<T> (*convert)(const gloox::Tag&)) {
+                       const Convert& convert) {
     T out;
     auto parsed = parse_element(xml, name, ns, [&](const gloox::Tag& root) -> Result<void> {
         auto converted = convert(root);
@@ -140,7 +142,18 @@ private:
 /** True for a valid JID (RFC 7622, via gloox's stringprep). */
 bool valid_jid(const std::string& jid);
 
-/** True for a literal IP or an RFC 1123 host name. */
-bool valid_host(const std::string& host);
+/** Why @p host is neither a literal IP nor an RFC 1123 host name, or nothing. A name that
+ * looks numeric ("2130706433", "0x7f000001", "010.1.1.1", "1.2.3") is refused: the C library
+ * reads it as another address, and RFC 1123 §2.1 rules such names out. */
+std::optional<std::string> host_problem(const std::string& host);
+
+/** Why a peer cannot be at @p ip (remote_address_problem(), and loopback or link-local unless
+ * @p options accept them), or nothing. */
+std::optional<std::string> peer_address_problem(const IpAddress& ip, const ReadOptions& options);
+
+/** Where @p xml has a character XML 1.0 §2.2 does not allow, or is not UTF-8 (RFC 3629): the
+ * offset and, inside an attribute value, the attribute. gloox's parser drops such an attribute
+ * without a word, so this runs before it. */
+std::optional<std::string> character_problem(std::string_view xml);
 
 } // namespace jgather::detail

@@ -101,6 +101,8 @@ std::map<std::string, std::string> dropped_by_ip(const GatherResult& r) {
 
 TEST_F(HostLab, ExactlyTheExpectedCandidatesInRfc8421Order) {
     GatherOptions options;
+    options.s5b = true;
+    options.jid = "romeo@example.org/lab";
     options.s5b_port = 5086;
     const GatherResult r = gather_inside(options);
 

@@ -60,6 +60,8 @@ protected:
             stun.servers.push_back(*StunSource::parse_server(s));
         }
         GatherOptions options;
+        options.s5b = true;
+        options.jid = "romeo@example.org/lab";
         options.s5b_port = 5086;
         options.host.ipv6 = ipv6;
         Gatherer g(t.loop(), options);

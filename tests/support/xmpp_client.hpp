@@ -36,4 +36,16 @@ inline bool connect_and_wait(TestLoop& loop, xmpp::XmppConnection& connection,
     return connection.connected();
 }
 
+/** Disconnects and iterates @p loop until on_disconnected has been delivered (it comes from the
+ * loop, so a connect() right after a disconnect() would see it). */
+inline void disconnect_and_wait(TestLoop& loop, xmpp::XmppConnection& connection) {
+    bool done = false;
+    connection.on_disconnected = [&](const xmpp::Disconnect&) {
+        done = true;
+    };
+    connection.disconnect();
+    loop.run_until([&] { return done; }, std::chrono::seconds(5));
+    connection.on_disconnected = nullptr;
+}
+
 } // namespace jgather::test

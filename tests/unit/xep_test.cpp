@@ -349,3 +349,123 @@ TEST(ConfiguredExternal, ParsesAddressForms) {
     EXPECT_FALSE(ConfiguredExternalSource::parse("0.0.0.0")) << "cannot be external";
     EXPECT_FALSE(ConfiguredExternalSource::parse("224.0.0.1")) << "cannot be external";
 }
+
+// Issue 8's reader classes: what a peer must not send, each refused with the attribute named.
+TEST(Readers, RefuseAddressesWhereNoPeerCanBe) {
+    for (const char* ip :
+         {"0.0.0.0", "::", "255.255.255.255", "224.0.0.1", "ff02::1", "240.0.0.1", "0.1.2.3"}) {
+        SCOPED_TRACE(ip);
+        expect_ice_error(ice_doc(with(kGoodIce, "ip", ip)), "candidate[0]: attribute 'ip': ");
+        expect_ice_error(ice_doc(with(kGoodIce, "ip", ip)), "where no peer can be");
+    }
+    const std::string s5b_head = "<transport xmlns='urn:xmpp:jingle:transports:s5b:1' sid='s'>";
+    auto s5b_host = [&](const std::string& host, const ReadOptions& options = {}) {
+        auto r = xep0260::read(s5b_head + "<candidate cid='c1' host='" + host +
+                                   "' jid='romeo@montague.lit/orchard' port='5086' "
+                                   "priority='8257636'/></transport>",
+                               options);
+        return r ? std::string("(accepted)") : r.error().message;
+    };
+    EXPECT_EQ(s5b_host("224.0.0.1"), "candidate[0]: attribute 'host': 224.0.0.1 is a multicast "
+                                     "address, where no peer can be");
+    const std::string q = "<query xmlns='http://jabber.org/protocol/bytestreams' sid='s'>";
+    auto r = xep0065::read(q + "<streamhost jid='a@b/c' host='0.0.0.0' port='1'/></query>");
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().message, "streamhost[0]: attribute 'host': 0.0.0.0 is the unspecified "
+                                 "address, where no peer can be");
+
+    // Loopback: refused unless asked for; link-local: accepted unless refused.
+    expect_ice_error(ice_doc(with(kGoodIce, "ip", "127.0.0.1")),
+                     "127.0.0.1 is a loopback address (ReadOptions::accept_loopback)");
+    EXPECT_TRUE(xep0176::read(ice_doc(with(kGoodIce, "ip", "::1")), {.accept_loopback = true}));
+    EXPECT_TRUE(xep0176::read(ice_doc(with(kGoodIce, "ip", "fe80::1"))));
+    auto no_link_local =
+        xep0176::read(ice_doc(with(kGoodIce, "ip", "169.254.1.2")), {.accept_link_local = false});
+    ASSERT_FALSE(no_link_local);
+    EXPECT_EQ(no_link_local.error().message,
+              "candidate[0]: attribute 'ip': 169.254.1.2 is a link-local address "
+              "(ReadOptions::accept_link_local)");
+    EXPECT_EQ(s5b_host("127.0.0.1"), "candidate[0]: attribute 'host': 127.0.0.1 is a loopback "
+                                     "address (ReadOptions::accept_loopback)");
+    EXPECT_EQ(s5b_host("127.0.0.1", {.accept_loopback = true}), "(accepted)");
+}
+
+TEST(Readers, RefuseHostNamesTheCLibraryReadsAsOtherAddresses) {
+    const std::string head = "<transport xmlns='urn:xmpp:jingle:transports:s5b:1' sid='s'>";
+    auto host = [&](const std::string& name) {
+        auto r = xep0260::read(head + "<candidate cid='c1' host='" + name +
+                               "' jid='romeo@montague.lit/orchard' port='5086' "
+                               "priority='8257636'/></transport>");
+        return r ? std::string("(accepted)") : r.error().message;
+    };
+    // inet_aton's forms: a 32-bit number, hex, octal parts, fewer than four parts.
+    EXPECT_EQ(host("2130706433"), "candidate[0]: attribute 'host': '2130706433' is not a literal "
+                                  "IP, yet the C library reads it as 127.0.0.1 (RFC 1123 §2.1: a "
+                                  "host name is never numeric)");
+    EXPECT_NE(host("0x7f000001").find("reads it as 127.0.0.1"), std::string::npos);
+    EXPECT_NE(host("010.1.1.1").find("reads it as 8.1.1.1"), std::string::npos);
+    EXPECT_NE(host("1.2.3").find("reads it as 1.2.0.3"), std::string::npos);
+    // RFC 1123 §2.1: the top-level label is alphabetic.
+    EXPECT_NE(host("proxy.999").find("ends in the numeric label '999'"), std::string::npos);
+    EXPECT_EQ(host("proxy.example.org"), "(accepted)");
+    EXPECT_EQ(host("1and1.example"), "(accepted)") << "digits are fine in inner labels";
+    auto r = xep0065::read("<query xmlns='http://jabber.org/protocol/bytestreams' sid='s'>"
+                           "<streamhost jid='a@b/c' host='0x7f000001'/></query>");
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message.find("streamhost[0]: attribute 'host'"), std::string::npos);
+}
+
+TEST(Readers, AnUnreadableAttributeIsAnErrorNotItsDefault) {
+    // gloox's parser drops an attribute with a control character or invalid UTF-8 without a
+    // word: a port would become 1080 and a type "direct". The readers refuse the document.
+    const std::string head = "<transport xmlns='urn:xmpp:jingle:transports:s5b:1' sid='s'>";
+    const std::string tail = "/></transport>";
+    const std::string base =
+        "<candidate cid='c1' host='192.0.2.1' jid='romeo@montague.lit/orchard' priority='8257636' ";
+    auto r = xep0260::read(head + base +
+                           "port='50\x01"
+                           "0'" +
+                           tail);
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message.find("attribute 'port': character U+0001 (not allowed in XML 1.0 "
+                                     "§2.2)"),
+              std::string::npos)
+        << r.error().message;
+    r = xep0260::read(head + base + "type='prox\xff'" + tail);
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message.find("attribute 'type': invalid UTF-8"), std::string::npos)
+        << r.error().message;
+    r = xep0260::read(head + base + "type='prox\xc0\xb9'" + tail); // an overlong '9'
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message.find("invalid UTF-8"), std::string::npos);
+    auto q = xep0065::read("<query xmlns='http://jabber.org/protocol/bytestreams' sid='s'>"
+                           "<streamhost jid='a@b/c' host='h.example' port='7\x02'/></query>");
+    ASSERT_FALSE(q);
+    EXPECT_NE(q.error().message.find("attribute 'port': character U+0002"), std::string::npos)
+        << q.error().message;
+    // Valid UTF-8 beyond ASCII is fine where the attribute allows it (a JID's resource).
+    EXPECT_TRUE(xep0260::read(head +
+                              "<candidate cid='c1' host='192.0.2.1' jid='romeo@montague.lit/"
+                              "\xc3\xa9t\xc3\xa9' port='5086' priority='8257636'" +
+                              tail));
+}
+
+TEST(Readers, RefuseLeadingZerosInNumbersAndXep0260PrioritiesAbove2To31) {
+    expect_ice_error(ice_doc(with(kGoodIce, "port", "08998")),
+                     "candidate[0]: attribute 'port': '08998' has a leading zero");
+    expect_ice_error(ice_doc(with(kGoodIce, "priority", "02130706431")),
+                     "attribute 'priority': '02130706431' has a leading zero");
+    EXPECT_TRUE(xep0176::read(ice_doc(with(kGoodIce, "generation", "0")))) << "0 itself is fine";
+    const std::string head = "<transport xmlns='urn:xmpp:jingle:transports:s5b:1' sid='s'>";
+    auto priority = [&](const std::string& value) {
+        auto r = xep0260::read(head +
+                               "<candidate cid='c1' host='192.0.2.1' "
+                               "jid='romeo@montague.lit/orchard' port='5086' priority='" +
+                               value + "'/></transport>");
+        return r ? std::string("(accepted)") : r.error().message;
+    };
+    EXPECT_EQ(priority("2147483647"), "(accepted)");
+    EXPECT_EQ(priority("2147483648"),
+              "candidate[0]: attribute 'priority': 2147483648 is out of range 1-2147483647");
+    EXPECT_EQ(priority("0100"), "candidate[0]: attribute 'priority': '0100' has a leading zero");
+}
