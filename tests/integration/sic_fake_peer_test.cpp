@@ -129,7 +129,16 @@ TEST(SicFakePeer, MalformedAnswersAreRejectedWithTheReason) {
           Case{"<ip>host.example.org</ip>", "is not a literal"},
           Case{"<ip>203.0.113.7</ip><port>99999</port>", "<port> '99999' is not 1-65535"},
           Case{"<ip>203.0.113.7</ip><ip>203.0.113.8</ip>", "<ip> appears twice"},
-          Case{"<port>5</port>", "has no <ip>"}}) {
+          Case{"<port>5</port>", "has no <ip>"},
+          // Literal IPs that cannot be anybody's external address (issue 8): the gatherer
+          // refuses the finding and fails the source with the reason.
+          Case{"<ip>0.0.0.0</ip>",
+               "external address 0.0.0.0 is the unspecified address, which cannot be anybody's "
+               "external address"},
+          Case{"<ip>255.255.255.255</ip>", "is the broadcast address"},
+          Case{"<ip>224.0.0.1</ip>", "is a multicast address"},
+          Case{"<ip>127.0.0.9</ip>", "is a loopback address"},
+          Case{"<ip>fe80::1</ip>", "is a link-local address"}}) {
         auto runs = run_against([&](const std::string&) {
             return std::vector<FakeReply>{{address_reply("", c.payload)}};
         });

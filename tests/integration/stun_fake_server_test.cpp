@@ -409,3 +409,140 @@ TEST(StunFakeServer, EachComponentsSocketGetsItsOwnMapping) {
     }
     EXPECT_NE(srflx[0].ice.component, srflx[1].ice.component);
 }
+
+// Issue 8: mappings that cannot be true fail that server, and never become candidates.
+TEST(StunFakeServer, AMappingOfAnotherFamilyThanTheBaseFailsThatServer) {
+    FakeStunServer fake("127.0.0.1", [](const FakeStunRequest& r) {
+        return std::vector<FakeStunSend>{send(success(r).xor_mapped("2001:db8::7", kMappedPort))};
+    });
+    const StunRun run = gather({fake.address()});
+    EXPECT_EQ(run.stun.state, SourceState::Failed);
+    EXPECT_NE(run.stun.error.find(fake.address() + " answered [2001:db8::7]:4242 to the IPv4 base"),
+              std::string::npos)
+        << run.stun.error;
+    EXPECT_NE(run.stun.error.find("a mapping is of its base's family"), std::string::npos);
+    EXPECT_TRUE(srflx_of(run.result).empty());
+    EXPECT_TRUE(run.result.external_addresses.empty());
+}
+
+TEST(StunFakeServer, AMappingNoHostCanHaveFailsThatServerAndNotTheOthers) {
+    for (const char* impossible : {"0.0.0.0", "255.255.255.255", "224.0.0.5", "169.254.0.9"}) {
+        SCOPED_TRACE(impossible);
+        FakeStunServer bad("127.0.0.1", [impossible](const FakeStunRequest& r) {
+            return std::vector<FakeStunSend>{send(success(r).xor_mapped(impossible, kMappedPort))};
+        });
+        FakeStunServer good("127.0.0.1", answer_mapped);
+        StunOptions stun;
+        stun.pacing = 5ms;
+        const StunRun run = gather({bad.address(), good.address()}, stun);
+        EXPECT_EQ(run.stun.state, SourceState::Ok) << "the good server answered";
+        EXPECT_NE(run.stun.error.find(bad.address() + " answered " + impossible), std::string::npos)
+            << run.stun.error;
+        EXPECT_NE(run.stun.error.find("which cannot be a mapping"), std::string::npos);
+        const auto srflx = srflx_of(run.result);
+        ASSERT_EQ(srflx.size(), 1U);
+        EXPECT_EQ(srflx[0].host, kMappedIp);
+        ASSERT_EQ(run.result.external_addresses.size(), 1U);
+        EXPECT_EQ(run.result.external_addresses[0].ip.to_string(), kMappedIp);
+    }
+}
+
+TEST(StunFakeServer, TransactionsArePacedTaApartFirstServerOfEachBaseFirst) {
+    // RFC 8445 §14.2: one new transaction every Ta. Two bases × two servers = four.
+    FakeStunServer first("127.0.0.1", answer_mapped);
+    FakeStunServer second("127.0.0.1", answer_mapped);
+    StunOptions stun;
+    stun.pacing = 40ms;
+    const StunRun run = test::gather_with_stun({first.address(), second.address()}, stun,
+                                               {"127.0.0.1", "127.0.0.2"});
+    EXPECT_EQ(run.stun.state, SourceState::Ok) << run.stun.error;
+    ASSERT_TRUE(second.wait_for_requests(2, 2s));
+    auto requests = first.requests();
+    ASSERT_EQ(requests.size(), 2U);
+    for (const auto& r : second.requests()) {
+        requests.push_back(r);
+    }
+    ASSERT_EQ(requests.size(), 4U);
+    // The first server's two come first (one from each base), then the second's.
+    EXPECT_NE(requests[0].from_ip, requests[1].from_ip);
+    EXPECT_LT(requests[1].at, requests[2].at);
+    std::sort(requests.begin(), requests.end(),
+              [](const auto& a, const auto& b) { return a.at < b.at; });
+    for (std::size_t i = 1; i < requests.size(); ++i) {
+        const auto gap = std::chrono::duration_cast<std::chrono::microseconds>(
+            requests[i].at - requests[i - 1].at);
+        // Received times: the sends are ≥ Ta apart; loopback adds no reordering worth a ms.
+        EXPECT_GE(gap, 39ms) << "gap " << i << ": " << gap.count() << " µs";
+    }
+    EXPECT_GE(run.stun.elapsed, 120ms) << "(transactions − 1)·Ta before the last answer";
+}
+
+TEST(StunFakeServer, FirstMappingPerBaseNeverSendsTheRequestsItNoLongerNeeds) {
+    FakeStunServer first("127.0.0.1", answer_mapped);
+    FakeStunServer second("127.0.0.1", answer_mapped);
+    StunOptions stun;
+    stun.completion = StunCompletion::FirstMappingPerBase;
+    stun.pacing = 100ms; // the first answer arrives long before the second server's turn
+    const StunRun run = gather({first.address(), second.address()}, stun);
+    EXPECT_EQ(run.stun.state, SourceState::Ok);
+    EXPECT_EQ(first.requests().size(), 1U);
+    EXPECT_FALSE(second.wait_for_requests(1, 300ms)) << "the base had its mapping: not asked";
+    EXPECT_LT(run.stun.elapsed, 90ms);
+}
+
+TEST(StunFakeServer, RetransmissionsTheUserAsksForAreSentAndTheWaitFollowsTheLastOne) {
+    // Before: a default 400 ms give-up cut every retransmission off. Now each setting holds.
+    FakeStunServer fake("127.0.0.1", never_answer);
+    StunOptions stun;
+    stun.initial_rto = 100ms;
+    stun.retransmissions = 3; // sends at 0, 100, 300, 700 ms
+    stun.final_wait = 200ms;  // given up at 900 ms
+    EXPECT_EQ(stun.last_send_at(1), 700ms);
+    EXPECT_EQ(stun.give_up_at(1), 900ms);
+    const StunRun run = gather({fake.address()}, stun);
+    EXPECT_EQ(run.stun.state, SourceState::TimedOut);
+    EXPECT_EQ(fake.requests().size(), 4U);
+    EXPECT_GE(run.stun.elapsed, 890ms);
+    EXPECT_LT(run.stun.elapsed, 1500ms);
+}
+
+TEST(StunFakeServer, SettingsThatCannotAllTakeEffectAreRefusedWithTheReason) {
+    StunOptions too_fast;
+    too_fast.pacing = 2ms;
+    ASSERT_FALSE(too_fast.validate());
+    EXPECT_EQ(too_fast.validate().error().message,
+              "StunOptions::pacing 2 ms is below RFC 8445 §14.2's 5 ms minimum");
+    StunOptions no_wait;
+    no_wait.final_wait = 0ms;
+    EXPECT_FALSE(no_wait.validate());
+    StunOptions multicast;
+    multicast.servers = {*TransportAddress::parse("224.0.0.1:3478")};
+    ASSERT_FALSE(multicast.validate());
+    EXPECT_NE(multicast.validate().error().message.find("multicast"), std::string::npos);
+
+    // Retransmissions that the gathering's deadline (3 s) would cut off: the deadline wins, and
+    // the source says so instead of silently sending less.
+    FakeStunServer fake("127.0.0.1", never_answer);
+    StunOptions long_schedule;
+    long_schedule.retransmissions = 3; // last send at 3.5 s
+    const StunRun run = gather({fake.address()}, long_schedule);
+    EXPECT_EQ(run.stun.state, SourceState::Failed);
+    EXPECT_NE(run.stun.error.find("the last STUN send would be at 3500 ms"), std::string::npos)
+        << run.stun.error;
+    EXPECT_NE(run.stun.error.find("the deadline wins"), std::string::npos);
+    EXPECT_TRUE(fake.requests().empty()) << "refused before sending";
+}
+
+TEST(StunFakeServer, DatagramsNoSourceClaimsAreKeptForTheCaller) {
+    // Garbage and a STUN answer to a transaction nobody sent are not the STUN source's: they
+    // are counted and handed over with the sockets, not swallowed.
+    FakeStunServer fake("127.0.0.1", [](const FakeStunRequest& r) {
+        return std::vector<FakeStunSend>{
+            {{0xde, 0xad, 0xbe, 0xef}, false},
+            send(StunWire(StunWire::kBindingSuccess, flipped(r)).xor_mapped(kWrongIp, 1)),
+            send(success(r).xor_mapped(kMappedIp, kMappedPort))};
+    });
+    const StunRun run = gather({fake.address()});
+    EXPECT_EQ(run.stun.state, SourceState::Ok) << run.stun.error;
+    EXPECT_EQ(run.result.unclaimed_datagrams, 2U);
+}

@@ -1,0 +1,107 @@
+// The demo as a user runs it: with an XMPP server that accepts the TCP connection and then says
+// nothing, the host candidates are printed at once and the run ends by --timeout, Server IP
+// Check reported timed-out (issue 8: host candidates never wait for XMPP).
+#include <arpa/inet.h>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <netinet/in.h>
+#include <string>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+namespace {
+
+// A TCP listener on 127.0.0.1 that never accepts: the kernel completes the handshake, the
+// client's stream header goes unanswered.
+class SilentServer {
+public:
+    SilentServer() {
+        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+        EXPECT_EQ(::listen(fd_, 4), 0);
+        socklen_t length = sizeof a;
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &length);
+        port_ = ntohs(a.sin_port);
+    }
+    ~SilentServer() { ::close(fd_); }
+    SilentServer(const SilentServer&) = delete;
+    SilentServer& operator=(const SilentServer&) = delete;
+    [[nodiscard]] int port() const { return port_; }
+
+private:
+    int fd_ = -1;
+    int port_ = 0;
+};
+
+struct DemoRun {
+    std::string out; // stderr then stdout, as the demo wrote them (2>&1)
+    int status = -1;
+    std::chrono::milliseconds took{0};
+};
+
+DemoRun run_demo(const std::string& flags) {
+    const char* demo = std::getenv("JGATHER_DEMO");
+    EXPECT_NE(demo, nullptr) << "meson passes JGATHER_DEMO";
+    const std::string command = std::string(demo ? demo : "jgather-demo") + " " + flags + " 2>&1";
+    const auto start = std::chrono::steady_clock::now();
+    DemoRun run;
+    FILE* pipe = ::popen(command.c_str(), "r");
+    if (!pipe) {
+        return run;
+    }
+    char buffer[4096];
+    std::size_t got = 0;
+    while ((got = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) {
+        run.out.append(buffer, got);
+    }
+    const int status = ::pclose(pipe);
+    run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    run.took = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - start);
+    return run;
+}
+
+} // namespace
+
+TEST(Demo, AnXmppServerThatNeverAnswersDelaysNothingAndTheRunEndsByItsTimeout) {
+    SilentServer server;
+    const DemoRun run = run_demo("--jid romeo@example.org --password secret --xmpp-host 127.0.0.1 "
+                             "--xmpp-port " +
+                             std::to_string(server.port()) +
+                             " --xmpp-insecure --loopback --ipv4 --timeout 700 --format json");
+    EXPECT_EQ(run.status, 0) << run.out;
+    // The XMPP connect timeout is 10 s; the gathering's deadline is what ends the run.
+    EXPECT_LT(run.took, std::chrono::milliseconds(2500)) << run.out;
+    // The first line is a host candidate, printed at once (ms since start in brackets).
+    const auto first_line = run.out.substr(0, run.out.find('\n'));
+    EXPECT_NE(first_line.find("ice-udp host"), std::string::npos) << run.out;
+    const double at_ms = std::atof(first_line.c_str() + 1);
+    EXPECT_LT(at_ms, 200.0) << first_line;
+    EXPECT_NE(run.out.find("\"name\": \"sic\", \"status\": \"timed-out\""), std::string::npos)
+        << run.out;
+}
+
+TEST(Demo, AnUnreachableXmppServerFailsOnlyServerIpCheck) {
+    int port = 0;
+    {
+        SilentServer closed; // bound, then closed: a port nobody listens on
+        port = closed.port();
+    }
+    const DemoRun run = run_demo("--jid romeo@example.org --password secret --xmpp-host 127.0.0.1 "
+                             "--xmpp-port " +
+                             std::to_string(port) +
+                             " --xmpp-insecure --loopback --ipv4 --timeout 3000 --format json");
+    EXPECT_EQ(run.status, 0) << run.out;
+    EXPECT_LT(run.took, std::chrono::milliseconds(2000)) << "refused at once: no wait" << run.out;
+    EXPECT_NE(run.out.find("\"name\": \"sic\", \"status\": \"failed\""), std::string::npos)
+        << run.out;
+    EXPECT_NE(run.out.find("connection refused"), std::string::npos) << run.out;
+    EXPECT_NE(run.out.find("\"type\": \"host\""), std::string::npos) << run.out;
+}
