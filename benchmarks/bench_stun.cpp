@@ -65,16 +65,21 @@ std::unique_ptr<jgather::xmpp::XmppConnection> connect(GMainContext* context,
     return connection;
 }
 
-// One gathering with host + STUN against 203.0.113.1:@p port, and SIC from @p sic if given.
+// One gathering with host + STUN against 203.0.113.1:@p port (and :@p second_port if set),
+// with @p components components, and SIC from @p sic if given. Pacing (Ta) is the default 50 ms.
 Sample run_jgather(GMainContext* context, jgather::EventLoop& loop, std::uint16_t port,
-                   jgather::SicService* sic = nullptr) {
+                   jgather::SicService* sic = nullptr, unsigned components = 1,
+                   std::uint16_t second_port = 0) {
     jgather::GatherOptions options;
-    options.s5b = false;
+    options.components = components;
     // Like libnice: host candidates on every address (IPv4 and IPv6 in the lab), STUN from the
-    // IPv4 base to the one IPv4 server.
+    // IPv4 bases to the IPv4 servers.
     jgather::Gatherer gatherer(loop, options);
     jgather::StunOptions stun;
     stun.servers = {{*jgather::IpAddress::parse("203.0.113.1"), port}};
+    if (second_port != 0) {
+        stun.servers.push_back({*jgather::IpAddress::parse("203.0.113.1"), second_port});
+    }
     gatherer.add_source(std::make_unique<jgather::StunSource>(stun));
     if (sic) {
         gatherer.add_source(sic->source());
@@ -107,6 +112,8 @@ int main(int argc, char** argv) {
         jgather::test::NatLab lab;
         const std::uint16_t healthy = 3478;
         jgather::test::Coturn coturn("203.0.113.1", healthy, lab.ns("srv"));
+        const std::uint16_t second = 3480;
+        jgather::test::Coturn coturn2("203.0.113.1", second, lab.ns("srv"));
         jgather::test::XmppServerOptions xmpp;
         xmpp.netns = lab.ns("srv");
         xmpp.ip = "203.0.113.1";
@@ -129,12 +136,18 @@ int main(int argc, char** argv) {
             const char* label;
             std::uint16_t port;
             Sic sic;
+            unsigned components = 1;
+            std::uint16_t second_port = 0;
         };
         auto cached_sic = std::make_unique<jgather::SicService>(*connection);
-        for (const Variant& v : {Variant{"healthy server (coturn)", healthy, Sic::None},
-                                 Variant{"  + SIC, asked each round", healthy, Sic::Fresh},
-                                 Variant{"  + SIC, answer cached", healthy, Sic::Cached},
-                                 Variant{"server never answers", dead, Sic::None}}) {
+        for (const Variant& v :
+             {Variant{"healthy server (coturn)", healthy, Sic::None},
+              Variant{"  + SIC, asked each round", healthy, Sic::Fresh},
+              Variant{"  + SIC, answer cached", healthy, Sic::Cached},
+              Variant{"server never answers", dead, Sic::None},
+              // 2 IPv4 bases (components) × 2 servers = 4 transactions,
+              // 50 ms apart; libnice asks its one server from both.
+              Variant{"2 bases x 2 servers, Ta 50", healthy, Sic::None, 2, second}}) {
             std::vector<double> jg, ni;
             Sample last;
             int ni_srflx = 0;
@@ -147,8 +160,9 @@ int main(int argc, char** argv) {
                 } else if (v.sic == Sic::Cached) {
                     sic = cached_sic.get();
                 }
-                last = run_jgather(context, *loop, v.port, sic);
-                const bench::NiceSample b = bench::run_libnice(context, "203.0.113.1", v.port);
+                last = run_jgather(context, *loop, v.port, sic, v.components, v.second_port);
+                const bench::NiceSample b =
+                    bench::run_libnice(context, "203.0.113.1", v.port, v.components);
                 jg.push_back(last.done_ms);
                 ni.push_back(b.done_ms);
                 ni_srflx = b.srflx;

@@ -31,9 +31,10 @@ struct NiceSample {
     int srflx = 0;
 };
 
-/** Gathers once on @p context; @p stun_ip = nullptr for host candidates only. */
+/** Gathers once on @p context with @p components components; @p stun_ip = nullptr for host
+ * candidates only (libnice takes one STUN server). */
 inline NiceSample run_libnice(GMainContext* context, const char* stun_ip = nullptr,
-                              unsigned stun_port = 3478) {
+                              unsigned stun_port = 3478, guint components = 1) {
     struct Run {
         Clock::time_point start;
         NiceSample sample;
@@ -61,18 +62,22 @@ inline NiceSample run_libnice(GMainContext* context, const char* stun_ip = nullp
                                             }),
                                             &run);
     run.start = Clock::now();
-    const guint stream = nice_agent_add_stream(agent, 1);
+    const guint stream = nice_agent_add_stream(agent, components);
     // libnice reads its sockets (and so the STUN answers) only once a receiver is attached.
-    nice_agent_attach_recv(
-        agent, stream, 1, context, +[](NiceAgent*, guint, guint, guint, gchar*, gpointer) {},
-        nullptr);
+    for (guint c = 1; c <= components; ++c) {
+        nice_agent_attach_recv(
+            agent, stream, c, context, +[](NiceAgent*, guint, guint, guint, gchar*, gpointer) {},
+            nullptr);
+    }
     nice_agent_gather_candidates(agent, stream);
     while (!run.done) {
         g_main_context_iteration(context, TRUE);
     }
     g_signal_handler_disconnect(agent, on_candidate);
     g_signal_handler_disconnect(agent, on_done);
-    nice_agent_attach_recv(agent, stream, 1, context, nullptr, nullptr);
+    for (guint c = 1; c <= components; ++c) {
+        nice_agent_attach_recv(agent, stream, c, context, nullptr, nullptr);
+    }
     nice_agent_remove_stream(agent, stream);
     g_object_unref(agent);
     while (g_main_context_iteration(context, FALSE)) {

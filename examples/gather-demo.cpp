@@ -254,7 +254,7 @@ std::string json_string(std::string_view text) {
 std::string describe(const jgather::Candidate& c) {
     std::ostringstream out;
     out << jgather::to_string(c.transport) << ' ';
-    if (c.transport == jgather::Transport::IceUdp) {
+    if (c.transport == jgather::TransportKind::IceUdp) {
         out << jgather::to_string(c.ice.type) << " component " << c.ice.component << ' ';
     } else {
         out << jgather::to_string(c.s5b.type) << ' ';
@@ -262,7 +262,7 @@ std::string describe(const jgather::Candidate& c) {
     const bool v6 = c.host.find(':') != std::string::npos;
     out << (v6 ? "[" : "") << c.host << (v6 ? "]" : "") << ':' << c.port << " priority "
         << c.priority;
-    if (c.transport == jgather::Transport::IceUdp && c.ice.related) {
+    if (c.transport == jgather::TransportKind::IceUdp && c.ice.related) {
         out << " related " << c.ice.related->to_string();
     }
     out << " from " << c.origin.to_string();
@@ -280,7 +280,7 @@ void print_json(const jgather::GatherResult& r) {
         out << (first ? "\n" : ",\n")
             << "    {\"transport\": " << json_string(to_string(c.transport));
         first = false;
-        const bool ice = c.transport == jgather::Transport::IceUdp;
+        const bool ice = c.transport == jgather::TransportKind::IceUdp;
         out << ", \"type\": " << json_string(ice ? to_string(c.ice.type) : to_string(c.s5b.type))
             << ", \"ip\": " << json_string(c.host) << ", \"port\": " << c.port
             << ", \"priority\": " << c.priority << ", \"source\": " << json_string(c.origin.source)

@@ -31,8 +31,8 @@ std::string_view to_string(S5bType type) noexcept {
     return "direct";
 }
 
-std::string_view to_string(Transport transport) noexcept {
-    return transport == Transport::IceUdp ? "ice-udp" : "s5b";
+std::string_view to_string(TransportKind transport) noexcept {
+    return transport == TransportKind::IceUdp ? "ice-udp" : "s5b";
 }
 
 std::optional<IceType> parse_ice_type(std::string_view name) noexcept {
@@ -66,7 +66,7 @@ bool Candidate::same_wire_fields(const Candidate& other) const {
         priority != other.priority) {
         return false;
     }
-    return transport == Transport::IceUdp ? ice == other.ice : s5b == other.s5b;
+    return transport == TransportKind::IceUdp ? ice == other.ice : s5b == other.s5b;
 }
 
 std::string_view to_string(InterfaceKind kind) noexcept {

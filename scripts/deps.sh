@@ -10,6 +10,7 @@ packages=(
   prosody prosody-modules ejabberd openssl  # real XMPP servers for the integration suite
   coturn iptables                       # STUN server and the NAT routers of the lab
   valgrind                              # the 'valgrind' test setup
+  doxygen                               # the API reference (-Ddocs=enabled)
   clang libclang-rt-14-dev              # libFuzzer targets
 )
 

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 
 build=${BUILD_DIR:-build-ci}
-[ -d "$build" ] || meson setup "$build" -Dwerror=true -Dtests=enabled >/dev/null
+[ -d "$build" ] || meson setup "$build" -Dwerror=true -Dtests=enabled -Ddocs=enabled >/dev/null
 meson compile -C "$build"
 
 status=0

@@ -35,7 +35,7 @@ public:
     /**
      * Parses a literal: dotted-quad IPv4 or RFC 4291 §2.2 IPv6 text. Host names, zone ids
      * ("%eth0"), brackets and surrounding blanks are rejected. IPv4-mapped IPv6
-     * (::ffff:192.0.2.1) is kept as IPv6; call unmapped() to normalise.
+     * (\::ffff:192.0.2.1) is kept as IPv6; call unmapped() to normalise.
      */
     static Result<IpAddress> parse(std::string_view text);
     /** An IPv4 address from its four bytes in network order. */
@@ -56,7 +56,7 @@ public:
     [[nodiscard]] bool is_link_local() const noexcept;
     /** 0.0.0.0 or ::. */
     [[nodiscard]] bool is_unspecified() const noexcept;
-    /** ::ffff:0:0/96 (RFC 4291 §2.5.5.2). */
+    /** \::ffff:0:0/96 (RFC 4291 §2.5.5.2). */
     [[nodiscard]] bool is_v4_mapped() const noexcept;
     /** 100.64.0.0/10, carrier-grade NAT shared space (RFC 6598). */
     [[nodiscard]] bool is_shared_cgnat() const noexcept;

@@ -15,7 +15,7 @@
 namespace jgather {
 
 /** @brief Which Jingle transport a candidate belongs to. */
-enum class Transport : std::uint8_t {
+enum class TransportKind : std::uint8_t {
     IceUdp, ///< XEP-0176 ICE-UDP.
     Socks5, ///< XEP-0065 / XEP-0260 SOCKS5 bytestreams.
 };
@@ -42,7 +42,7 @@ JGATHER_EXPORT std::string_view to_string(IceType type) noexcept;
 /** XEP-0260 type name: "direct", "assisted", "tunnel", "proxy". */
 JGATHER_EXPORT std::string_view to_string(S5bType type) noexcept;
 /** "ice-udp" or "s5b". */
-JGATHER_EXPORT std::string_view to_string(Transport transport) noexcept;
+JGATHER_EXPORT std::string_view to_string(TransportKind transport) noexcept;
 /** Parses an XEP-0176 type name. */
 JGATHER_EXPORT std::optional<IceType> parse_ice_type(std::string_view name) noexcept;
 /** Parses an XEP-0260 type name. */
@@ -114,12 +114,12 @@ struct ReadOptions {
  * text and never resolved.
  */
 struct JGATHER_EXPORT Candidate {
-    Transport transport = Transport::IceUdp; ///< Which transport.
-    std::string host;                        ///< Literal IP (or, for a peer's S5B, a host name).
-    std::uint16_t port = 0;                  ///< Port, 1-65535.
-    std::uint32_t priority = 0;              ///< RFC 8445 §5.1.2 or XEP-0260 §2.2 priority.
-    IceFields ice;                           ///< Meaningful when transport == IceUdp.
-    S5bFields s5b;                           ///< Meaningful when transport == Socks5.
+    TransportKind transport = TransportKind::IceUdp; ///< Which transport.
+    std::string host;           ///< Literal IP (or, for a peer's S5B, a host name).
+    std::uint16_t port = 0;     ///< Port, 1-65535.
+    std::uint32_t priority = 0; ///< RFC 8445 §5.1.2 or XEP-0260 §2.2 priority.
+    IceFields ice;              ///< Meaningful when transport == IceUdp.
+    S5bFields s5b;              ///< Meaningful when transport == Socks5.
 
     // Provenance, never on the wire.
     Origin origin;         ///< The finding that produced this candidate.

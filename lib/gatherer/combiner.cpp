@@ -18,7 +18,7 @@ bool by_priority(const Candidate& a, const Candidate& b) {
 Candidate ice_candidate(IceType type, const Base& base, const TransportAddress& address,
                         std::uint16_t local_preference, std::string foundation, Origin origin) {
     Candidate c;
-    c.transport = Transport::IceUdp;
+    c.transport = TransportKind::IceUdp;
     c.host = address.ip.to_string();
     c.port = address.port;
     c.priority = ice_priority(type, local_preference, base.component);
@@ -39,7 +39,7 @@ Candidate s5b_candidate(S5bType type, const TransportAddress& address,
                         std::uint16_t local_preference, const std::string& jid, Origin origin,
                         std::string interface) {
     Candidate c;
-    c.transport = Transport::Socks5;
+    c.transport = TransportKind::Socks5;
     c.host = address.ip.to_string();
     c.port = address.port;
     c.priority = s5b_priority(type, local_preference);
@@ -61,8 +61,9 @@ std::string Combiner::new_id() {
 }
 
 void Combiner::keep(Candidate candidate, Changes& changes) {
-    auto& list = candidate.transport == Transport::IceUdp ? ice_ : s5b_;
-    (candidate.transport == Transport::IceUdp ? candidate.ice.id : candidate.s5b.cid) = new_id();
+    auto& list = candidate.transport == TransportKind::IceUdp ? ice_ : s5b_;
+    (candidate.transport == TransportKind::IceUdp ? candidate.ice.id : candidate.s5b.cid) =
+        new_id();
     list.insert(std::upper_bound(list.begin(), list.end(), candidate, by_priority), candidate);
     changes.added.push_back(std::move(candidate));
 }
@@ -98,7 +99,7 @@ const Candidate* Combiner::find_redundant(const std::vector<Candidate>& list,
         if (other.host != c.host || other.port != c.port) {
             continue;
         }
-        if (c.transport == Transport::Socks5) {
+        if (c.transport == TransportKind::Socks5) {
             return &other;
         }
         const std::optional<TransportAddress> other_base =
@@ -255,15 +256,12 @@ Result<Changes> Combiner::add_source_candidate(const std::string& source, Source
 }
 
 NetworkVerdict Combiner::verdict() const {
-    VerdictInput input;
+    VerdictInput input{{}, no_nat_families_, external_, setup_.local_addresses};
     for (const Candidate& c : ice_) {
         if (c.ice.type == IceType::Srflx && !guessed_ids_.contains(c.ice.id)) {
-            input.verified_srflx.push_back(c);
+            input.verified_srflx.push_back(&c);
         }
     }
-    input.no_nat_families = no_nat_families_;
-    input.external_addresses = external_;
-    input.local_addresses = setup_.local_addresses;
     return judge_network(input);
 }
 

@@ -34,7 +34,6 @@ public:
         // Teardown order: nothing may call back into a half-destroyed gatherer, so the loop
         // handles go first, then the sources are stopped, then the provider stops reading.
         pump_.reset();
-        kick_.reset();
         deadline_.reset();
         reaper_.reset();
         for (auto& slot : slots_) {
@@ -124,14 +123,19 @@ public:
     std::vector<Base> bases_;
     std::vector<std::vector<std::pair<TransportAddress, std::vector<std::uint8_t>>>> unclaimed_;
     detail::UniqueFd s5b_listener_;
-    GatherResult result_;
+    // The candidate lists live in the combiner; result_ copies them when read (sync()).
+    mutable GatherResult result_;
+    mutable bool stale_ = false;
+    void sync() const;
     std::deque<Event> queue_;
     bool delivering_ = false;
     bool decided_ = false; // the result is final; on_complete is queued
     bool delivered_complete_ = false;
     bool receiving_ = false;
     std::unique_ptr<LoopHandle> pump_;
-    std::unique_ptr<LoopHandle> kick_;
+    // The sources start from the first delivery, right after the host events: no loop
+    // iteration (and no GSource) of their own.
+    bool sources_pending_ = false;
     std::unique_ptr<LoopHandle> deadline_;
     std::unique_ptr<LoopHandle> reaper_;
     Clock::time_point start_;
@@ -231,8 +235,7 @@ Result<void> Gatherer::Private::gather() {
     apply(combiner_->add_hosts());
     post(
         {Event::Kind::SourceDone, {}, {}, {provider_->name(), SourceState::Ok, {}, since_start()}});
-    kick_ = loop_.call_after(std::chrono::milliseconds(0), [this] { start_sources(); });
-    // (start_sources() runs after the first delivery: the host events were queued first.)
+    sources_pending_ = true; // started by deliver(), which post() scheduled
     deadline_ = loop_.call_after(options_.deadline, [this] {
         deadline_.reset();
         end_all(SourceState::TimedOut, "the gathering's deadline passed");
@@ -257,7 +260,14 @@ void Gatherer::Private::deliver() {
     pump_.reset();
     delivering_ = true;
     const std::weak_ptr<bool> alive = alive_;
-    while (!queue_.empty()) {
+    for (;;) {
+        if (queue_.empty()) {
+            if (!sources_pending_) {
+                break;
+            }
+            start_sources(); // what they report at once is delivered in this same pass
+            continue;
+        }
         const Event event = std::move(queue_.front());
         queue_.pop_front();
         std::optional<std::string> threw;
@@ -288,6 +298,7 @@ void Gatherer::Private::deliver() {
             delivered_complete_ = true;
             phase_ = GatherPhase::Complete;
             result_.complete = true;
+            sync();
             queue_.clear();
             if (auto callback = owner_.on_complete) {
                 const GatherResult& result = result_;
@@ -305,10 +316,18 @@ void Gatherer::Private::deliver() {
     delivering_ = false;
 }
 
+void Gatherer::Private::sync() const {
+    if (stale_) {
+        result_.ice = combiner_->ice();
+        result_.s5b = combiner_->s5b();
+        result_.external_addresses = combiner_->external_addresses();
+        stale_ = false;
+    }
+}
+
 void Gatherer::Private::apply(const detail::Changes& changes) {
-    result_.ice = combiner_->ice();
-    result_.s5b = combiner_->s5b();
-    result_.external_addresses = combiner_->external_addresses();
+    stale_ = stale_ || !changes.added.empty() || !changes.superseded.empty() ||
+             combiner_->external_addresses().size() != result_.external_addresses.size();
     result_.dropped.insert(result_.dropped.end(), changes.dropped.begin(), changes.dropped.end());
     for (const Candidate& c : changes.added) {
         post({Event::Kind::Candidate, c, {}, {}});
@@ -319,7 +338,7 @@ void Gatherer::Private::apply(const detail::Changes& changes) {
 }
 
 void Gatherer::Private::start_sources() {
-    kick_.reset();
+    sources_pending_ = false;
     for (auto& slot : slots_) {
         if (phase_ != GatherPhase::Running || decided_) {
             return; // a source completed or cancelled the gathering from its start()
@@ -397,7 +416,7 @@ void Gatherer::Private::reap() {
 }
 
 void Gatherer::Private::end_all(SourceState state, const std::string& why) {
-    kick_.reset();
+    sources_pending_ = false;
     for (auto& slot : slots_) {
         if (slot->state == Slot::State::Ended) {
             continue;
@@ -414,7 +433,7 @@ void Gatherer::Private::end_all(SourceState state, const std::string& why) {
 }
 
 void Gatherer::Private::maybe_complete() {
-    if (phase_ != GatherPhase::Running || decided_ || kick_) {
+    if (phase_ != GatherPhase::Running || decided_ || sources_pending_) {
         return;
     }
     const bool all_done = std::all_of(slots_.begin(), slots_.end(), [](const auto& slot) {
@@ -431,7 +450,7 @@ void Gatherer::Private::complete() {
     }
     decided_ = true;
     deadline_.reset();
-    kick_.reset();
+    sources_pending_ = false;
     result_.network = combiner_->verdict();
     result_.elapsed = since_start();
     post({Event::Kind::Complete, {}, {}, {}});
@@ -531,6 +550,7 @@ GatherPhase Gatherer::phase() const {
 }
 
 const GatherResult& Gatherer::result() const {
+    d_->sync();
     return d_->result_;
 }
 

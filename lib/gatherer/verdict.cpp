@@ -22,7 +22,8 @@ NetworkVerdict judge_network(const VerdictInput& input) {
                            [&](const LocalAddress& l) { return l.ip == ip; });
     };
     // STUN: each mapping against its base (kept candidates and the "equals its base" drops).
-    for (const Candidate& c : input.verified_srflx) {
+    for (const Candidate* srflx : input.verified_srflx) {
+        const Candidate& c = *srflx;
         if (!c.ice.related) {
             continue;
         }

@@ -9,13 +9,13 @@
 
 namespace jgather::detail {
 
-/** @brief The findings the verdict is drawn from. */
+/** @brief The findings the verdict is drawn from (borrowed for the call). */
 struct VerdictInput {
     /** STUN-verified srflx candidates (related = base): each a mapping through a NAT. */
-    std::vector<Candidate> verified_srflx;
-    std::set<Family> no_nat_families; ///< Families with a STUN mapping equal to its base.
-    std::vector<ExternalAddress> external_addresses;
-    std::vector<LocalAddress> local_addresses;
+    std::vector<const Candidate*> verified_srflx;
+    const std::set<Family>& no_nat_families; ///< Families with a STUN mapping equal to its base.
+    const std::vector<ExternalAddress>& external_addresses;
+    const std::vector<LocalAddress>& local_addresses;
 };
 
 /** Judges each family on its own (an IPv4 and an IPv6 external address always differ, and IPv4

@@ -105,6 +105,7 @@ public:
         if (!receiver_) {
             return;
         }
+        buffer_.resize(kMaxDatagram); // only a gathering that reads pays for it
         for (std::size_t i = 0; i < sockets_.size(); ++i) {
             if (sockets_[i].valid()) {
                 watches_.push_back(loop.watch_readable(sockets_[i].get(), [this, i] { read(i); }));
@@ -157,7 +158,7 @@ private:
     std::vector<detail::UniqueFd> sockets_; // one per base, same index
     std::vector<std::unique_ptr<LoopHandle>> watches_;
     std::shared_ptr<std::function<void(const Datagram&)>> receiver_;
-    std::array<std::uint8_t, kMaxDatagram> buffer_{};
+    std::vector<std::uint8_t> buffer_;
 };
 
 } // namespace

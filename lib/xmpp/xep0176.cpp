@@ -95,7 +95,7 @@ Result<void> read_candidate(const gloox::Tag& tag, std::size_t index, Candidate&
         return attrs_result.error();
     }
     const detail::Attributes& attrs = *attrs_result;
-    c.transport = jgather::Transport::IceUdp;
+    c.transport = jgather::TransportKind::IceUdp;
 
     auto component = attrs.number(Component, 1, kComponentMax);
     if (!component) {
@@ -113,12 +113,9 @@ Result<void> read_candidate(const gloox::Tag& tag, std::size_t index, Candidate&
     if (!id) {
         return id.error();
     }
-    auto ip = attrs.ip(Ip);
+    auto ip = attrs.peer_ip(Ip, options);
     if (!ip) {
         return ip.error();
-    }
-    if (auto problem = detail::peer_address_problem(*IpAddress::parse(*ip), options)) {
-        return attrs.error(Ip, *problem);
     }
     auto network = attrs.number(Network, 0, kNetworkMax);
     if (!network) {

@@ -70,7 +70,7 @@ Result<Transport> convert(const gloox::Tag& root, const ReadOptions& options) {
             return ca.error();
         }
         Candidate c;
-        c.transport = jgather::Transport::Socks5;
+        c.transport = jgather::TransportKind::Socks5;
         auto cid = ca->token(Cid, kCidMax);
         if (!cid) {
             return cid.error();

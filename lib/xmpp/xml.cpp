@@ -233,6 +233,17 @@ Result<std::string> Attributes::ip(std::size_t slot) const {
     return parsed->family() == Family::IPv4 ? *slots_[slot] : parsed->to_string();
 }
 
+Result<std::string> Attributes::peer_ip(std::size_t slot, const ReadOptions& options) const {
+    auto parsed = address(slot);
+    if (!parsed) {
+        return parsed.error();
+    }
+    if (auto problem = peer_address_problem(*parsed, options)) {
+        return error(slot, *problem);
+    }
+    return parsed->family() == Family::IPv4 ? *slots_[slot] : parsed->to_string();
+}
+
 Result<std::string> Attributes::ice_chars(std::size_t slot, std::size_t min_length,
                                           std::size_t max_length) const {
     auto value = text(slot);
@@ -402,8 +413,17 @@ std::optional<std::string> character_problem(std::string_view xml) {
         return (attribute.empty() ? std::string() : "attribute '" + attribute + "': ") + what +
                " at offset " + std::to_string(offset);
     };
+    const auto* bytes = reinterpret_cast<const unsigned char*>(xml.data());
     for (std::size_t i = 0; i < xml.size();) {
-        const auto byte = static_cast<unsigned char>(xml[i]);
+        // The common case first: printable ASCII and the three allowed controls.
+        while (i < xml.size() && ((bytes[i] >= 0x20 && bytes[i] < 0x80) || bytes[i] == '\n' ||
+                                  bytes[i] == '\t' || bytes[i] == '\r')) {
+            ++i;
+        }
+        if (i == xml.size()) {
+            break;
+        }
+        const auto byte = bytes[i];
         std::uint32_t code = 0;
         std::size_t length = 1;
         if (byte < 0x80) {

@@ -90,6 +90,8 @@ public:
     [[nodiscard]] Result<IpAddress> address(std::size_t slot) const;
     /** A required literal IP, returned in canonical form. */
     [[nodiscard]] Result<std::string> ip(std::size_t slot) const;
+    /** ip(), where a peer can be (peer_address_problem()). */
+    [[nodiscard]] Result<std::string> peer_ip(std::size_t slot, const ReadOptions& options) const;
     /** A required string of RFC 8445 ice-chars, @p min_length to @p max_length long. */
     [[nodiscard]] Result<std::string> ice_chars(std::size_t slot, std::size_t min_length,
                                                 std::size_t max_length) const;

@@ -73,9 +73,9 @@ DemoRun run_demo(const std::string& flags) {
 TEST(Demo, AnXmppServerThatNeverAnswersDelaysNothingAndTheRunEndsByItsTimeout) {
     SilentServer server;
     const DemoRun run = run_demo("--jid romeo@example.org --password secret --xmpp-host 127.0.0.1 "
-                             "--xmpp-port " +
-                             std::to_string(server.port()) +
-                             " --xmpp-insecure --loopback --ipv4 --timeout 700 --format json");
+                                 "--xmpp-port " +
+                                 std::to_string(server.port()) +
+                                 " --xmpp-insecure --loopback --ipv4 --timeout 700 --format json");
     EXPECT_EQ(run.status, 0) << run.out;
     // The XMPP connect timeout is 10 s; the gathering's deadline is what ends the run.
     EXPECT_LT(run.took, std::chrono::milliseconds(2500)) << run.out;
@@ -95,9 +95,9 @@ TEST(Demo, AnUnreachableXmppServerFailsOnlyServerIpCheck) {
         port = closed.port();
     }
     const DemoRun run = run_demo("--jid romeo@example.org --password secret --xmpp-host 127.0.0.1 "
-                             "--xmpp-port " +
-                             std::to_string(port) +
-                             " --xmpp-insecure --loopback --ipv4 --timeout 3000 --format json");
+                                 "--xmpp-port " +
+                                 std::to_string(port) +
+                                 " --xmpp-insecure --loopback --ipv4 --timeout 3000 --format json");
     EXPECT_EQ(run.status, 0) << run.out;
     EXPECT_LT(run.took, std::chrono::milliseconds(2000)) << "refused at once: no wait" << run.out;
     EXPECT_NE(run.out.find("\"name\": \"sic\", \"status\": \"failed\""), std::string::npos)

@@ -469,8 +469,8 @@ TEST(StunFakeServer, TransactionsArePacedTaApartFirstServerOfEachBaseFirst) {
     std::sort(requests.begin(), requests.end(),
               [](const auto& a, const auto& b) { return a.at < b.at; });
     for (std::size_t i = 1; i < requests.size(); ++i) {
-        const auto gap = std::chrono::duration_cast<std::chrono::microseconds>(
-            requests[i].at - requests[i - 1].at);
+        const auto gap = std::chrono::duration_cast<std::chrono::microseconds>(requests[i].at -
+                                                                               requests[i - 1].at);
         // Received times: the sends are ≥ Ta apart; loopback adds no reordering worth a ms.
         EXPECT_GE(gap, 39ms) << "gap " << i << ": " << gap.count() << " µs";
     }

@@ -82,8 +82,8 @@ TEST_P(ExternalFindings, AreAcceptedOrRefusedByWhatTheAddressCanBe) {
     std::size_t srflx = 0;
     std::size_t assisted = 0;
     for (const Candidate& added : changes->added) {
-        srflx += added.transport == Transport::IceUdp ? 1 : 0;
-        assisted += added.transport == Transport::Socks5 ? 1 : 0;
+        srflx += added.transport == TransportKind::IceUdp ? 1 : 0;
+        assisted += added.transport == TransportKind::Socks5 ? 1 : 0;
     }
     EXPECT_EQ(srflx, tc.srflx);
     EXPECT_EQ(assisted, tc.assisted);

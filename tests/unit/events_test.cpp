@@ -114,7 +114,7 @@ private:
 };
 
 bool is(Finding f, const Candidate& c) {
-    return c.origin.source == name_of(f) && c.transport == Transport::IceUdp;
+    return c.origin.source == name_of(f) && c.transport == TransportKind::IceUdp;
 }
 
 class FromOnCandidate : public ::testing::TestWithParam<Finding> {};
@@ -262,7 +262,7 @@ Thrown run_throwing(const std::string& which) {
         }
     };
     g.on_candidate = [&](const Candidate& c) {
-        if (c.transport == Transport::IceUdp && c.ice.type == IceType::Srflx) {
+        if (c.transport == TransportKind::IceUdp && c.ice.type == IceType::Srflx) {
             maybe_throw("on_candidate"); // once the sources run
         }
     };
@@ -367,7 +367,7 @@ TEST(Events, ASupersededGuessIsAnnouncedAfterItsReplacement) {
     g.add_source(std::make_unique<GuessThenVerify>());
     std::vector<std::string> events;
     g.on_candidate = [&](const Candidate& c) {
-        if (c.transport == Transport::IceUdp && c.ice.type == IceType::Srflx) {
+        if (c.transport == TransportKind::IceUdp && c.ice.type == IceType::Srflx) {
             events.push_back("srflx from " + c.origin.source);
         }
     };

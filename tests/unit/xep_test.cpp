@@ -12,7 +12,7 @@ namespace {
 
 Candidate ice(const char* ip, std::uint16_t port, IceType type, const char* id) {
     Candidate c;
-    c.transport = Transport::IceUdp;
+    c.transport = TransportKind::IceUdp;
     c.host = ip;
     c.port = port;
     c.priority = 2130706431;
@@ -29,7 +29,7 @@ Candidate ice(const char* ip, std::uint16_t port, IceType type, const char* id) 
 
 Candidate s5b(const char* host, std::uint16_t port, S5bType type, const char* cid) {
     Candidate c;
-    c.transport = Transport::Socks5;
+    c.transport = TransportKind::Socks5;
     c.host = host;
     c.port = port;
     c.priority = 8257636;

@@ -25,8 +25,8 @@ namespace jgather {
 /** @brief Which Server IP Check namespace to use. */
 enum class SicMode {
     Auto, ///< Ask disco#info on the domain; prefer sic:1, else sic:0.
-    Sic1, ///< `<address xmlns='urn:xmpp:sic:1'/>` without discovery.
-    Sic0, ///< The spec's `<ip xmlns='urn:xmpp:sic:0'/>`, then `<address/>` on bad-request.
+    Sic1, ///< `\<address xmlns='urn:xmpp:sic:1'/>` without discovery.
+    Sic0, ///< The spec's `\<ip xmlns='urn:xmpp:sic:0'/>`, then `\<address/>` on bad-request.
     Off,  ///< Never ask (the source finishes at once with a failure saying so).
 };
 

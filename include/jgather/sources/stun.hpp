@@ -80,6 +80,7 @@ struct JGATHER_EXPORT StunOptions {
 /** @brief Source that asks STUN servers for each base's mapping. */
 class JGATHER_EXPORT StunSource final : public Source {
 public:
+    /** A source with @p options (checked with StunOptions::validate() when started). */
     explicit StunSource(StunOptions options);
     ~StunSource() override;
 
