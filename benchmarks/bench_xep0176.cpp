@@ -29,12 +29,12 @@ jgather::xep0176::Transport sample_transport() {
             i % 2 ? "192.0.2." + std::to_string(10 + i) : "2001:db8::" + std::to_string(10 + i);
         c.port = static_cast<std::uint16_t>(40000 + i);
         c.priority = 2130706431U - static_cast<unsigned>(i) * 256U;
-        c.ice.foundation = std::to_string(i + 1);
-        c.ice.id = "cand" + std::to_string(i);
-        c.ice.network = 2;
-        c.ice.type = i < 6 ? jgather::IceType::Host : jgather::IceType::Srflx;
-        if (c.ice.type == jgather::IceType::Srflx) {
-            c.ice.related =
+        c.ice()->foundation = std::to_string(i + 1);
+        c.ice()->id = "cand" + std::to_string(i);
+        c.ice()->network = 2;
+        c.ice()->type = i < 6 ? jgather::IceType::Host : jgather::IceType::Srflx;
+        if (c.ice()->type == jgather::IceType::Srflx) {
+            c.ice()->related =
                 jgather::TransportAddress{*jgather::IpAddress::parse("192.0.2.10"), 40000};
         }
         t.candidates.push_back(c);
@@ -47,18 +47,18 @@ gloox::Jingle::ICEUDP::CandidateList gloox_candidates(const jgather::xep0176::Tr
     for (const auto& c : t.candidates) {
         gloox::Jingle::ICEUDP::Candidate g;
         g.component = "1";
-        g.foundation = c.ice.foundation;
+        g.foundation = c.ice()->foundation;
         g.generation = "0";
-        g.id = c.ice.id;
+        g.id = c.ice()->id;
         g.ip = c.host;
         g.network = "2";
         g.port = c.port;
         g.priority = static_cast<int>(c.priority);
         g.protocol = "udp";
-        g.rel_addr = c.ice.related ? c.ice.related->ip.to_string() : "";
-        g.rel_port = c.ice.related ? c.ice.related->port : 0;
-        g.type = c.ice.type == jgather::IceType::Host ? gloox::Jingle::ICEUDP::Host
-                                                      : gloox::Jingle::ICEUDP::ServerReflexive;
+        g.rel_addr = c.ice()->related ? c.ice()->related->ip.to_string() : "";
+        g.rel_port = c.ice()->related ? c.ice()->related->port : 0;
+        g.type = c.ice()->type == jgather::IceType::Host ? gloox::Jingle::ICEUDP::Host
+                                                         : gloox::Jingle::ICEUDP::ServerReflexive;
         list.push_back(g);
     }
     return list;

@@ -61,10 +61,10 @@ int main(int argc, char** argv) {
         jgather::Gatherer gatherer(*loop);
         gatherer.add_source(std::make_unique<DelayedExternalSource>(*ip, delay));
         gatherer.on_candidate = [](const jgather::Candidate& c) {
-            std::printf("%-7s %-8s %s:%u (%s)\n", std::string(to_string(c.transport)).c_str(),
-                        c.transport == jgather::TransportKind::IceUdp
-                            ? std::string(to_string(c.ice.type)).c_str()
-                            : std::string(to_string(c.s5b.type)).c_str(),
+            std::printf("%-7s %-8s %s:%u (%s)\n", std::string(to_string(c.transport())).c_str(),
+                        c.transport() == jgather::TransportKind::IceUdp
+                            ? std::string(to_string(c.ice()->type)).c_str()
+                            : std::string(to_string(c.s5b()->type)).c_str(),
                         c.host.c_str(), c.port, c.origin.to_string().c_str());
         };
         gatherer.on_complete = [&](const jgather::GatherResult&) {

@@ -253,17 +253,17 @@ std::string json_string(std::string_view text) {
 
 std::string describe(const jgather::Candidate& c) {
     std::ostringstream out;
-    out << jgather::to_string(c.transport) << ' ';
-    if (c.transport == jgather::TransportKind::IceUdp) {
-        out << jgather::to_string(c.ice.type) << " component " << c.ice.component << ' ';
+    out << jgather::to_string(c.transport()) << ' ';
+    if (c.transport() == jgather::TransportKind::IceUdp) {
+        out << jgather::to_string(c.ice()->type) << " component " << c.ice()->component << ' ';
     } else {
-        out << jgather::to_string(c.s5b.type) << ' ';
+        out << jgather::to_string(c.s5b()->type) << ' ';
     }
     const bool v6 = c.host.find(':') != std::string::npos;
     out << (v6 ? "[" : "") << c.host << (v6 ? "]" : "") << ':' << c.port << " priority "
         << c.priority;
-    if (c.transport == jgather::TransportKind::IceUdp && c.ice.related) {
-        out << " related " << c.ice.related->to_string();
+    if (c.transport() == jgather::TransportKind::IceUdp && c.ice()->related) {
+        out << " related " << c.ice()->related->to_string();
     }
     out << " from " << c.origin.to_string();
     return out.str();
@@ -278,26 +278,28 @@ void print_json(const jgather::GatherResult& r) {
     candidates.insert(candidates.end(), r.s5b.begin(), r.s5b.end());
     for (const jgather::Candidate& c : candidates) {
         out << (first ? "\n" : ",\n")
-            << "    {\"transport\": " << json_string(to_string(c.transport));
+            << "    {\"transport\": " << json_string(to_string(c.transport()));
         first = false;
-        const bool ice = c.transport == jgather::TransportKind::IceUdp;
-        out << ", \"type\": " << json_string(ice ? to_string(c.ice.type) : to_string(c.s5b.type))
+        const bool ice = c.transport() == jgather::TransportKind::IceUdp;
+        out << ", \"type\": "
+            << json_string(ice ? to_string(c.ice()->type) : to_string(c.s5b()->type))
             << ", \"ip\": " << json_string(c.host) << ", \"port\": " << c.port
             << ", \"priority\": " << c.priority << ", \"source\": " << json_string(c.origin.source)
             << ", \"origin\": " << json_string(c.origin.to_string())
             << ", \"interface\": " << json_string(c.interface);
         if (ice) {
-            out << ", \"component\": " << c.ice.component
-                << ", \"foundation\": " << json_string(c.ice.foundation)
-                << ", \"generation\": " << c.ice.generation << ", \"id\": " << json_string(c.ice.id)
-                << ", \"network\": " << c.ice.network;
-            if (c.ice.related) {
-                out << ", \"related_ip\": " << json_string(c.ice.related->ip.to_string())
-                    << ", \"related_port\": " << c.ice.related->port;
+            out << ", \"component\": " << c.ice()->component
+                << ", \"foundation\": " << json_string(c.ice()->foundation)
+                << ", \"generation\": " << c.ice()->generation
+                << ", \"id\": " << json_string(c.ice()->id)
+                << ", \"network\": " << c.ice()->network;
+            if (c.ice()->related) {
+                out << ", \"related_ip\": " << json_string(c.ice()->related->ip.to_string())
+                    << ", \"related_port\": " << c.ice()->related->port;
             }
         } else {
-            out << ", \"cid\": " << json_string(c.s5b.cid)
-                << ", \"jid\": " << json_string(c.s5b.jid);
+            out << ", \"cid\": " << json_string(c.s5b()->cid)
+                << ", \"jid\": " << json_string(c.s5b()->jid);
         }
         out << "}";
     }

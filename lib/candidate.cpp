@@ -62,11 +62,8 @@ std::optional<IpAddress> Candidate::ip() const {
 }
 
 bool Candidate::same_wire_fields(const Candidate& other) const {
-    if (transport != other.transport || host != other.host || port != other.port ||
-        priority != other.priority) {
-        return false;
-    }
-    return transport == TransportKind::IceUdp ? ice == other.ice : s5b == other.s5b;
+    return host == other.host && port == other.port && priority == other.priority &&
+           fields == other.fields;
 }
 
 std::string_view to_string(InterfaceKind kind) noexcept {

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include <jgather/address.hpp>
 #include <jgather/export.hpp>
@@ -111,19 +112,33 @@ struct ReadOptions {
  *
  * `host` is a literal IP in canonical form for every candidate jgather gathers and every ICE
  * candidate it reads; a peer's XEP-0065/0260 candidate may carry a host name, which is kept as
- * text and never resolved.
+ * text and never resolved. The transport's own fields are reached through ice() or s5b(), which
+ * give nullptr on the other kind: an ICE field cannot be read off a SOCKS5 candidate by mistake.
  */
 struct JGATHER_EXPORT Candidate {
-    TransportKind transport = TransportKind::IceUdp; ///< Which transport.
     std::string host;           ///< Literal IP (or, for a peer's S5B, a host name).
     std::uint16_t port = 0;     ///< Port, 1-65535.
     std::uint32_t priority = 0; ///< RFC 8445 §5.1.2 or XEP-0260 §2.2 priority.
-    IceFields ice;              ///< Meaningful when transport == IceUdp.
-    S5bFields s5b;              ///< Meaningful when transport == Socks5.
+    /** The fields of the candidate's transport: IceFields (XEP-0176, the default) or
+     * S5bFields (XEP-0065/0260). Which one it holds is the candidate's transport(). */
+    std::variant<IceFields, S5bFields> fields;
 
     // Provenance, never on the wire.
     Origin origin;         ///< The finding that produced this candidate.
     std::string interface; ///< Name of the local interface of the base ("" when unknown).
+
+    /** Which transport: the kind of fields it holds. */
+    [[nodiscard]] TransportKind transport() const noexcept {
+        return fields.index() == 0 ? TransportKind::IceUdp : TransportKind::Socks5;
+    }
+    /** The ICE fields; nullptr on a SOCKS5 candidate. */
+    [[nodiscard]] IceFields* ice() noexcept { return std::get_if<IceFields>(&fields); }
+    /** The ICE fields; nullptr on a SOCKS5 candidate. */
+    [[nodiscard]] const IceFields* ice() const noexcept { return std::get_if<IceFields>(&fields); }
+    /** The SOCKS5 fields; nullptr on an ICE candidate. */
+    [[nodiscard]] S5bFields* s5b() noexcept { return std::get_if<S5bFields>(&fields); }
+    /** The SOCKS5 fields; nullptr on an ICE candidate. */
+    [[nodiscard]] const S5bFields* s5b() const noexcept { return std::get_if<S5bFields>(&fields); }
 
     /** The host as a literal IP, when it is one. */
     [[nodiscard]] std::optional<IpAddress> ip() const;

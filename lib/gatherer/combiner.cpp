@@ -18,16 +18,16 @@ bool by_priority(const Candidate& a, const Candidate& b) {
 Candidate ice_candidate(IceType type, const Base& base, const TransportAddress& address,
                         std::uint16_t local_preference, std::string foundation, Origin origin) {
     Candidate c;
-    c.transport = TransportKind::IceUdp;
+    c.fields = IceFields{};
     c.host = address.ip.to_string();
     c.port = address.port;
     c.priority = ice_priority(type, local_preference, base.component);
-    c.ice.component = base.component;
-    c.ice.foundation = std::move(foundation);
-    c.ice.network = base.local.interface_index;
-    c.ice.type = type;
+    c.ice()->component = base.component;
+    c.ice()->foundation = std::move(foundation);
+    c.ice()->network = base.local.interface_index;
+    c.ice()->type = type;
     if (type != IceType::Host) {
-        c.ice.related = base.address(); // XEP-0176 rel-addr/rel-port: the base
+        c.ice()->related = base.address(); // XEP-0176 rel-addr/rel-port: the base
     }
     c.origin = std::move(origin);
     c.interface = base.local.interface;
@@ -39,11 +39,11 @@ Candidate s5b_candidate(S5bType type, const TransportAddress& address,
                         std::uint16_t local_preference, const std::string& jid, Origin origin,
                         std::string interface) {
     Candidate c;
-    c.transport = TransportKind::Socks5;
+    c.fields = S5bFields{};
     c.host = address.ip.to_string();
     c.port = address.port;
     c.priority = s5b_priority(type, local_preference);
-    c.s5b = {"", jid, type};
+    c.fields = S5bFields{"", jid, type};
     c.origin = std::move(origin);
     c.interface = std::move(interface);
     return c;
@@ -61,8 +61,8 @@ std::string Combiner::new_id() {
 }
 
 void Combiner::keep(Candidate candidate, Changes& changes) {
-    auto& list = candidate.transport == TransportKind::IceUdp ? ice_ : s5b_;
-    (candidate.transport == TransportKind::IceUdp ? candidate.ice.id : candidate.s5b.cid) =
+    auto& list = candidate.transport() == TransportKind::IceUdp ? ice_ : s5b_;
+    (candidate.transport() == TransportKind::IceUdp ? candidate.ice()->id : candidate.s5b()->cid) =
         new_id();
     list.insert(std::upper_bound(list.begin(), list.end(), candidate, by_priority), candidate);
     changes.added.push_back(std::move(candidate));
@@ -99,15 +99,15 @@ const Candidate* Combiner::find_redundant(const std::vector<Candidate>& list,
         if (other.host != c.host || other.port != c.port) {
             continue;
         }
-        if (c.transport == TransportKind::Socks5) {
+        if (c.transport() == TransportKind::Socks5) {
             return &other;
         }
         const std::optional<TransportAddress> other_base =
-            other.ice.type == IceType::Host
+            other.ice()->type == IceType::Host
                 ? std::optional(TransportAddress{*other.ip(), other.port})
-                : other.ice.related;
-        if (other_base && c.ice.related && *other_base == *c.ice.related &&
-            other.ice.component == c.ice.component) {
+                : other.ice()->related;
+        if (other_base && c.ice()->related && *other_base == *c.ice()->related &&
+            other.ice()->component == c.ice()->component) {
             return &other;
         }
     }
@@ -151,14 +151,14 @@ Result<Changes> Combiner::add_external(ExternalAddress address) {
             if (const Candidate* same = find_redundant(ice_, c)) {
                 changes.dropped.push_back({where, base.local.interface,
                                            "srflx from " + origin_text + " is redundant with the " +
-                                               std::string(to_string(same->ice.type)) +
+                                               std::string(to_string(same->ice()->type)) +
                                                " candidate from " + same->origin.to_string() +
                                                " (RFC 8445 §5.1.3)"});
                 continue;
             }
             const auto verified = std::find_if(ice_.begin(), ice_.end(), [&](const Candidate& o) {
-                return o.ice.type == IceType::Srflx && o.ice.related == c.ice.related &&
-                       o.host == c.host && !guessed_ids_.contains(o.ice.id);
+                return o.ice()->type == IceType::Srflx && o.ice()->related == c.ice()->related &&
+                       o.host == c.host && !guessed_ids_.contains(o.ice()->id);
             });
             if (verified != ice_.end()) {
                 changes.dropped.push_back({where, base.local.interface,
@@ -169,13 +169,13 @@ Result<Changes> Combiner::add_external(ExternalAddress address) {
                 continue;
             }
             keep(std::move(c), changes);
-            guessed_ids_.insert(changes.added.back().ice.id);
+            guessed_ids_.insert(changes.added.back().ice()->id);
         }
     }
     if (setup_.s5b && setup_.s5b_port != 0) {
         const auto assisted_rank = static_cast<std::uint16_t>(
             std::count_if(s5b_.begin(), s5b_.end(),
-                          [](const Candidate& o) { return o.s5b.type == S5bType::Assisted; }));
+                          [](const Candidate& o) { return o.s5b()->type == S5bType::Assisted; }));
         Candidate c = s5b_candidate(
             S5bType::Assisted, {address.ip, address.forwarded_port.value_or(setup_.s5b_port)},
             static_cast<std::uint16_t>(65535 - assisted_rank), setup_.jid, address.origin, "");
@@ -183,7 +183,7 @@ Result<Changes> Combiner::add_external(ExternalAddress address) {
             changes.dropped.push_back({TransportAddress{address.ip, c.port}.to_string(), "",
                                        "assisted candidate from " + origin_text +
                                            " is redundant with the " +
-                                           std::string(to_string(same->s5b.type)) +
+                                           std::string(to_string(same->s5b()->type)) +
                                            " candidate from " + same->origin.to_string()});
         } else {
             keep(std::move(c), changes);
@@ -227,20 +227,20 @@ Result<Changes> Combiner::add_source_candidate(const std::string& source, Source
                                 foundations_.get(found.type, base.local.ip, found.server),
                                 {source, found.server});
     if (const Candidate* same = find_redundant(ice_, c); same && same->priority >= c.priority) {
-        changes.dropped.push_back({found.address.to_string(), base.local.interface,
-                                   std::string(to_string(found.type)) + " from " + source +
-                                       " is redundant with the " +
-                                       std::string(to_string(same->ice.type)) + " candidate from " +
-                                       same->origin.to_string() + " (RFC 8445 §5.1.3)"});
+        changes.dropped.push_back(
+            {found.address.to_string(), base.local.interface,
+             std::string(to_string(found.type)) + " from " + source + " is redundant with the " +
+                 std::string(to_string(same->ice()->type)) + " candidate from " +
+                 same->origin.to_string() + " (RFC 8445 §5.1.3)"});
         return changes;
     }
     keep(std::move(c), changes);
     const Candidate& kept = changes.added.back();
     // A verified srflx supersedes a guess (SIC, configuration) for the same base and IP.
     for (auto it = ice_.begin(); it != ice_.end();) {
-        const bool superseded = it->ice.type == IceType::Srflx &&
-                                guessed_ids_.contains(it->ice.id) &&
-                                it->ice.related == kept.ice.related && it->host == kept.host;
+        const bool superseded = it->ice()->type == IceType::Srflx &&
+                                guessed_ids_.contains(it->ice()->id) &&
+                                it->ice()->related == kept.ice()->related && it->host == kept.host;
         if (!superseded) {
             ++it;
             continue;
@@ -258,7 +258,7 @@ Result<Changes> Combiner::add_source_candidate(const std::string& source, Source
 NetworkVerdict Combiner::verdict() const {
     VerdictInput input{{}, no_nat_families_, external_, setup_.local_addresses};
     for (const Candidate& c : ice_) {
-        if (c.ice.type == IceType::Srflx && !guessed_ids_.contains(c.ice.id)) {
+        if (c.ice()->type == IceType::Srflx && !guessed_ids_.contains(c.ice()->id)) {
             input.verified_srflx.push_back(&c);
         }
     }

@@ -24,11 +24,11 @@ NetworkVerdict judge_network(const VerdictInput& input) {
     // STUN: each mapping against its base (kept candidates and the "equals its base" drops).
     for (const Candidate* srflx : input.verified_srflx) {
         const Candidate& c = *srflx;
-        if (!c.ice.related) {
+        if (!c.ice()->related) {
             continue;
         }
-        view(c.ice.related->ip.family()).saw_nat = true;
-        const bool kept = c.port == c.ice.related->port;
+        view(c.ice()->related->ip.family()).saw_nat = true;
+        const bool kept = c.port == c.ice()->related->port;
         verdict.port_preserved = verdict.port_preserved.value_or(true) && kept;
     }
     for (const Family family : input.no_nat_families) {

@@ -88,8 +88,8 @@ Result<Query> convert(const gloox::Tag& root, const ReadOptions& options) {
 std::vector<Streamhost> streamhosts_from(const std::vector<Candidate>& candidates) {
     std::vector<Streamhost> out;
     for (const Candidate& c : candidates) {
-        if (c.transport == jgather::TransportKind::Socks5) {
-            out.push_back({c.s5b.jid, c.host, c.port});
+        if (c.transport() == jgather::TransportKind::Socks5) {
+            out.push_back({c.s5b()->jid, c.host, c.port});
         }
     }
     return out;

@@ -51,20 +51,20 @@ constexpr std::array<std::string_view, 12> kCandidateAttributes = {
 gloox::Tag* candidate_tag(gloox::Tag* parent, const Candidate& c) {
     auto* tag = new gloox::Tag(parent, "candidate");
     detail::AttributeWriter attrs;
-    attrs.add("component", std::to_string(c.ice.component));
-    attrs.add("foundation", c.ice.foundation);
-    attrs.add("generation", std::to_string(c.ice.generation));
-    attrs.add("id", c.ice.id);
+    attrs.add("component", std::to_string(c.ice()->component));
+    attrs.add("foundation", c.ice()->foundation);
+    attrs.add("generation", std::to_string(c.ice()->generation));
+    attrs.add("id", c.ice()->id);
     attrs.add("ip", c.host);
-    attrs.add("network", std::to_string(c.ice.network));
+    attrs.add("network", std::to_string(c.ice()->network));
     attrs.add("port", std::to_string(c.port));
     attrs.add("priority", std::to_string(c.priority));
     attrs.add("protocol", "udp");
-    attrs.add("type", std::string(to_string(c.ice.type)));
+    attrs.add("type", std::string(to_string(c.ice()->type)));
     // XEP-0176 §5.3: rel-addr/rel-port only for non-host candidates.
-    if (c.ice.type != IceType::Host && c.ice.related) {
-        attrs.add("rel-addr", c.ice.related->ip.to_string());
-        attrs.add("rel-port", std::to_string(c.ice.related->port));
+    if (c.ice()->type != IceType::Host && c.ice()->related) {
+        attrs.add("rel-addr", c.ice()->related->ip.to_string());
+        attrs.add("rel-port", std::to_string(c.ice()->related->port));
     }
     attrs.apply_to(*tag);
     return tag;
@@ -95,7 +95,7 @@ Result<void> read_candidate(const gloox::Tag& tag, std::size_t index, Candidate&
         return attrs_result.error();
     }
     const detail::Attributes& attrs = *attrs_result;
-    c.transport = jgather::TransportKind::IceUdp;
+    c.fields = jgather::IceFields{};
 
     auto component = attrs.number(Component, 1, kComponentMax);
     if (!component) {
@@ -149,12 +149,12 @@ Result<void> read_candidate(const gloox::Tag& tag, std::size_t index, Candidate&
     c.host = std::move(*ip);
     c.port = *port;
     c.priority = *priority;
-    c.ice.component = *component;
-    c.ice.foundation = std::move(*foundation);
-    c.ice.generation = *generation;
-    c.ice.id = std::move(*id);
-    c.ice.network = *network;
-    c.ice.type = *type;
+    c.ice()->component = *component;
+    c.ice()->foundation = std::move(*foundation);
+    c.ice()->generation = *generation;
+    c.ice()->id = std::move(*id);
+    c.ice()->network = *network;
+    c.ice()->type = *type;
 
     const bool has_rel_addr = attrs.has(RelAddr);
     const bool has_rel_port = attrs.has(RelPort);
@@ -175,7 +175,7 @@ Result<void> read_candidate(const gloox::Tag& tag, std::size_t index, Candidate&
         if (!rel_port) {
             return rel_port.error();
         }
-        c.ice.related = TransportAddress{*rel_addr, static_cast<std::uint16_t>(*rel_port)};
+        c.ice()->related = TransportAddress{*rel_addr, static_cast<std::uint16_t>(*rel_port)};
     }
     return {};
 }
@@ -212,9 +212,9 @@ Result<Transport> convert(const gloox::Tag& root, const ReadOptions& options) {
             return read.error();
         }
         for (std::size_t i = 0; i + 1 < transport.candidates.size(); ++i) {
-            if (transport.candidates[i].ice.id == candidate.ice.id) {
+            if (transport.candidates[i].ice()->id == candidate.ice()->id) {
                 return Error{"candidate[" + std::to_string(index - 1) + "]: attribute 'id': '" +
-                             candidate.ice.id + "' is not unique in the transport"};
+                             candidate.ice()->id + "' is not unique in the transport"};
             }
         }
     }

@@ -70,7 +70,7 @@ Result<Transport> convert(const gloox::Tag& root, const ReadOptions& options) {
             return ca.error();
         }
         Candidate c;
-        c.transport = jgather::TransportKind::Socks5;
+        c.fields = jgather::S5bFields{};
         auto cid = ca->token(Cid, kCidMax);
         if (!cid) {
             return cid.error();
@@ -106,7 +106,7 @@ Result<Transport> convert(const gloox::Tag& root, const ReadOptions& options) {
         if (!priority) {
             return priority.error();
         }
-        c.s5b.type = S5bType::Direct; // XEP-0260 §2.2: 'type' defaults to direct
+        c.s5b()->type = S5bType::Direct; // XEP-0260 §2.2: 'type' defaults to direct
         if (ca->has(Type)) {
             auto type_name = ca->text(Type);
             if (!type_name) {
@@ -117,16 +117,16 @@ Result<Transport> convert(const gloox::Tag& root, const ReadOptions& options) {
                 return ca->error(Type, "unknown type '" + *type_name +
                                            "' (expected direct, assisted, tunnel or proxy)");
             }
-            c.s5b.type = *type;
+            c.s5b()->type = *type;
         }
         auto literal = IpAddress::parse(*host);
         c.host = literal ? literal->to_string() : *host;
-        c.s5b.cid = *cid;
-        c.s5b.jid = *jid;
+        c.s5b()->cid = *cid;
+        c.s5b()->jid = *jid;
         c.priority = *priority;
         for (const Candidate& earlier : transport.candidates) {
-            if (earlier.s5b.cid == c.s5b.cid) {
-                return ca->error(Cid, "'" + c.s5b.cid + "' is not unique in the transport");
+            if (earlier.s5b()->cid == c.s5b()->cid) {
+                return ca->error(Cid, "'" + c.s5b()->cid + "' is not unique in the transport");
             }
         }
         transport.candidates.push_back(std::move(c));
@@ -154,12 +154,12 @@ std::string write(const Transport& transport) {
     for (const Candidate& c : transport.candidates) {
         auto* tag = new gloox::Tag(&root, "candidate");
         detail::AttributeWriter attrs;
-        attrs.add("cid", c.s5b.cid);
+        attrs.add("cid", c.s5b()->cid);
         attrs.add("host", c.host);
-        attrs.add("jid", c.s5b.jid);
+        attrs.add("jid", c.s5b()->jid);
         attrs.add("port", std::to_string(c.port));
         attrs.add("priority", std::to_string(c.priority));
-        attrs.add("type", std::string(to_string(c.s5b.type)));
+        attrs.add("type", std::string(to_string(c.s5b()->type)));
         attrs.apply_to(*tag);
     }
     return root.xml();

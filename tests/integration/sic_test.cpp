@@ -118,10 +118,10 @@ TEST_P(SicOnRealServers, ReportsTheAddressTheServerSeesAndDerivesCandidates) {
 
     // design.md §2: the external IP is a local address (no NAT): nothing derived, with why.
     for (const auto& cand : r.ice) {
-        EXPECT_EQ(cand.ice.type, IceType::Host);
+        EXPECT_EQ(cand.ice()->type, IceType::Host);
     }
     for (const auto& cand : r.s5b) {
-        EXPECT_EQ(cand.s5b.type, S5bType::Direct);
+        EXPECT_EQ(cand.s5b()->type, S5bType::Direct);
     }
     const auto no_nat = std::count_if(r.dropped.begin(), r.dropped.end(), [](const auto& d) {
         return d.address == "127.0.0.1" &&

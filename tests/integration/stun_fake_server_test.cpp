@@ -36,7 +36,7 @@ StunRun gather(const std::vector<std::string>& servers, StunOptions stun = {},
 std::vector<Candidate> srflx_of(const GatherResult& r) {
     std::vector<Candidate> out;
     std::copy_if(r.ice.begin(), r.ice.end(), std::back_inserter(out),
-                 [](const Candidate& c) { return c.ice.type == IceType::Srflx; });
+                 [](const Candidate& c) { return c.ice()->type == IceType::Srflx; });
     return out;
 }
 
@@ -125,9 +125,9 @@ TEST(StunFakeServer, ACorrectAnswerGivesTheSrflxAndTheFinding) {
     ASSERT_EQ(srflx.size(), 1U);
     EXPECT_EQ(srflx[0].host, kMappedIp);
     EXPECT_EQ(srflx[0].port, kMappedPort);
-    ASSERT_TRUE(srflx[0].ice.related);
-    EXPECT_EQ(srflx[0].ice.related->ip.to_string(), "127.0.0.1");
-    EXPECT_EQ(srflx[0].ice.related->port, fake.requests().at(0).from_port)
+    ASSERT_TRUE(srflx[0].ice()->related);
+    EXPECT_EQ(srflx[0].ice()->related->ip.to_string(), "127.0.0.1");
+    EXPECT_EQ(srflx[0].ice()->related->port, fake.requests().at(0).from_port)
         << "related = the base the request was sent from";
     ASSERT_EQ(run.result.external_addresses.size(), 1U);
     EXPECT_EQ(run.result.external_addresses[0].origin.source, "stun");
@@ -188,7 +188,7 @@ TEST(StunFakeServer, Ipv6XorMappedAddressUsesTheTransactionIdInItsKey) {
     ASSERT_EQ(srflx.size(), 1U);
     EXPECT_EQ(srflx[0].host, "2001:db8::7");
     EXPECT_EQ(srflx[0].port, kMappedPort);
-    EXPECT_EQ(srflx[0].ice.related->ip.to_string(), "::1");
+    EXPECT_EQ(srflx[0].ice()->related->ip.to_string(), "::1");
 }
 
 TEST(StunFakeServer, OnlyServersOfTheBasesFamilyAreAsked) {
@@ -404,10 +404,10 @@ TEST(StunFakeServer, EachComponentsSocketGetsItsOwnMapping) {
     ASSERT_EQ(fake.requests().size(), 2U);
     EXPECT_NE(fake.requests()[0].from_port, fake.requests()[1].from_port);
     for (const Candidate& c : srflx) {
-        ASSERT_TRUE(c.ice.related);
-        EXPECT_EQ(c.port, c.ice.related->port) << "mapped from its own component's socket";
+        ASSERT_TRUE(c.ice()->related);
+        EXPECT_EQ(c.port, c.ice()->related->port) << "mapped from its own component's socket";
     }
-    EXPECT_NE(srflx[0].ice.component, srflx[1].ice.component);
+    EXPECT_NE(srflx[0].ice()->component, srflx[1].ice()->component);
 }
 
 // Issue 8: mappings that cannot be true fail that server, and never become candidates.

@@ -80,8 +80,9 @@ TEST_F(StunServers, EachServerMapsTheBaseToItselfSoTheSrflxIsDroppedAsNoNat) {
         SCOPED_TRACE(c.server);
         const test::StunRun run = gather({c.server}, {c.base});
         EXPECT_EQ(run.stun.state, SourceState::Ok) << run.stun.error;
-        EXPECT_TRUE(std::none_of(run.result.ice.begin(), run.result.ice.end(),
-                                 [](const Candidate& x) { return x.ice.type == IceType::Srflx; }));
+        EXPECT_TRUE(
+            std::none_of(run.result.ice.begin(), run.result.ice.end(),
+                         [](const Candidate& x) { return x.ice()->type == IceType::Srflx; }));
         EXPECT_EQ(no_nat_drops(run.result), 1U);
         // The finding stays: the server saw the base's own address and port.
         ASSERT_EQ(run.result.external_addresses.size(), 1U);

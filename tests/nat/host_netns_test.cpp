@@ -109,22 +109,22 @@ TEST_F(HostLab, ExactlyTheExpectedCandidatesInRfc8421Order) {
     std::vector<std::string> ice;
     for (const auto& c : r.ice) {
         ice.push_back(c.host + "%" + c.interface);
-        EXPECT_EQ(c.ice.type, IceType::Host);
+        EXPECT_EQ(c.ice()->type, IceType::Host);
     }
     EXPECT_EQ(ice, (std::vector<std::string>{"2001:db8:a::10%eth0", "192.0.2.10%eth0",
                                              "2001:db8:b::10%eth1", "198.51.100.10%eth1",
                                              "198.51.100.200%tun0"}));
     ASSERT_EQ(r.ice.size(), 5U);
-    EXPECT_EQ(r.ice[0].ice.network, index_of("eth0"));
-    EXPECT_EQ(r.ice[2].ice.network, index_of("eth1"));
-    EXPECT_EQ(r.ice[4].ice.network, index_of("tun0"));
+    EXPECT_EQ(r.ice[0].ice()->network, index_of("eth0"));
+    EXPECT_EQ(r.ice[2].ice()->network, index_of("eth1"));
+    EXPECT_EQ(r.ice[4].ice()->network, index_of("tun0"));
     EXPECT_EQ(r.ice[0].priority, 2130706431U);
     EXPECT_EQ(r.ice[4].priority, (126U << 24) + (65531U << 8) + 255U) << "VPN last";
 
     ASSERT_EQ(r.s5b.size(), 5U);
     for (const auto& c : r.s5b) {
         EXPECT_EQ(c.port, 5086);
-        EXPECT_EQ(c.s5b.type, S5bType::Direct);
+        EXPECT_EQ(c.s5b()->type, S5bType::Direct);
     }
 }
 
@@ -223,7 +223,7 @@ TEST_F(HostLab, DemoPrintsReadableXepDocumentsForTheLab) {
     EXPECT_EQ(s5b->dstaddr,
               xep0260::dstaddr("s1", "romeo@example.org/lab", "peer@example.org/jgather"));
     ASSERT_EQ(s5b->candidates.size(), 6U);
-    EXPECT_EQ(s5b->candidates.back().s5b.type, S5bType::Assisted);
+    EXPECT_EQ(s5b->candidates.back().s5b()->type, S5bType::Assisted);
     EXPECT_EQ(s5b->candidates.back().host, "203.0.113.99");
 
     auto streamhosts = xep0065::read(

@@ -123,7 +123,7 @@ test::Coturn* BehindNat::coturn6_ = nullptr;
 std::vector<const Candidate*> of_type(const std::vector<Candidate>& list, IceType type) {
     std::vector<const Candidate*> out;
     for (const auto& c : list) {
-        if (c.ice.type == type) {
+        if (c.ice()->type == type) {
             out.push_back(&c);
         }
     }
@@ -171,15 +171,15 @@ TEST_F(BehindNat, ClientsBehindEachNatLearnTheirNatsAddressOnBothServers) {
             EXPECT_EQ(hosts[0]->host, e.base);
             EXPECT_EQ(srflx[0]->host, e.external);
             EXPECT_EQ(srflx[0]->port, hosts[0]->port) << "a guess: the base's own port";
-            ASSERT_TRUE(srflx[0]->ice.related);
-            EXPECT_EQ(srflx[0]->ice.related->to_string(),
+            ASSERT_TRUE(srflx[0]->ice()->related);
+            EXPECT_EQ(srflx[0]->ice()->related->to_string(),
                       std::string(e.base) + ":" + std::to_string(hosts[0]->port));
-            EXPECT_NE(srflx[0]->ice.foundation, hosts[0]->ice.foundation);
+            EXPECT_NE(srflx[0]->ice()->foundation, hosts[0]->ice()->foundation);
 
             ASSERT_EQ(r.s5b.size(), 2U);
-            EXPECT_EQ(r.s5b[0].s5b.type, S5bType::Direct);
+            EXPECT_EQ(r.s5b[0].s5b()->type, S5bType::Direct);
             EXPECT_EQ(r.s5b[0].host, e.base);
-            EXPECT_EQ(r.s5b[1].s5b.type, S5bType::Assisted);
+            EXPECT_EQ(r.s5b[1].s5b()->type, S5bType::Assisted);
             EXPECT_EQ(r.s5b[1].host, e.external);
             EXPECT_EQ(r.s5b[1].port, 5086);
         }
@@ -218,7 +218,7 @@ TEST_F(BehindNat, SicOverIpv6LearnsTheNat66AddressOrNothingWhereIpv6IsRouted) {
         EXPECT_EQ(srflx[0]->host, "2001:db8:0:1::2");
         EXPECT_EQ(srflx[0]->port, hosts[0]->port) << "a guess: the base's own port";
         ASSERT_EQ(r1.s5b.size(), 2U);
-        EXPECT_EQ(r1.s5b[1].s5b.type, S5bType::Assisted);
+        EXPECT_EQ(r1.s5b[1].s5b()->type, S5bType::Assisted);
         EXPECT_EQ(r1.s5b[1].host, "2001:db8:0:1::2");
         EXPECT_EQ(r1.network.ipv6, NetworkVerdict::Nat::Nat);
 
@@ -251,9 +251,9 @@ TEST_F(BehindNat, StunMapsEachBaseThroughTheNatOnCoturnAndEjabberd) {
         ASSERT_EQ(srflx.size(), 1U) << sic_error(r);
         EXPECT_EQ(srflx[0]->host, e.external);
         EXPECT_EQ(srflx[0]->origin.source, "stun");
-        ASSERT_TRUE(srflx[0]->ice.related);
-        EXPECT_EQ(srflx[0]->ice.related->ip.to_string(), e.base);
-        EXPECT_EQ(srflx[0]->ice.related->port, hosts[0]->port);
+        ASSERT_TRUE(srflx[0]->ice()->related);
+        EXPECT_EQ(srflx[0]->ice()->related->ip.to_string(), e.base);
+        EXPECT_EQ(srflx[0]->ice()->related->port, hosts[0]->port);
         EXPECT_EQ(srflx[0]->port, hosts[0]->port) << "Linux MASQUERADE preserves the port";
         EXPECT_GT(srflx[0]->priority, (100U << 24) | (32768U << 8)) << "verified: upper band";
         const bool redundant = drop_reasons(r, "redundant") > 0;
@@ -264,7 +264,7 @@ TEST_F(BehindNat, StunMapsEachBaseThroughTheNatOnCoturnAndEjabberd) {
         EXPECT_TRUE(r.network.notes.empty()) << r.network.notes.front();
         // S5B: direct + one assisted from the STUN finding (the second is redundant).
         ASSERT_EQ(r.s5b.size(), 2U);
-        EXPECT_EQ(r.s5b[1].s5b.type, S5bType::Assisted);
+        EXPECT_EQ(r.s5b[1].s5b()->type, S5bType::Assisted);
         EXPECT_EQ(r.s5b[1].host, e.external);
     }
 }
@@ -313,12 +313,12 @@ TEST_F(BehindNat, DualStackBasesAreMappedByTheServerOfTheirOwnFamilyThroughNat44
     ASSERT_EQ(hosts.size(), 2U);
     ASSERT_EQ(srflx.size(), 2U);
     for (const Candidate* c : srflx) {
-        ASSERT_TRUE(c->ice.related);
-        const std::string base = c->ice.related->ip.to_string();
+        ASSERT_TRUE(c->ice()->related);
+        const std::string base = c->ice()->related->ip.to_string();
         ASSERT_TRUE(base == "192.0.2.10" || base == "2001:db8:0:10::10") << base;
         EXPECT_EQ(c->host, base == "192.0.2.10" ? "203.0.113.2" : "2001:db8:0:1::2");
-        EXPECT_EQ(c->port, c->ice.related->port) << "MASQUERADE preserves the port";
-        EXPECT_EQ(c->ip()->family(), c->ice.related->ip.family());
+        EXPECT_EQ(c->port, c->ice()->related->port) << "MASQUERADE preserves the port";
+        EXPECT_EQ(c->ip()->family(), c->ice()->related->ip.family());
     }
     EXPECT_EQ(r.network.nat, NetworkVerdict::Nat::Nat);
     EXPECT_EQ(r.network.ipv4, NetworkVerdict::Nat::Nat);

@@ -57,8 +57,8 @@ public:
         a.sin_family = AF_INET;
         a.sin_port = htons(to.port);
         std::memcpy(&a.sin_addr, to.ip.bytes().data(), 4);
-        if (::sendto(fd_, data.data(), data.size(), 0, reinterpret_cast<sockaddr*>(&a),
-                     sizeof a) < 0) {
+        if (::sendto(fd_, data.data(), data.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a) <
+            0) {
             return Error{std::strerror(errno)};
         }
         return {};
@@ -82,15 +82,16 @@ private:
         std::uint8_t buffer[2048];
         sockaddr_in from{};
         socklen_t length = sizeof from;
-        const ssize_t got = ::recvfrom(fd_, buffer, sizeof buffer, 0,
-                                       reinterpret_cast<sockaddr*>(&from), &length);
+        const ssize_t got =
+            ::recvfrom(fd_, buffer, sizeof buffer, 0, reinterpret_cast<sockaddr*>(&from), &length);
         if (got < 0 || !receiver_) {
             return;
         }
         std::array<std::uint8_t, 4> ip{};
         std::memcpy(ip.data(), &from.sin_addr, 4);
         const auto receiver = receiver_; // the receiver may end the reading
-        receiver({0, {IpAddress::v4(ip), ntohs(from.sin_port)},
+        receiver({0,
+                  {IpAddress::v4(ip), ntohs(from.sin_port)},
                   std::span<const std::uint8_t>(buffer, static_cast<std::size_t>(got))});
     }
 
@@ -124,11 +125,12 @@ TEST(BaseProvider, TheStunSourceRunsUnchangedOnBasesItDoesNotOwn) {
     const GatherResult& r = g.result();
     ASSERT_EQ(r.sources.at(0).name, "agent") << "the provider's name is the host report's";
     ASSERT_EQ(r.ice.size(), 2U);
-    EXPECT_EQ(r.ice[0].ice.type, IceType::Host);
+    EXPECT_EQ(r.ice[0].ice()->type, IceType::Host);
     EXPECT_EQ(r.ice[0].port, agent.port()) << "the agent's own port";
-    EXPECT_EQ(r.ice[1].ice.type, IceType::Srflx);
+    EXPECT_EQ(r.ice[1].ice()->type, IceType::Srflx);
     EXPECT_EQ(r.ice[1].host, "203.0.113.7");
-    EXPECT_EQ(r.ice[1].ice.related, (TransportAddress{*IpAddress::parse("127.0.0.1"), agent.port()}));
+    EXPECT_EQ(r.ice[1].ice()->related,
+              (TransportAddress{*IpAddress::parse("127.0.0.1"), agent.port()}));
     EXPECT_EQ(agent.sends, 1) << "the request left from the agent's socket, through the provider";
     EXPECT_EQ(server.requests().at(0).from_port, agent.port());
     EXPECT_EQ(agent.receivers_set, 1) << "read while the STUN source listened, then left alone";

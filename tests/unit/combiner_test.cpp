@@ -43,7 +43,7 @@ ExternalAddress external(const char* ip, const char* who = "sic") {
 
 std::size_t count(const std::vector<Candidate>& list, IceType type) {
     return static_cast<std::size_t>(std::count_if(
-        list.begin(), list.end(), [type](const Candidate& c) { return c.ice.type == type; }));
+        list.begin(), list.end(), [type](const Candidate& c) { return c.ice()->type == type; }));
 }
 
 struct ExternalCase {
@@ -64,7 +64,7 @@ TEST(Combiner, HostsAreOneHostPerBaseAndOneDirectPerAddress) {
     EXPECT_EQ(c.ice()[0].host, "2001:db8::10") << "highest local preference first";
     EXPECT_EQ(c.ice()[0].priority, 126U << 24 | 65535U << 8 | 255U) << "RFC 8445 §5.1.2.1";
     EXPECT_EQ(c.s5b()[0].priority, 126U << 16 | 65535U) << "XEP-0260 §2.2";
-    EXPECT_FALSE(c.ice()[0].ice.related) << "no rel-addr on host candidates";
+    EXPECT_FALSE(c.ice()[0].ice()->related) << "no rel-addr on host candidates";
 }
 
 TEST_P(ExternalFindings, AreAcceptedOrRefusedByWhatTheAddressCanBe) {
@@ -82,8 +82,8 @@ TEST_P(ExternalFindings, AreAcceptedOrRefusedByWhatTheAddressCanBe) {
     std::size_t srflx = 0;
     std::size_t assisted = 0;
     for (const Candidate& added : changes->added) {
-        srflx += added.transport == TransportKind::IceUdp ? 1 : 0;
-        assisted += added.transport == TransportKind::Socks5 ? 1 : 0;
+        srflx += added.transport() == TransportKind::IceUdp ? 1 : 0;
+        assisted += added.transport() == TransportKind::Socks5 ? 1 : 0;
     }
     EXPECT_EQ(srflx, tc.srflx);
     EXPECT_EQ(assisted, tc.assisted);
@@ -136,7 +136,7 @@ TEST(Combiner, AVerifiedSrflxSupersedesAGuessAndAGuessAfterItIsNotNeeded) {
     const auto stun = std::find_if(c.ice().begin(), c.ice().end(),
                                    [](const Candidate& x) { return x.origin.source == "stun"; });
     for (const Candidate& x : c.ice()) {
-        if (x.ice.type == IceType::Srflx && x.origin.source == "sic") {
+        if (x.ice()->type == IceType::Srflx && x.origin.source == "sic") {
             EXPECT_GT(stun->priority, x.priority);
         }
     }
@@ -187,7 +187,7 @@ TEST_P(SourceFindings, AreCheckedAgainstTheirBase) {
         EXPECT_NE(changes->dropped[0].reason.find(tc.dropped), std::string::npos);
     } else {
         ASSERT_EQ(changes->added.size(), 1U);
-        EXPECT_EQ(changes->added[0].ice.related, c.setup().bases[tc.found.base_index].address());
+        EXPECT_EQ(changes->added[0].ice()->related, c.setup().bases[tc.found.base_index].address());
     }
 }
 

@@ -114,7 +114,7 @@ private:
 };
 
 bool is(Finding f, const Candidate& c) {
-    return c.origin.source == name_of(f) && c.transport == TransportKind::IceUdp;
+    return c.origin.source == name_of(f) && c.transport() == TransportKind::IceUdp;
 }
 
 class FromOnCandidate : public ::testing::TestWithParam<Finding> {};
@@ -262,7 +262,7 @@ Thrown run_throwing(const std::string& which) {
         }
     };
     g.on_candidate = [&](const Candidate& c) {
-        if (c.transport == TransportKind::IceUdp && c.ice.type == IceType::Srflx) {
+        if (c.transport() == TransportKind::IceUdp && c.ice()->type == IceType::Srflx) {
             maybe_throw("on_candidate"); // once the sources run
         }
     };
@@ -367,14 +367,14 @@ TEST(Events, ASupersededGuessIsAnnouncedAfterItsReplacement) {
     g.add_source(std::make_unique<GuessThenVerify>());
     std::vector<std::string> events;
     g.on_candidate = [&](const Candidate& c) {
-        if (c.transport == TransportKind::IceUdp && c.ice.type == IceType::Srflx) {
+        if (c.transport() == TransportKind::IceUdp && c.ice()->type == IceType::Srflx) {
             events.push_back("srflx from " + c.origin.source);
         }
     };
     g.on_candidate_superseded = [&](const Candidate& old, const Candidate& by) {
         events.push_back("superseded " + old.origin.source + " by " + by.origin.source);
         EXPECT_EQ(old.host, by.host);
-        EXPECT_EQ(old.ice.related, by.ice.related);
+        EXPECT_EQ(old.ice()->related, by.ice()->related);
     };
     ASSERT_TRUE(g.gather());
     ASSERT_TRUE(t.run_until([&] { return g.complete(); }, 5s));
@@ -382,7 +382,7 @@ TEST(Events, ASupersededGuessIsAnnouncedAfterItsReplacement) {
                                                 "superseded sic by stun"}));
     const auto srflx =
         std::count_if(g.result().ice.begin(), g.result().ice.end(),
-                      [](const Candidate& c) { return c.ice.type == IceType::Srflx; });
+                      [](const Candidate& c) { return c.ice()->type == IceType::Srflx; });
     EXPECT_EQ(srflx, 1) << "the result keeps the verified one";
 }
 

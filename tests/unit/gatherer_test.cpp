@@ -126,24 +126,24 @@ TEST(Gatherer, HostOnlyTricklesEveryCandidateBeforeCompleting) {
     std::set<std::string> ids;
     std::set<std::uint32_t> priorities;
     for (const Candidate& c : r.ice) {
-        EXPECT_EQ(c.ice.type, IceType::Host);
-        EXPECT_FALSE(c.ice.related);
+        EXPECT_EQ(c.ice()->type, IceType::Host);
+        EXPECT_FALSE(c.ice()->related);
         EXPECT_GT(c.port, 0);
-        EXPECT_EQ(c.ice.generation, 0U);
-        ids.insert(c.ice.id);
+        EXPECT_EQ(c.ice()->generation, 0U);
+        ids.insert(c.ice()->id);
         priorities.insert(c.priority);
     }
     EXPECT_EQ(ids.size(), 3U);
     EXPECT_EQ(priorities.size(), 3U);
     EXPECT_EQ(r.ice[0].priority, 2130706431U);
-    EXPECT_EQ(r.ice[0].ice.network, 2U);
-    EXPECT_EQ(r.ice[2].ice.network, 3U);
+    EXPECT_EQ(r.ice[0].ice()->network, 2U);
+    EXPECT_EQ(r.ice[2].ice()->network, 3U);
     // S5B: one listener port, distinct priorities, the configured JID.
     std::set<std::uint32_t> s5b_priorities;
     for (const Candidate& c : r.s5b) {
-        EXPECT_EQ(c.s5b.type, S5bType::Direct);
+        EXPECT_EQ(c.s5b()->type, S5bType::Direct);
         EXPECT_EQ(c.port, r.s5b_port);
-        EXPECT_EQ(c.s5b.jid, "romeo@example.org/orchard");
+        EXPECT_EQ(c.s5b()->jid, "romeo@example.org/orchard");
         s5b_priorities.insert(c.priority);
     }
     EXPECT_EQ(s5b_priorities.size(), 3U);
@@ -180,10 +180,10 @@ TEST(Gatherer, ComponentsGetTheirOwnSocketsAndPriorities) {
     const Candidate& rtp = g.result().ice[0];
     const Candidate& rtcp = g.result().ice[1];
     EXPECT_EQ(rtp.host, rtcp.host);
-    EXPECT_EQ(rtp.ice.component, 1U);
-    EXPECT_EQ(rtcp.ice.component, 2U);
+    EXPECT_EQ(rtp.ice()->component, 1U);
+    EXPECT_EQ(rtcp.ice()->component, 2U);
     EXPECT_EQ(rtp.priority - rtcp.priority, 1U);
-    EXPECT_EQ(rtp.ice.foundation, rtcp.ice.foundation); // same type, base IP, server
+    EXPECT_EQ(rtp.ice()->foundation, rtcp.ice()->foundation); // same type, base IP, server
     EXPECT_NE(rtp.port, rtcp.port);
 }
 
@@ -237,7 +237,7 @@ TEST(Gatherer, AFailingSourceDoesNotDisturbOthers) {
     // IPv4 external: a srflx for each IPv4 base, and one assisted S5B candidate.
     const auto srflx =
         std::count_if(g.result().ice.begin(), g.result().ice.end(),
-                      [](const Candidate& c) { return c.ice.type == IceType::Srflx; });
+                      [](const Candidate& c) { return c.ice()->type == IceType::Srflx; });
     EXPECT_EQ(srflx, 2);
 }
 
@@ -254,33 +254,33 @@ TEST(Gatherer, DerivesSrflxAndAssistedByTheRules) {
 
     std::vector<const Candidate*> srflx;
     for (const auto& c : r.ice) {
-        if (c.ice.type == IceType::Srflx) {
+        if (c.ice()->type == IceType::Srflx) {
             srflx.push_back(&c);
         }
     }
     ASSERT_EQ(srflx.size(), 2U); // 127.0.0.2 and 127.0.0.3; none for the IPv6 base
     for (const Candidate* c : srflx) {
         EXPECT_EQ(c->host, "203.0.113.7");
-        ASSERT_TRUE(c->ice.related);
-        EXPECT_EQ(c->port, c->ice.related->port) << "a guess keeps the base's own port";
+        ASSERT_TRUE(c->ice()->related);
+        EXPECT_EQ(c->port, c->ice()->related->port) << "a guess keeps the base's own port";
         EXPECT_EQ(c->origin.source, "config");
         // Ranked below any STUN-verified srflx (local preference in the lower half).
         EXPECT_LT(c->priority, 100U << 24 | 32768U << 8);
         // Own foundation, different from the host candidates'.
         for (const auto& h : r.ice) {
-            if (h.ice.type == IceType::Host) {
-                EXPECT_NE(h.ice.foundation, c->ice.foundation);
+            if (h.ice()->type == IceType::Host) {
+                EXPECT_NE(h.ice()->foundation, c->ice()->foundation);
             }
         }
     }
-    EXPECT_NE(srflx[0]->ice.foundation, srflx[1]->ice.foundation) << "different bases";
+    EXPECT_NE(srflx[0]->ice()->foundation, srflx[1]->ice()->foundation) << "different bases";
     // Sorted by priority, highest first.
     EXPECT_TRUE(
         std::is_sorted(r.ice.begin(), r.ice.end(), [](const Candidate& a, const Candidate& b) {
             return a.priority > b.priority;
         }));
     const auto assisted = std::find_if(r.s5b.begin(), r.s5b.end(), [](const Candidate& c) {
-        return c.s5b.type == S5bType::Assisted;
+        return c.s5b()->type == S5bType::Assisted;
     });
     ASSERT_NE(assisted, r.s5b.end());
     EXPECT_EQ(assisted->host, "203.0.113.7");
@@ -316,10 +316,10 @@ TEST(Gatherer, SameExternalAddressTwiceIsRedundant) {
     const auto& r = g.result();
     EXPECT_EQ(r.external_addresses.size(), 2U);
     EXPECT_EQ(std::count_if(r.ice.begin(), r.ice.end(),
-                            [](const Candidate& c) { return c.ice.type == IceType::Srflx; }),
+                            [](const Candidate& c) { return c.ice()->type == IceType::Srflx; }),
               2);
     EXPECT_EQ(std::count_if(r.s5b.begin(), r.s5b.end(),
-                            [](const Candidate& c) { return c.s5b.type == S5bType::Assisted; }),
+                            [](const Candidate& c) { return c.s5b()->type == S5bType::Assisted; }),
               1);
     EXPECT_NE(reasons(r).find("redundant"), std::string::npos) << reasons(r);
 }
@@ -352,7 +352,7 @@ TEST(Gatherer, SourceCandidatesAreVerifiedSrflxAndEqualToBaseIsDropped) {
     const auto& r = g.result();
     std::vector<const Candidate*> srflx;
     for (const auto& c : r.ice) {
-        if (c.ice.type == IceType::Srflx) {
+        if (c.ice()->type == IceType::Srflx) {
             srflx.push_back(&c);
         }
     }
@@ -362,7 +362,7 @@ TEST(Gatherer, SourceCandidatesAreVerifiedSrflxAndEqualToBaseIsDropped) {
     EXPECT_EQ(srflx[0]->port, 40000);
     EXPECT_EQ(srflx[0]->priority, 100U << 24 | 65534U << 8 | 255U);
     EXPECT_EQ(srflx[1]->origin.source, "sic");
-    EXPECT_EQ(srflx[1]->ice.related->ip.to_string(), "127.0.0.3");
+    EXPECT_EQ(srflx[1]->ice()->related->ip.to_string(), "127.0.0.3");
     const std::string why = reasons(r);
     EXPECT_NE(why.find("equals its base: no NAT"), std::string::npos) << why;
     EXPECT_NE(why.find("already mapped this base"), std::string::npos) << why;
@@ -583,8 +583,8 @@ TEST(Gatherer, AVerifiedSrflxSupersedesAnEarlierGuessForTheSameBaseAndIp) {
                     finish_ok(11ms)}));
     std::vector<std::string> trickled;
     g.on_candidate = [&](const Candidate& c) {
-        if (c.ice.type == IceType::Srflx) {
-            trickled.push_back(c.origin.source + " " + c.ice.related->to_string());
+        if (c.ice() && c.ice()->type == IceType::Srflx) {
+            trickled.push_back(c.origin.source + " " + c.ice()->related->to_string());
         }
     };
     ASSERT_TRUE(g.gather());
@@ -593,8 +593,8 @@ TEST(Gatherer, AVerifiedSrflxSupersedesAnEarlierGuessForTheSameBaseAndIp) {
     EXPECT_EQ(trickled.size(), 3U);
     std::vector<std::string> kept;
     for (const auto& c : g.result().ice) {
-        if (c.ice.type == IceType::Srflx) {
-            kept.push_back(c.origin.source + " " + c.ice.related->ip.to_string());
+        if (c.ice()->type == IceType::Srflx) {
+            kept.push_back(c.origin.source + " " + c.ice()->related->ip.to_string());
         }
     }
     EXPECT_EQ(kept, (std::vector<std::string>{"stun 127.0.0.2", "sic 127.0.0.3"}));

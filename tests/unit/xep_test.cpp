@@ -12,28 +12,28 @@ namespace {
 
 Candidate ice(const char* ip, std::uint16_t port, IceType type, const char* id) {
     Candidate c;
-    c.transport = TransportKind::IceUdp;
+    c.fields = IceFields{};
     c.host = ip;
     c.port = port;
     c.priority = 2130706431;
-    c.ice.component = 1;
-    c.ice.foundation = "1";
-    c.ice.id = id;
-    c.ice.network = 2;
-    c.ice.type = type;
+    c.ice()->component = 1;
+    c.ice()->foundation = "1";
+    c.ice()->id = id;
+    c.ice()->network = 2;
+    c.ice()->type = type;
     if (type != IceType::Host) {
-        c.ice.related = TransportAddress{*IpAddress::parse("192.0.2.10"), 5000};
+        c.ice()->related = TransportAddress{*IpAddress::parse("192.0.2.10"), 5000};
     }
     return c;
 }
 
 Candidate s5b(const char* host, std::uint16_t port, S5bType type, const char* cid) {
     Candidate c;
-    c.transport = TransportKind::Socks5;
+    c.fields = S5bFields{};
     c.host = host;
     c.port = port;
     c.priority = 8257636;
-    c.s5b = {cid, "romeo@montague.lit/orchard", type};
+    c.fields = S5bFields{cid, "romeo@montague.lit/orchard", type};
     return c;
 }
 
