@@ -10,6 +10,7 @@
 #include <jgather/sources/sic.hpp>
 
 #include "support/glib_loop.hpp"
+#include "support/local_address.hpp"
 #include "support/xmpp_client.hpp"
 #include "support/xmpp_servers.hpp"
 
@@ -19,14 +20,6 @@ using test::XmppServer;
 
 namespace {
 
-LocalAddress local(const char* ip, const char* interface, unsigned index) {
-    LocalAddress a;
-    a.ip = *IpAddress::parse(ip);
-    a.interface = interface;
-    a.interface_index = index;
-    return a;
-}
-
 // Bases on 127.0.0.2/.3, and lo's 127.0.0.1 enumerated but not used: the server on this host
 // sees the client at 127.0.0.1, a local address, so nothing is derived (no NAT). A loopback
 // address that is not local could be nobody's external address and would fail the source; the
@@ -34,8 +27,9 @@ LocalAddress local(const char* ip, const char* interface, unsigned index) {
 GatherOptions lab_options() {
     GatherOptions o;
     o.host.include_loopback = true;
-    o.host.addresses = std::vector<LocalAddress>{
-        local("127.0.0.2", "eth0", 2), local("127.0.0.3", "eth1", 3), local("127.0.0.1", "lo", 1)};
+    o.host.addresses = std::vector<LocalAddress>{test::local_address("127.0.0.2", "eth0", 2),
+                                                 test::local_address("127.0.0.3", "eth1", 3),
+                                                 test::local_address("127.0.0.1", "lo", 1)};
     o.host.deny_interfaces = {"lo"};
     o.deadline = 3000ms;
     o.s5b = true;

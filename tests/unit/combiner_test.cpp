@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "gatherer/combiner.hpp"
+#include "support/local_address.hpp"
 
 using namespace jgather;
 using jgather::detail::Changes;
@@ -13,19 +14,11 @@ using jgather::detail::CombinerSetup;
 
 namespace {
 
-LocalAddress local(const char* ip, const char* interface, unsigned index) {
-    LocalAddress a;
-    a.ip = *IpAddress::parse(ip);
-    a.interface = interface;
-    a.interface_index = index;
-    return a;
-}
-
 // Two IPv4 bases and one IPv6 base, with SOCKS5 on port 7000.
 Combiner make_combiner() {
-    const LocalAddress v4a = local("192.0.2.10", "eth0", 2);
-    const LocalAddress v6 = local("2001:db8::10", "eth0", 2);
-    const LocalAddress v4b = local("198.51.100.10", "eth1", 3);
+    const LocalAddress v4a = test::local_address("192.0.2.10", "eth0", 2);
+    const LocalAddress v6 = test::local_address("2001:db8::10", "eth0", 2);
+    const LocalAddress v4b = test::local_address("198.51.100.10", "eth1", 3);
     CombinerSetup setup;
     setup.s5b = true;
     setup.jid = "romeo@example.org/orchard";

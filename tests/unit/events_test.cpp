@@ -231,18 +231,6 @@ private:
     std::unique_ptr<LoopHandle> timer_;
 };
 
-// A source that only finishes when stopped: it would run until the deadline otherwise.
-class Silent final : public Source {
-public:
-    explicit Silent(int* stops) : stops_(stops) {}
-    std::string name() const override { return "silent"; }
-    void start(SourceSink&) override {}
-    void stop() override { ++*stops_; }
-
-private:
-    int* stops_;
-};
-
 struct Thrown {
     GatherResult result;
     int completions = 0;
@@ -255,7 +243,7 @@ Thrown run_throwing(const std::string& which) {
     Thrown out;
     Gatherer g(t.loop(), loopback_options());
     g.add_source(std::make_unique<GuessThenVerify>());
-    g.add_source(std::make_unique<Silent>(&out.stops));
+    g.add_source(std::make_unique<Lingering>(&out.stops));
     const auto maybe_throw = [&which](const char* here) {
         if (which == here) {
             throw std::runtime_error(std::string("boom in ") + here);
@@ -294,22 +282,23 @@ TEST(CallbackExceptions, EachCallbackThatThrowsEndsTheGatheringWithItsMessage) {
         EXPECT_EQ(run.result.error, std::string(which) + " threw: boom in " + which);
         EXPECT_EQ(run.completions, 1) << "on_complete is still delivered, once";
         EXPECT_EQ(run.stops, 1) << "the running source was stopped";
-        const auto silent = std::find_if(run.result.sources.begin(), run.result.sources.end(),
-                                         [](const SourceReport& r) { return r.name == "silent"; });
-        ASSERT_NE(silent, run.result.sources.end());
-        EXPECT_EQ(silent->state, SourceState::Cancelled);
-        EXPECT_EQ(silent->error, "the gathering ended: " + run.result.error);
+        const auto lingering =
+            std::find_if(run.result.sources.begin(), run.result.sources.end(),
+                         [](const SourceReport& r) { return r.name == "lingering"; });
+        ASSERT_NE(lingering, run.result.sources.end());
+        EXPECT_EQ(lingering->state, SourceState::Cancelled);
+        EXPECT_EQ(lingering->error, "the gathering ended: " + run.result.error);
     }
 }
 
 TEST(CallbackExceptions, OnCompleteThrowingIsContained) {
-    // The silent source keeps the gathering open until its deadline: shorten it.
+    // The lingering source keeps the gathering open until its deadline: shorten it.
     test::TestLoop t;
     int stops = 0;
     GatherOptions o = loopback_options();
     o.deadline = 100ms;
     Gatherer g(t.loop(), o);
-    g.add_source(std::make_unique<Silent>(&stops));
+    g.add_source(std::make_unique<Lingering>(&stops));
     int completions = 0;
     g.on_complete = [&](const GatherResult&) {
         ++completions;

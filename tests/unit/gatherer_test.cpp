@@ -10,6 +10,7 @@
 #include <jgather/jgather.hpp>
 
 #include "support/glib_loop.hpp"
+#include "support/local_address.hpp"
 
 using namespace jgather;
 using namespace std::chrono_literals;
@@ -17,21 +18,13 @@ using jgather::test::TestLoop;
 
 namespace {
 
-LocalAddress local(const char* ip, const char* interface, unsigned index) {
-    LocalAddress a;
-    a.ip = *IpAddress::parse(ip);
-    a.prefix_length = a.ip.family() == Family::IPv4 ? 8 : 128;
-    a.interface = interface;
-    a.interface_index = index;
-    return a;
-}
-
 // Loopback addresses posing as two interfaces: real sockets, deterministic layout.
 GatherOptions test_options() {
     GatherOptions o;
     o.host.include_loopback = true;
-    o.host.addresses = std::vector<LocalAddress>{
-        local("127.0.0.2", "eth0", 2), local("::1", "eth0", 2), local("127.0.0.3", "eth1", 3)};
+    o.host.addresses = std::vector<LocalAddress>{test::local_address("127.0.0.2", "eth0", 2),
+                                                 test::local_address("::1", "eth0", 2),
+                                                 test::local_address("127.0.0.3", "eth1", 3)};
     o.s5b = true;
     o.jid = "romeo@example.org/orchard";
     o.deadline = 2000ms;
@@ -555,7 +548,8 @@ TEST(Gatherer, BindsInsideAPortRange) {
 TEST(Gatherer, AnAddressThatCannotBeBoundIsDroppedWithTheReason) {
     TestLoop t;
     auto options = test_options();
-    options.host.addresses->push_back(local("192.0.2.99", "eth9", 9)); // not on this host
+    options.host.addresses->push_back(
+        test::local_address("192.0.2.99", "eth9", 9)); // not on this host
     Gatherer g(t.loop(), options);
     ASSERT_TRUE(g.gather());
     ASSERT_TRUE(t.run_until([&] { return g.complete(); }));
