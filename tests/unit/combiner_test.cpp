@@ -46,6 +46,11 @@ struct ExternalCase {
     std::size_t assisted;
 };
 
+// gtest would print a case's bytes, padding included (valgrind: uninitialised).
+void PrintTo(const ExternalCase& c, std::ostream* out) {
+    *out << c.ip;
+}
+
 class ExternalFindings : public ::testing::TestWithParam<ExternalCase> {};
 
 } // namespace
@@ -157,6 +162,10 @@ struct SourceCase {
 
 SourceCandidate srflx(const char* ip, std::uint16_t port, std::size_t base) {
     return {IceType::Srflx, {*IpAddress::parse(ip), port}, base, "198.51.100.1:3478"};
+}
+
+void PrintTo(const SourceCase& c, std::ostream* out) {
+    *out << c.name;
 }
 
 class SourceFindings : public ::testing::TestWithParam<SourceCase> {};
