@@ -145,3 +145,37 @@ TEST(BaseProvider, CanOnlyBeReplacedBeforeGather) {
     ASSERT_TRUE(t.run_until([&] { return g.complete(); }, 5s));
     EXPECT_EQ(g.result().sources.at(0).name, "host");
 }
+
+TEST(BaseProvider, DatagramsNoSourceClaimedComeWithTheSockets) {
+    // A datagram that is not the STUN source's (garbage, as an early check from a peer would
+    // be to it) arrives while the source reads the base: the caller gets it with the socket.
+    test::FakeStunServer server("127.0.0.1", [](const test::FakeStunRequest& r) {
+        return std::vector<test::FakeStunSend>{
+            {{0xde, 0xad, 0xbe, 0xef}, false},
+            {test::StunWire(test::StunWire::kBindingSuccess, r.id)
+                 .xor_mapped("203.0.113.7", 4242)
+                 .bytes(),
+             false}};
+    });
+    test::TestLoop t;
+    GatherOptions options;
+    options.host.include_loopback = true;
+    LocalAddress lo;
+    lo.ip = *IpAddress::parse("127.0.0.1");
+    lo.interface = "lo";
+    lo.interface_index = 1;
+    options.host.addresses = std::vector<LocalAddress>{lo};
+    Gatherer g(t.loop(), options);
+    StunOptions stun;
+    stun.servers = {*StunSource::parse_server(server.address())};
+    g.add_source(std::make_unique<StunSource>(stun));
+    ASSERT_TRUE(g.gather());
+    ASSERT_TRUE(t.run_until([&] { return g.complete(); }, 5s));
+    EXPECT_EQ(g.result().unclaimed_datagrams, 1U);
+    auto sockets = g.take_sockets();
+    ASSERT_EQ(sockets.size(), 1U);
+    ASSERT_EQ(sockets[0].unclaimed.size(), 1U);
+    EXPECT_EQ(sockets[0].unclaimed[0].first.to_string(), server.address());
+    EXPECT_EQ(sockets[0].unclaimed[0].second, (std::vector<std::uint8_t>{0xde, 0xad, 0xbe, 0xef}));
+    ::close(sockets[0].fd);
+}

@@ -559,6 +559,21 @@ TEST(Gatherer, AnAddressThatCannotBeBoundIsDroppedWithTheReason) {
         << reasons(g.result());
 }
 
+TEST(Gatherer, WhenNoBaseCanBeBoundGatherFailsWithTheSystemsReason) {
+    // Never an "ok" gathering with nothing in it (out of descriptors, a port range taken).
+    TestLoop t;
+    auto options = test_options();
+    options.host.addresses =
+        std::vector<LocalAddress>{test::local_address("192.0.2.99", "eth9", 9)}; // not here
+    Gatherer g(t.loop(), options);
+    auto started = g.gather();
+    ASSERT_FALSE(started);
+    EXPECT_NE(started.error().message.find("no UDP socket could be bound: cannot bind UDP socket"),
+              std::string::npos)
+        << started.error().message;
+    EXPECT_EQ(g.phase(), GatherPhase::Idle);
+}
+
 TEST(Gatherer, AVerifiedSrflxSupersedesAnEarlierGuessForTheSameBaseAndIp) {
     TestLoop t;
     Gatherer g(t.loop(), test_options());
