@@ -159,8 +159,8 @@ private:
     void start_sources();
     void on_external_address(Slot& slot, ExternalAddress address);
     void on_source_candidate(Slot& slot, SourceCandidate found);
-    // Ends a source and queues its report. From inside the source's own call (@p from_inside),
-    // its stop() is deferred to the loop, so that it never runs on the source's stack.
+    // Ends a source and queues its report. With @p stop (the gatherer ends it, from inside one
+    // of the source's own calls), its stop() is deferred to the loop: never on its own stack.
     void end_source(Slot& slot, SourceState state, std::string why, bool stop = false);
     void reject(Slot& slot, const std::string& why);
     void stop_source(Slot& slot);

@@ -14,6 +14,7 @@
 
 #include "support/fake_stun.hpp"
 #include "support/glib_loop.hpp"
+#include "support/local_address.hpp"
 
 using namespace jgather;
 using namespace std::chrono_literals;
@@ -160,10 +161,7 @@ TEST(BaseProvider, DatagramsNoSourceClaimedComeWithTheSockets) {
     test::TestLoop t;
     GatherOptions options;
     options.host.include_loopback = true;
-    LocalAddress lo;
-    lo.ip = *IpAddress::parse("127.0.0.1");
-    lo.interface = "lo";
-    lo.interface_index = 1;
+    const LocalAddress lo = test::local_address("127.0.0.1", "lo", 1);
     options.host.addresses = std::vector<LocalAddress>{lo};
     Gatherer g(t.loop(), options);
     StunOptions stun;

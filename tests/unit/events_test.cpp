@@ -16,6 +16,7 @@
 #include "support/fake_stun.hpp"
 #include "support/fake_xmpp.hpp"
 #include "support/glib_loop.hpp"
+#include "support/local_address.hpp"
 #include "support/xmpp_client.hpp"
 
 using namespace jgather;
@@ -30,10 +31,7 @@ namespace {
 GatherOptions loopback_options() {
     GatherOptions o;
     o.host.include_loopback = true;
-    LocalAddress a;
-    a.ip = *IpAddress::parse("127.0.0.1");
-    a.interface = "eth0";
-    a.interface_index = 2;
+    const LocalAddress a = test::local_address("127.0.0.1", "eth0", 2);
     o.host.addresses = std::vector<LocalAddress>{a};
     o.s5b = true;
     o.jid = "romeo@example.org/orchard";
