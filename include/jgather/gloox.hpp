@@ -54,7 +54,7 @@ struct Disconnect {
  * connect() returns at once; on_connected runs once the session is authenticated and bound,
  * on_disconnected once for each attempt that ends (including a failed connect). Both run from
  * the context, never on gloox's stack, so either may destroy the connection; an exception they
- * throw is caught and logged with g_critical(), never propagated into GLib or gloox. connect() may
+ * throw is caught and logged with g_warning(), never propagated into GLib or gloox. connect() may
  * be called again after a disconnect; each successful connection increments generation(), which
  * per-connection caches (Server IP Check) use to know their answer is stale.
  */

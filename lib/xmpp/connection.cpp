@@ -363,7 +363,7 @@ public:
             const auto callback = std::move(pending_.front());
             pending_.pop_front();
             if (auto threw = detail::contain(callback)) {
-                g_critical("jgather: an XmppConnection callback threw: %s", threw->c_str());
+                g_warning("jgather: an XmppConnection callback threw: %s", threw->c_str());
             }
             if (alive.expired()) {
                 return;

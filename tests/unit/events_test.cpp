@@ -390,3 +390,85 @@ TEST(Events, NothingIsDeliveredFromInsideGather) {
     ASSERT_TRUE(t.run_until([&] { return g.complete(); }, 5s));
     EXPECT_GT(calls, 0);
 }
+
+namespace {
+
+xmpp::ConnectOptions fake_account(const test::FakeXmppServer& server) {
+    xmpp::ConnectOptions o;
+    o.jid = "romeo@example.org";
+    o.password = "secret";
+    o.host = "127.0.0.1";
+    o.port = server.port();
+    o.require_tls = false; // the scripted peer speaks no TLS
+    return o;
+}
+
+std::vector<test::FakeReply> no_replies(const std::string&) {
+    return {};
+}
+
+} // namespace
+
+TEST(XmppConnectionEvents, DestroyingTheConnectionFromEitherCallbackIsSafe) {
+    test::FakeXmppServer server(no_replies);
+    test::TestLoop t;
+    // From on_connected: gloox is not on the stack, the connection goes with its session.
+    auto connection = std::make_unique<xmpp::XmppConnection>(t.context(), fake_account(server));
+    bool destroyed = false;
+    connection->on_connected = [&] {
+        connection.reset();
+        destroyed = true;
+    };
+    ASSERT_TRUE(connection->connect());
+    ASSERT_TRUE(t.run_until([&] { return destroyed; }, 5s));
+    t.run_until([] { return false; }, 100ms);
+
+    // From on_disconnected, after a refused connection.
+    int port = 0;
+    {
+        test::FakeXmppServer closed(no_replies);
+        port = closed.port();
+    }
+    xmpp::ConnectOptions refused = fake_account(server);
+    refused.port = port;
+    connection = std::make_unique<xmpp::XmppConnection>(t.context(), refused);
+    destroyed = false;
+    std::string why;
+    connection->on_disconnected = [&](const xmpp::Disconnect& d) {
+        why = d.message;
+        connection.reset();
+        destroyed = true;
+    };
+    ASSERT_TRUE(connection->connect());
+    ASSERT_TRUE(t.run_until([&] { return destroyed; }, 5s));
+    EXPECT_EQ(why, "connection refused");
+    t.run_until([] { return false; }, 100ms);
+}
+
+TEST(XmppConnectionEvents, AThrowingCallbackIsContainedAndTheSessionGoesOn) {
+    test::FakeXmppServer server([](const std::string&) {
+        return std::vector<test::FakeReply>{
+            {"<iq type='result' id='{id}'><address xmlns='urn:xmpp:sic:1'>"
+             "<ip>203.0.113.9</ip></address></iq>",
+             0}};
+    });
+    test::TestLoop t;
+    xmpp::XmppConnection connection(t.context(), fake_account(server));
+    bool called = false;
+    connection.on_connected = [&] {
+        called = true;
+        throw std::runtime_error("application bug");
+    };
+    ASSERT_TRUE(connection.connect());
+    ASSERT_TRUE(t.run_until([&] { return called; }, 5s));
+    EXPECT_TRUE(connection.connected()) << "the exception did not tear the session down";
+    connection.on_connected = nullptr;
+    // The session still works: Server IP Check over it.
+    SicService sic(connection, SicMode::Sic1);
+    Gatherer g(t.loop(), loopback_options());
+    g.add_source(sic.source());
+    ASSERT_TRUE(g.gather());
+    ASSERT_TRUE(t.run_until([&] { return g.complete(); }, 5s));
+    ASSERT_EQ(g.result().external_addresses.size(), 1U);
+    EXPECT_EQ(g.result().external_addresses[0].ip.to_string(), "203.0.113.9");
+}
