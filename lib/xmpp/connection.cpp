@@ -312,8 +312,9 @@ public:
         connected_ = true;
         ++generation_;
         defer([this] {
-            if (owner_.on_connected) {
-                owner_.on_connected();
+            // Through a copy: a callback that destroys the connection keeps its captures.
+            if (auto callback = owner_.on_connected) {
+                callback();
             }
         });
     }
@@ -333,8 +334,8 @@ public:
             why.message = describe(error);
         }
         defer([this, why] {
-            if (owner_.on_disconnected) {
-                owner_.on_disconnected(why);
+            if (auto callback = owner_.on_disconnected) {
+                callback(why);
             }
         });
     }
