@@ -55,6 +55,16 @@ const char* name_of(Finding f) {
     return "?";
 }
 
+xmpp::ConnectOptions fake_account(const test::FakeXmppServer& server) {
+    xmpp::ConnectOptions o;
+    o.jid = "romeo@example.org";
+    o.password = "secret";
+    o.host = "127.0.0.1";
+    o.port = server.port();
+    o.require_tls = false; // the scripted peer speaks no TLS
+    return o;
+}
+
 // Real sources for each kind of finding, with the scripted peers they talk to.
 class Findings {
 public:
@@ -72,13 +82,7 @@ public:
                    "<ip>203.0.113.9</ip></address></iq>",
                    0}};
           }) {
-        xmpp::ConnectOptions o;
-        o.jid = "romeo@example.org";
-        o.password = "secret";
-        o.host = "127.0.0.1";
-        o.port = xmpp_.port();
-        o.require_tls = false; // the scripted peer speaks no TLS
-        connection_ = std::make_unique<xmpp::XmppConnection>(t.context(), o);
+        connection_ = std::make_unique<xmpp::XmppConnection>(t.context(), fake_account(xmpp_));
         EXPECT_TRUE(test::connect_and_wait(t, *connection_));
         sic_ = std::make_unique<SicService>(*connection_, SicMode::Sic1);
     }
@@ -392,16 +396,6 @@ TEST(Events, NothingIsDeliveredFromInsideGather) {
 }
 
 namespace {
-
-xmpp::ConnectOptions fake_account(const test::FakeXmppServer& server) {
-    xmpp::ConnectOptions o;
-    o.jid = "romeo@example.org";
-    o.password = "secret";
-    o.host = "127.0.0.1";
-    o.port = server.port();
-    o.require_tls = false; // the scripted peer speaks no TLS
-    return o;
-}
 
 std::vector<test::FakeReply> no_replies(const std::string&) {
     return {};
