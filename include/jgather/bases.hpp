@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -27,6 +28,12 @@ namespace jgather {
 
 struct GatherOptions;
 
+/** @brief ICE credentials, RFC 8445 §5.3. */
+struct IceCredentials {
+    std::string ufrag; ///< Username fragment.
+    std::string pwd;   ///< Password.
+};
+
 /** @brief The bases a provider opened for one gathering. */
 struct ProvidedBases {
     std::vector<LocalAddress> local_addresses; ///< Every local address seen, usable or not.
@@ -34,6 +41,9 @@ struct ProvidedBases {
      * first. */
     std::vector<Base> bases;
     std::vector<DroppedAddress> dropped; ///< Local addresses that became no base, with why.
+    /** The credentials of the agent that owns the sockets, if one does (its connectivity checks
+     * use them); unset: the gatherer draws fresh ones. */
+    std::optional<IceCredentials> credentials;
 };
 
 /** @brief A UDP socket bound for an ICE base, owned by the caller once taken. */

@@ -106,8 +106,11 @@ JGATHER_EXPORT std::string_view to_string(GatherPhase phase) noexcept;
 
 /** @brief Everything one gathering found. */
 struct GatherResult {
-    std::string ufrag; ///< ICE username fragment, RFC 8445 §5.3 (8 ice-chars, 48 random bits).
-    std::string pwd;   ///< ICE password, RFC 8445 §5.3 (24 ice-chars, 144 random bits).
+    /** ICE username fragment, RFC 8445 §5.3: 8 ice-chars (48 random bits), or the agent's own
+     * where an ICE agent owns the bases (ProvidedBases::credentials). */
+    std::string ufrag;
+    /** ICE password, RFC 8445 §5.3: 24 ice-chars (144 random bits), or the agent's own. */
+    std::string pwd;
     std::vector<Candidate> ice; ///< ICE-UDP candidates, highest priority first.
     std::vector<Candidate> s5b; ///< SOCKS5 candidates, highest priority first.
     std::vector<ExternalAddress> external_addresses; ///< Every external address learned.

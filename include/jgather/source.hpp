@@ -55,6 +55,20 @@ struct LocalAddress {
 };
 
 /**
+ * @brief An ICE agent's own numbers for a candidate it made (libnice's, say).
+ *
+ * Kept as the agent made them: the agent pairs its local candidates with the priorities it
+ * computed itself, so the peer must get the same ones for both ends to order the pairs alike
+ * (RFC 8445 §6.1.2.3).
+ */
+struct AgentNumbers {
+    std::uint32_t priority = 0; ///< The agent's RFC 8445 §5.1.2 priority.
+    std::string foundation;     ///< The agent's RFC 8445 §5.1.1.3 foundation.
+    /** Equal when both members are. */
+    bool operator==(const AgentNumbers&) const = default;
+};
+
+/**
  * @brief A local address with a UDP port for one ICE component: what every candidate of that
  * component on that address is based on (RFC 8445 §5.1.1.1).
  *
@@ -68,6 +82,14 @@ struct Base {
     unsigned component = 1;             ///< ICE component this socket serves.
     std::uint16_t port = 0;             ///< The bound port.
     std::uint16_t local_preference = 0; ///< RFC 8445 §5.1.2.1 local preference of this address.
+    /** Set when an ICE agent owns the socket and made the host candidate: its priority and
+     * foundation, which the host candidate keeps. */
+    std::optional<AgentNumbers> agent;
+    /** With #agent: the local preference of a srflx guessed on this base from an external
+     * address (Server IP Check, configuration). The agent chooses it so that such a guess ranks
+     * below every srflx the agent verifies itself while keeping the type preference of srflx
+     * (RFC 8445 §5.1.2.2: one type preference per type). */
+    std::uint16_t guessed_local_preference = 0;
 
     /** The bound transport address. */
     [[nodiscard]] TransportAddress address() const { return {local.ip, port}; }
@@ -142,6 +164,8 @@ struct SourceCandidate {
     TransportAddress address;      ///< The candidate's transport address.
     std::size_t base_index = 0;    ///< Index into SourceSink::bases() of the base it belongs to.
     std::string server; ///< The server that taught it (foundation input, RFC 8445 §5.1.1.3).
+    /** Set when an ICE agent made the candidate: its priority and foundation are kept. */
+    std::optional<AgentNumbers> agent;
 };
 
 /**

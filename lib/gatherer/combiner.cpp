@@ -14,16 +14,18 @@ bool by_priority(const Candidate& a, const Candidate& b) {
     return a.priority > b.priority;
 }
 
-// The one ICE candidate builder: every ICE candidate of a gathering is made here.
+// The one ICE candidate builder: every ICE candidate of a gathering is made here. An agent's
+// own numbers (libnice's), where it made the candidate, replace ours.
 Candidate ice_candidate(IceType type, const Base& base, const TransportAddress& address,
-                        std::uint16_t local_preference, std::string foundation, Origin origin) {
+                        std::uint16_t local_preference, std::string foundation, Origin origin,
+                        const std::optional<AgentNumbers>& agent = std::nullopt) {
     Candidate c;
     c.fields = IceFields{};
     c.host = address.ip.to_string();
     c.port = address.port;
-    c.priority = ice_priority(type, local_preference, base.component);
+    c.priority = agent ? agent->priority : ice_priority(type, local_preference, base.component);
     c.ice()->component = base.component;
-    c.ice()->foundation = std::move(foundation);
+    c.ice()->foundation = agent ? agent->foundation : std::move(foundation);
     c.ice()->network = base.local.interface_index;
     c.ice()->type = type;
     if (type != IceType::Host) {
@@ -51,6 +53,15 @@ Candidate s5b_candidate(S5bType type, const TransportAddress& address,
 
 } // namespace
 
+Combiner::Combiner(CombinerSetup setup)
+    : setup_(std::move(setup)),
+      // Foundations of our own beside an agent's (libnice's are decimal): a letter keeps them
+      // apart, since equal foundations claim the same type, base and server (§5.1.1.3).
+      foundations_(std::any_of(setup_.bases.begin(), setup_.bases.end(),
+                               [](const Base& b) { return b.agent.has_value(); })
+                       ? "j"
+                       : "") {}
+
 std::string Combiner::new_id() {
     for (;;) {
         std::string id = random_alnum(kIdLength);
@@ -74,7 +85,7 @@ Changes Combiner::add_hosts() {
         for (const Base& base : setup_.bases) {
             keep(ice_candidate(IceType::Host, base, base.address(), base.local_preference,
                                foundations_.get(IceType::Host, base.local.ip, ""),
-                               {"host", base.local.interface}),
+                               {"host", base.local.interface}, base.agent),
                  changes);
         }
     }
@@ -143,9 +154,15 @@ Result<Changes> Combiner::add_external(ExternalAddress address) {
             }
             // A guess: the external IP with the base's own port, true where the NAT preserves
             // ports (design §2); ranked below every verified srflx (rules.hpp).
+            // With an agent's bases, the agent's numbering says where a guess fits (Base).
+            const std::uint16_t preference =
+                base.agent ? static_cast<std::uint16_t>(base.guessed_local_preference -
+                                                        std::min<std::size_t>(
+                                                            origin_slot,
+                                                            base.guessed_local_preference))
+                           : guessed_local_preference(base.local_preference, origin_slot);
             Candidate c = ice_candidate(
-                IceType::Srflx, base, {address.ip, base.port},
-                guessed_local_preference(base.local_preference, origin_slot),
+                IceType::Srflx, base, {address.ip, base.port}, preference,
                 foundations_.get(IceType::Srflx, base.local.ip, origin_text), address.origin);
             const std::string where = TransportAddress{address.ip, c.port}.to_string();
             if (const Candidate* same = find_redundant(ice_, c)) {
@@ -225,7 +242,7 @@ Result<Changes> Combiner::add_source_candidate(const std::string& source, Source
     }
     Candidate c = ice_candidate(found.type, base, found.address, base.local_preference,
                                 foundations_.get(found.type, base.local.ip, found.server),
-                                {source, found.server});
+                                {source, found.server}, found.agent);
     if (const Candidate* same = find_redundant(ice_, c); same && same->priority >= c.priority) {
         changes.dropped.push_back(
             {found.address.to_string(), base.local.interface,

@@ -45,7 +45,7 @@ struct CombinerSetup {
  */
 class Combiner {
 public:
-    explicit Combiner(CombinerSetup setup) : setup_(std::move(setup)) {}
+    explicit Combiner(CombinerSetup setup);
 
     /** Host (ICE) and direct (S5B) candidates for every base. */
     Changes add_hosts();

@@ -211,8 +211,13 @@ Result<void> Gatherer::Private::gather() {
     if (!provided) {
         return provided.error();
     }
-    result_.ufrag = detail::random_ice_chars(kUfragLength);
-    result_.pwd = detail::random_ice_chars(kPwdLength);
+    if (provided->credentials) { // the agent that owns the sockets checks with its own
+        result_.ufrag = std::move(provided->credentials->ufrag);
+        result_.pwd = std::move(provided->credentials->pwd);
+    } else {
+        result_.ufrag = detail::random_ice_chars(kUfragLength);
+        result_.pwd = detail::random_ice_chars(kPwdLength);
+    }
     result_.local_addresses = provided->local_addresses;
     result_.dropped = std::move(provided->dropped);
     bases_ = std::move(provided->bases);

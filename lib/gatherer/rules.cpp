@@ -55,7 +55,7 @@ std::string FoundationTable::get(IceType type, const IpAddress& base, const std:
     if (found != table_.end()) {
         return found->second;
     }
-    std::string foundation = std::to_string(table_.size() + 1);
+    std::string foundation = prefix_ + std::to_string(table_.size() + 1);
     table_.emplace(std::move(key), foundation);
     return foundation;
 }

@@ -5,6 +5,7 @@
 #include <map>
 #include <string>
 #include <tuple>
+#include <utility>
 
 #include <jgather/address.hpp>
 #include <jgather/candidate.hpp>
@@ -49,9 +50,12 @@ std::uint16_t guessed_local_preference(std::uint16_t base_local_preference,
  */
 class FoundationTable {
 public:
+    /** Foundations are @p prefix followed by a decimal number. */
+    explicit FoundationTable(std::string prefix = "") : prefix_(std::move(prefix)) {}
     std::string get(IceType type, const IpAddress& base, const std::string& server);
 
 private:
+    std::string prefix_;
     std::map<std::tuple<IceType, IpAddress, std::string>, std::string> table_;
 };
 

@@ -7,7 +7,10 @@
 #include <string>
 #include <sys/socket.h>
 
+#include <exception>
+
 #include "../util/random.hpp"
+#include "netlink.hpp"
 #include "../util/sockaddr.hpp"
 
 namespace jgather::detail {
@@ -246,6 +249,24 @@ Result<BoundSocket> listen_tcp_any() {
     }
     const std::uint16_t port = bound_port(fd.get());
     return BoundSocket{std::move(fd), port};
+}
+
+Result<HostSelection> choose_host_addresses(const HostOptions& options,
+                                            std::vector<LocalAddress>& all) {
+    if (options.addresses) {
+        all = *options.addresses;
+    } else if (auto enumerated = enumerate_local_addresses(); enumerated) {
+        all = std::move(enumerated.value());
+    } else {
+        return enumerated.error();
+    }
+    try { // HostOptions::filter is the application's code
+        return select_host_addresses(all, options);
+    } catch (const std::exception& e) {
+        return Error{std::string("HostOptions::filter threw: ") + e.what()};
+    } catch (...) {
+        return Error{"HostOptions::filter threw a non-standard exception"};
+    }
 }
 
 } // namespace jgather::detail

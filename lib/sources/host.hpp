@@ -33,6 +33,13 @@ struct HostSelection {
 HostSelection select_host_addresses(const std::vector<LocalAddress>& all,
                                     const HostOptions& options);
 
+/**
+ * Enumerates the local addresses into @p all (or copies HostOptions::addresses) and selects
+ * the usable ones. An exception thrown by HostOptions::filter becomes an error.
+ */
+Result<HostSelection> choose_host_addresses(const HostOptions& options,
+                                            std::vector<LocalAddress>& all);
+
 /** @brief A bound socket and its port. */
 struct BoundSocket {
     UniqueFd fd;

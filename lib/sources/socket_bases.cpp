@@ -2,7 +2,6 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
-#include <exception>
 #include <sys/socket.h>
 
 #include <jgather/bases.hpp>
@@ -11,7 +10,6 @@
 #include "../util/sockaddr.hpp"
 #include "../util/unique_fd.hpp"
 #include "host.hpp"
-#include "netlink.hpp"
 
 namespace jgather {
 
@@ -28,26 +26,16 @@ public:
 
     Result<ProvidedBases> open(const GatherOptions& options) override {
         ProvidedBases provided;
-        if (options.host.addresses) {
-            provided.local_addresses = *options.host.addresses;
-        } else if (auto enumerated = detail::enumerate_local_addresses(); enumerated) {
-            provided.local_addresses = std::move(enumerated.value());
-        } else {
-            return enumerated.error();
+        auto chosen = detail::choose_host_addresses(options.host, provided.local_addresses);
+        if (!chosen) {
+            return chosen.error();
         }
-        detail::HostSelection selection;
-        try { // HostOptions::filter is the application's code
-            selection = detail::select_host_addresses(provided.local_addresses, options.host);
-        } catch (const std::exception& e) {
-            return Error{std::string("HostOptions::filter threw: ") + e.what()};
-        } catch (...) {
-            return Error{"HostOptions::filter threw a non-standard exception"};
-        }
+        detail::HostSelection selection = std::move(*chosen);
         provided.dropped = std::move(selection.dropped);
         if (!options.ice) {
             // SOCKS5 only: the addresses still matter (direct candidates), no sockets needed.
             for (const detail::UsableAddress& usable : selection.usable) {
-                provided.bases.push_back({usable.local, 1, 0, usable.local_preference});
+                provided.bases.push_back({usable.local, 1, 0, usable.local_preference, {}, 0});
             }
             return provided;
         }
@@ -69,7 +57,7 @@ public:
                     break;
                 }
                 provided.bases.push_back(
-                    {usable.local, component, bound->port, usable.local_preference});
+                    {usable.local, component, bound->port, usable.local_preference, {}, 0});
                 sockets_.push_back(std::move(bound->fd));
             }
         }

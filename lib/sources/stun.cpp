@@ -284,7 +284,7 @@ private:
         }
         // Report first: completing the last transaction finishes (and clears) the source.
         SourceSink* sink = sink_;
-        sink->add_candidate({IceType::Srflx, mapped, t.base_index, t.server_text});
+        sink->add_candidate({IceType::Srflx, mapped, t.base_index, t.server_text, {}});
         if (sink_ != sink) {
             return; // the gatherer refused it and stopped us
         }

@@ -132,7 +132,7 @@ std::vector<std::uint8_t> StunWire::header(std::size_t attributes_length) const 
     std::vector<std::uint8_t> out;
     put16(out, type_);
     put16(out, static_cast<std::uint16_t>(attributes_length));
-    put32(out, kMagicCookie);
+    put32(out, cookie_);
     out.insert(out.end(), id_.begin(), id_.end());
     return out;
 }
@@ -190,6 +190,8 @@ void FakeStunServer::serve() {
         FakeStunRequest request;
         request.type = static_cast<std::uint16_t>((buffer[0] << 8) | buffer[1]);
         std::memcpy(request.id.data(), buffer.data() + 8, 12);
+        request.cookie = (std::uint32_t{buffer[4]} << 24) | (std::uint32_t{buffer[5]} << 16) |
+                         (std::uint32_t{buffer[6]} << 8) | buffer[7];
         request.from_ip = ip_of(from);
         request.from_port = port_of(from);
         {

@@ -40,6 +40,12 @@ public:
     StunWire& software(const std::string& text);
     /** FINGERPRINT (RFC 8489 §14.7), last; @p correct = false writes a wrong CRC. */
     StunWire& fingerprint(bool correct = true);
+    /** An RFC 3489 answer: @p first_word (the request's, FakeStunRequest::cookie) where RFC 8489
+     * has the magic cookie, since a classic transaction id is 16 bytes long. */
+    StunWire& classic(std::uint32_t first_word) {
+        cookie_ = first_word;
+        return *this;
+    }
     /** Any attribute, e.g. one the client cannot know. */
     StunWire& attribute(std::uint16_t type, const std::vector<std::uint8_t>& value);
 
@@ -51,6 +57,7 @@ private:
 
     std::uint16_t type_;
     TransactionId id_;
+    std::uint32_t cookie_ = 0x2112A442; // RFC 8489 §5
     std::vector<std::uint8_t> attributes_;
 };
 
@@ -58,6 +65,9 @@ private:
 struct FakeStunRequest {
     StunWire::TransactionId id{};
     std::uint16_t type = 0;
+    /** The four bytes after the type and length: the magic cookie 0x2112A442 (RFC 8489 §5),
+     * or the start of an RFC 3489 client's 16-byte transaction id (libnice's discovery). */
+    std::uint32_t cookie = 0;
     std::string from_ip;
     std::uint16_t from_port = 0;
     unsigned index = 0; ///< 0 for the first request received, 1 for the next, ...

@@ -47,7 +47,7 @@ public:
         local.interface_index = 1;
         ProvidedBases provided;
         provided.local_addresses = {local};
-        provided.bases = {{local, 1, port_, 65535}};
+        provided.bases = {{local, 1, port_, 65535, {}, 0}};
         return provided;
     }
     Result<void> send(std::size_t base, std::span<const std::uint8_t> data,

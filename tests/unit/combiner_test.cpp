@@ -23,7 +23,7 @@ Combiner make_combiner() {
     setup.s5b = true;
     setup.jid = "romeo@example.org/orchard";
     setup.s5b_port = 7000;
-    setup.bases = {{v6, 1, 5001, 65535}, {v4a, 1, 5000, 65534}, {v4b, 1, 5002, 65533}};
+    setup.bases = {{v6, 1, 5001, 65535, {}, 0}, {v4a, 1, 5000, 65534, {}, 0}, {v4b, 1, 5002, 65533, {}, 0}};
     setup.local_addresses = {v4a, v6, v4b};
     Combiner combiner(setup);
     (void)combiner.add_hosts();
@@ -122,7 +122,7 @@ TEST(Combiner, AVerifiedSrflxSupersedesAGuessAndAGuessAfterItIsNotNeeded) {
     Combiner c = make_combiner();
     ASSERT_TRUE(c.add_external(external("203.0.113.7")));
     const SourceCandidate mapped{
-        IceType::Srflx, {*IpAddress::parse("203.0.113.7"), 5000}, 1, "198.51.100.1:3478"};
+        IceType::Srflx, {*IpAddress::parse("203.0.113.7"), 5000}, 1, "198.51.100.1:3478", {}};
     auto verified = c.add_source_candidate("stun", mapped);
     ASSERT_TRUE(verified);
     ASSERT_EQ(verified->added.size(), 1U);
@@ -161,7 +161,7 @@ struct SourceCase {
 };
 
 SourceCandidate srflx(const char* ip, std::uint16_t port, std::size_t base) {
-    return {IceType::Srflx, {*IpAddress::parse(ip), port}, base, "198.51.100.1:3478"};
+    return {IceType::Srflx, {*IpAddress::parse(ip), port}, base, "198.51.100.1:3478", {}};
 }
 
 void PrintTo(const SourceCase& c, std::ostream* out) {
@@ -206,7 +206,7 @@ INSTANTIATE_TEST_SUITE_P(
         SourceCase{"multicast", srflx("224.0.0.9", 40000, 1), "multicast", nullptr},
         SourceCase{"loopback", srflx("127.0.0.9", 40000, 1), "loopback", nullptr},
         SourceCase{"host_type",
-                   {IceType::Host, {*IpAddress::parse("203.0.113.7"), 1}, 1, "x"},
+                   {IceType::Host, {*IpAddress::parse("203.0.113.7"), 1}, 1, "x", {}},
                    "sources report srflx or relay",
                    nullptr}),
     [](const ::testing::TestParamInfo<SourceCase>& info) { return info.param.name; });

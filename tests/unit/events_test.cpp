@@ -223,7 +223,7 @@ public:
                 {*IpAddress::parse("203.0.113.7"), std::nullopt, std::nullopt, {"sic", "x"}});
             const Base& base = sink.bases()[0];
             sink.add_candidate(
-                {IceType::Srflx, {*IpAddress::parse("203.0.113.7"), base.port}, 0, "stun.x"});
+                {IceType::Srflx, {*IpAddress::parse("203.0.113.7"), base.port}, 0, "stun.x", {}});
             sink.finish(SourceStatus::ok());
         });
     }

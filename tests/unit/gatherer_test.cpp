@@ -331,9 +331,9 @@ TEST(Gatherer, SourceCandidatesAreVerifiedSrflxAndEqualToBaseIsDropped) {
                  s.add_candidate({IceType::Srflx,
                                   {*IpAddress::parse("203.0.113.20"), 40000},
                                   1,
-                                  "198.51.100.1:3478"});
-                 s.add_candidate({IceType::Srflx, bases[2].address(), 2, "198.51.100.1:3478"});
-                 s.add_candidate({IceType::Srflx, {*IpAddress::parse("203.0.113.20"), 1}, 99, "x"});
+                                  "198.51.100.1:3478", {}});
+                 s.add_candidate({IceType::Srflx, bases[2].address(), 2, "198.51.100.1:3478", {}});
+                 s.add_candidate({IceType::Srflx, {*IpAddress::parse("203.0.113.20"), 1}, 99, "x", {}});
              }},
             finish_ok(2ms)}));
     // SIC-like guess for the same IP afterwards: not needed, STUN already mapped that base.
@@ -587,7 +587,7 @@ TEST(Gatherer, AVerifiedSrflxSupersedesAnEarlierGuessForTheSameBaseAndIp) {
                          s.add_candidate({IceType::Srflx,
                                           {*IpAddress::parse("203.0.113.20"), 40000},
                                           1,
-                                          "198.51.100.1:3478"});
+                                          "198.51.100.1:3478", {}});
                      }},
                     finish_ok(11ms)}));
     std::vector<std::string> trickled;
@@ -630,7 +630,7 @@ ScriptedSource::Step mapping(const char* ip, std::uint16_t port, std::size_t bas
     return {1ms, [=](SourceSink& s) {
                 const std::uint16_t mapped = same_port ? s.bases()[base].port : port;
                 s.add_candidate(
-                    {IceType::Srflx, {*IpAddress::parse(ip), mapped}, base, "stun.example"});
+                    {IceType::Srflx, {*IpAddress::parse(ip), mapped}, base, "stun.example", {}});
                 ExternalAddress e{
                     *IpAddress::parse(ip), mapped, std::nullopt, {"stun", "stun.example"}};
                 e.ice_candidates_reported = true;
@@ -662,7 +662,7 @@ TEST(NetworkVerdict, AMappingEqualToItsBaseMeansNoNat) {
     const GatherResult r =
         verdict_of({{1ms,
                      [](SourceSink& s) {
-                         s.add_candidate({IceType::Srflx, s.bases()[1].address(), 1, "stun"});
+                         s.add_candidate({IceType::Srflx, s.bases()[1].address(), 1, "stun", {}});
                      }},
                     finish_ok(2ms)});
     EXPECT_EQ(r.network.nat, NetworkVerdict::Nat::None);
@@ -680,7 +680,7 @@ TEST(NetworkVerdict, EachFamilyIsJudgedOnItsOwn) {
                   const TransportAddress mapped =
                       v6 ? base.address()
                          : TransportAddress{*IpAddress::parse("203.0.113.2"), base.port};
-                  s.add_candidate({IceType::Srflx, mapped, i, "stun"});
+                  s.add_candidate({IceType::Srflx, mapped, i, "stun", {}});
                   ExternalAddress e{mapped.ip, mapped.port, std::nullopt, {"stun", "stun"}};
                   e.ice_candidates_reported = true;
                   s.add_external_address(e);
