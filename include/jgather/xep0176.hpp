@@ -25,6 +25,10 @@ struct Transport {
     std::string ufrag;                 ///< RFC 8445 §5.3 username fragment ("" = absent).
     std::string pwd;                   ///< RFC 8445 §5.3 password ("" = absent).
     std::vector<Candidate> candidates; ///< Candidates with transport == IceUdp.
+    /** The sender has no more candidates: an `<end-of-candidates/>` child, the indication
+     * XEP-0371 §5 (Jingle ICE, which kept this namespace) adds for trickle ICE (RFC 8838 §8.2).
+     * A peer that does not know it ignores it. */
+    bool end_of_candidates = false;
 };
 
 /** Serialises @p transport as `<transport xmlns='urn:xmpp:jingle:transports:ice-udp:1'>`. */
@@ -32,6 +36,10 @@ JGATHER_EXPORT std::string write(const Transport& transport);
 /** The trickle form for a `transport-info`: the credentials and one candidate (XEP-0176 §5.5). */
 JGATHER_EXPORT std::string write_trickle(std::string_view ufrag, std::string_view pwd,
                                          const Candidate& candidate);
+/** The end-of-candidates indication for a `transport-info`: the credentials and
+ * `<end-of-candidates/>`, no candidate. */
+JGATHER_EXPORT std::string write_end_of_candidates(std::string_view ufrag, std::string_view pwd);
+
 /**
  * Parses one `<transport/>` element. Rejects: malformed XML, a wrong element or namespace,
  * missing or duplicate attributes, non-numeric or out-of-range numbers, ports outside 1-65535,

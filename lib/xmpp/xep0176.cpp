@@ -6,6 +6,7 @@
 #include <jgather/xep0176.hpp>
 
 #include "xml.hpp"
+#include "xep0176_tag.hpp"
 
 namespace jgather::xep0176 {
 namespace {
@@ -71,7 +72,8 @@ gloox::Tag* candidate_tag(gloox::Tag* parent, const Candidate& c) {
 }
 
 std::string write_transport(std::string_view ufrag, std::string_view pwd,
-                            const std::vector<const Candidate*>& candidates) {
+                            const std::vector<const Candidate*>& candidates,
+                            bool end_of_candidates = false) {
     gloox::Tag transport("transport");
     transport.setXmlns(std::string(kNamespace));
     if (!ufrag.empty()) {
@@ -82,6 +84,9 @@ std::string write_transport(std::string_view ufrag, std::string_view pwd,
     }
     for (const Candidate* c : candidates) {
         candidate_tag(&transport, *c);
+    }
+    if (end_of_candidates) {
+        new gloox::Tag(&transport, "end-of-candidates"); // owned by its parent
     }
     return transport.xml();
 }
@@ -201,8 +206,19 @@ Result<Transport> convert(const gloox::Tag& root, const ReadOptions& options) {
     transport.candidates.reserve(std::min(root.children().size(), kMaxCandidates));
     std::size_t index = 0;
     for (const gloox::Tag* child : root.children()) {
-        if (child->name() != "candidate" || !detail::in_parent_namespace(*child, kNamespace)) {
-            continue; // other children (remote-candidate, extensions) are not ours to judge
+        if (!detail::in_parent_namespace(*child, kNamespace)) {
+            continue; // extensions in other namespaces are not ours to judge
+        }
+        if (child->name() == "end-of-candidates") {
+            if (!child->attributes().empty() && !(child->attributes().size() == 1 &&
+                                                  child->hasAttribute("xmlns"))) {
+                return Error{"end-of-candidates: no attribute is allowed (XEP-0371 §5)"};
+            }
+            transport.end_of_candidates = true;
+            continue;
+        }
+        if (child->name() != "candidate") {
+            continue; // remote-candidate and the like are not ours to judge
         }
         if (transport.candidates.size() == kMaxCandidates) {
             return Error{"transport: more than " + std::to_string(kMaxCandidates) + " candidates"};
@@ -229,12 +245,31 @@ std::string write(const Transport& transport) {
     for (const Candidate& c : transport.candidates) {
         list.push_back(&c);
     }
-    return write_transport(transport.ufrag, transport.pwd, list);
+    return write_transport(transport.ufrag, transport.pwd, list, transport.end_of_candidates);
+}
+
+std::string write_end_of_candidates(std::string_view ufrag, std::string_view pwd) {
+    return write_transport(ufrag, pwd, {}, true);
 }
 
 std::string write_trickle(std::string_view ufrag, std::string_view pwd,
                           const Candidate& candidate) {
     return write_transport(ufrag, pwd, {&candidate});
+}
+
+Result<Transport> read_tag(const gloox::Tag& tag, const ReadOptions& options) {
+    if (tag.name() != "transport") {
+        return Error{"<transport>: expected element <transport>, got <" + tag.name() + ">"};
+    }
+    if (tag.xmlns() != kNamespace) {
+        return Error{"<transport>: attribute 'xmlns': expected '" + std::string(kNamespace) +
+                     "', got '" + tag.xmlns() + "'"};
+    }
+    // Same checks as on text: gloox keeps what its parser let through.
+    if (auto problem = detail::character_problem(tag.xml())) {
+        return Error{"<transport>: " + *problem};
+    }
+    return convert(tag, options);
 }
 
 Result<Transport> read(std::string_view xml, const ReadOptions& options) {
