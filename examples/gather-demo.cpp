@@ -15,7 +15,10 @@
 #include <jgather/glib.hpp>
 #include <jgather/gloox.hpp>
 #include <jgather/jgather.hpp>
+#include <jgather/nice.hpp>
 #include <jgather/sources/sic.hpp>
+
+#include "cli.hpp"
 
 namespace {
 
@@ -38,10 +41,14 @@ they arrive (ms since start); the final result goes to stdout.
                         user@domain/jgather-demo)
   --peer-jid JID        target JID for the XEP-0260 dstaddr (default peer@example.org/jgather)
   --sid SID             stream id for XEP-0065/0260 output (default: random)
+  --nice                gather through a libnice NiceAgent (what a libnice application would
+                        advertise): its host candidates with its numbers, its own STUN srflx
   --external-ip IP[:PORT]  a known external address (1:1 NAT); PORT = forwarded S5B port
 
 STUN (server-reflexive candidates):
-  --stun IP[:PORT]      a STUN server (repeatable; port 3478 by default)
+  --stun IP[:PORT]      a STUN server (repeatable; port 3478 by default); with --nice the
+                        first one goes to libnice, which takes one, and the tuning flags
+                        below do not apply (libnice's own schedule)
   --stun-rto MS         initial retransmission timeout (default 500)
   --stun-retries N      retransmissions after the first send (default 0)
   --stun-give-up MS     after the last send, wait this long for an answer (default 400)
@@ -70,25 +77,13 @@ struct Options {
     std::string sid;
     std::vector<std::unique_ptr<jgather::Source>> sources;
     jgather::GatherOptions gather;
+    bool nice = false;
 };
 
-[[noreturn]] void usage_error(const std::string& message) {
-    std::fprintf(stderr, "jgather-demo: %s (try --help)\n", message.c_str());
-    std::exit(2);
-}
-
-unsigned parse_unsigned(std::string_view flag, const std::string& text, unsigned min,
-                        unsigned max) {
-    char* end = nullptr;
-    errno = 0;
-    const unsigned long value = std::strtoul(text.c_str(), &end, 10);
-    if (text.empty() || *end != '\0' || errno != 0 || text[0] == '-' || value < min ||
-        value > max) {
-        usage_error(std::string(flag) + ": '" + text + "' is not a number in " +
-                    std::to_string(min) + "-" + std::to_string(max));
-    }
-    return static_cast<unsigned>(value);
-}
+using cli::json_string;
+using cli::ms;
+using cli::parse_unsigned;
+using cli::usage_error;
 
 Options parse_args(int argc, char** argv) {
     Options o;
@@ -176,6 +171,8 @@ Options parse_args(int argc, char** argv) {
             o.peer_jid = value();
         } else if (arg == "--sid") {
             o.sid = value();
+        } else if (arg == "--nice") {
+            o.nice = true;
         } else if (arg == "--external-ip") {
             auto source = jgather::ConfiguredExternalSource::parse(value());
             if (!source) {
@@ -195,7 +192,9 @@ Options parse_args(int argc, char** argv) {
         if (auto valid = o.stun.validate(); !valid) {
             usage_error(valid.error().message);
         }
-        o.sources.push_back(std::make_unique<jgather::StunSource>(o.stun));
+        if (!o.nice) { // with --nice, libnice asks its own STUN server
+            o.sources.push_back(std::make_unique<jgather::StunSource>(o.stun));
+        }
     }
     if (!o.xmpp.password.empty()) {
         if (!o.jid_given) {
@@ -216,39 +215,6 @@ Options parse_args(int argc, char** argv) {
                     o.gather.jid + "'");
     }
     return o;
-}
-
-double ms(std::chrono::microseconds us) {
-    return static_cast<double>(us.count()) / 1000.0;
-}
-
-std::string json_string(std::string_view text) {
-    std::string out = "\"";
-    for (char c : text) {
-        switch (c) {
-        case '"':
-            out += "\\\"";
-            break;
-        case '\\':
-            out += "\\\\";
-            break;
-        case '\n':
-            out += "\\n";
-            break;
-        case '\t':
-            out += "\\t";
-            break;
-        default:
-            if (static_cast<unsigned char>(c) < 0x20) {
-                char buffer[8];
-                std::snprintf(buffer, sizeof buffer, "\\u%04x", c);
-                out += buffer;
-            } else {
-                out += c;
-            }
-        }
-    }
-    return out + "\"";
 }
 
 std::string describe(const jgather::Candidate& c) {
@@ -421,6 +387,33 @@ int gather_and_print(Options& options, jgather::EventLoop& loop, GMainLoop* main
                      jgather::SicService* sic) {
     const auto start = std::chrono::steady_clock::now();
     jgather::Gatherer gatherer(loop, options.gather);
+    // --nice: the agent a libnice application would own, one stream, on the same context.
+    std::unique_ptr<NiceAgent, decltype(&g_object_unref)> agent(nullptr, g_object_unref);
+    guint stream = 0;
+    if (options.nice) {
+        agent.reset(nice_agent_new_full(g_main_context_default(), NICE_COMPATIBILITY_RFC5245,
+                                        NICE_AGENT_OPTION_NONE));
+        stream = nice_agent_add_stream(agent.get(), options.gather.components);
+        for (guint c = 1; c <= options.gather.components; ++c) {
+            // libnice reads a component's sockets only once a receiver is attached.
+            nice_agent_attach_recv(
+                agent.get(), stream, c, g_main_context_default(),
+                [](NiceAgent*, guint, guint, guint, gchar*, gpointer) {}, nullptr);
+        }
+        jgather::nice::AgentOptions agent_options;
+        if (!options.stun.servers.empty()) {
+            agent_options.stun_server = options.stun.servers.front();
+            if (options.stun.servers.size() > 1) {
+                std::fprintf(stderr, "jgather-demo: libnice takes one STUN server: %s\n",
+                             agent_options.stun_server->to_string().c_str());
+            }
+        }
+        if (auto attached = jgather::nice::attach(gatherer, agent.get(), stream, agent_options);
+            !attached) {
+            std::fprintf(stderr, "jgather-demo: %s\n", attached.error().message.c_str());
+            return 1;
+        }
+    }
     for (auto& source : options.sources) {
         gatherer.add_source(std::move(source));
     }
@@ -453,10 +446,17 @@ int gather_and_print(Options& options, jgather::EventLoop& loop, GMainLoop* main
         return 1;
     }
     g_main_loop_run(main_loop);
+    if (agent) {
+        for (guint c = 1; c <= options.gather.components; ++c) {
+            nice_agent_attach_recv(agent.get(), stream, c, g_main_context_default(), nullptr,
+                                   nullptr);
+        }
+    }
     return 0;
 }
 
 int main(int argc, char** argv) {
+    cli::program = "jgather-demo";
     Options options = parse_args(argc, argv);
     if (options.sid.empty()) {
         gchar* uuid = g_uuid_string_random();

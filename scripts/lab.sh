@@ -11,6 +11,9 @@
 #   PREFIX-pub   203.0.113.50                    client with a public address
 #   PREFIX-wan   the bridge joining the 203.0.113.0/24 side
 #
+# The NATs are port-preserving MASQUERADE routers that drop unsolicited WAN packets and forward
+# WAN to LAN only for established flows; the WAN-side hosts route everything else into a sink.
+#
 # IPv6 (RFC 3849 documentation prefix):
 #   WAN 2001:db8:0:1::/64   srv ::1, nat1 ::2, nat2 ::3, pub ::50
 #   LAN 2001:db8:0:10::/64  behind nat1 (router ::1, c1 ::10): NAT66 (ip6tables MASQUERADE)
@@ -73,6 +76,16 @@ lan_link() {
   ip -n "$client" -6 route add default via "${5%/*}"
   ip netns exec "$router" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
   ip netns exec "$router" iptables -t nat -A POSTROUTING -o wan0 -j MASQUERADE
+  # What makes calls through the NAT trustworthy (interop.md, NAT lab): unsolicited WAN packets
+  # to the router are dropped, and WAN-to-LAN forwarding is for established flows only.
+  # Otherwise a peer's check that arrives before this side's first packet leaves a conntrack
+  # entry behind, MASQUERADE picks a new port for the outgoing flow, and the NAT turns symmetric
+  # depending on timing.
+  ip netns exec "$router" iptables -A INPUT -i wan0 -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+  ip netns exec "$router" iptables -A INPUT -i wan0 -p icmp -j ACCEPT
+  ip netns exec "$router" iptables -A INPUT -i wan0 -j DROP
+  ip netns exec "$router" iptables -A FORWARD -i wan0 -o lan0 -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+  ip netns exec "$router" iptables -A FORWARD -i wan0 -o lan0 -j DROP
   if [ "$7" = nat66 ]; then
     ip netns exec "$router" ip6tables -t nat -A POSTROUTING -o wan0 -j MASQUERADE
   else
@@ -84,5 +97,17 @@ lan_link() {
     done
   fi
 }
+# A default route into a sink on the WAN side: a datagram to an address nobody routes (the other
+# side's private host candidate, say) is lost silently, as on the Internet, instead of failing
+# with ENETUNREACH (which makes coturn close a whole allocation).
+# The sink is a veth pair whose gateway is a permanent neighbour entry for a MAC nobody has.
+for h in srv pub nat1 nat2; do
+  ip -n "$(ns "$h")" link add sink0 type veth peer name sink1
+  ip -n "$(ns "$h")" link set sink0 up
+  ip -n "$(ns "$h")" link set sink1 up
+  ip -n "$(ns "$h")" neigh add 192.0.2.254 lladdr 02:00:00:00:00:fe dev sink0 nud permanent
+  ip -n "$(ns "$h")" route add default via 192.0.2.254 dev sink0 onlink
+done
+
 lan_link nat1 c1 192.0.2.1/24 192.0.2.10/24 2001:db8:0:10::1/64 2001:db8:0:10::10/64 nat66
 lan_link nat2 c2 198.51.100.1/24 198.51.100.10/24 2001:db8:0:20::1/64 2001:db8:0:20::10/64 routed
