@@ -105,7 +105,9 @@ void connect_xmpp(Side& side, const jgather::test::XmppServer& server, const cha
     account.ca_file = server.ca_file();
     side.xmpp = std::make_unique<jgather::xmpp::XmppConnection>(side.context, account);
     bool done = false;
-    side.xmpp->on_connected = [&] { done = true; };
+    side.xmpp->on_connected = [&] {
+        done = true;
+    };
     side.xmpp->on_disconnected = [&](const jgather::xmpp::Disconnect& d) {
         std::fprintf(stderr, "bench-call: cannot connect %s: %s\n", user, d.message.c_str());
         std::exit(1);
@@ -154,23 +156,22 @@ void run_side(Side& side, const Mode& mode, std::uint16_t stun_port, std::barrie
             }
         },
         &side);
-    g_signal_connect(side.agent, "component-state-changed",
-                     G_CALLBACK(+[](NiceAgent* agent, guint stream, guint, guint state, gpointer data) {
-                         auto* s = static_cast<Side*>(data);
-                         if ((state == NICE_COMPONENT_STATE_CONNECTED ||
-                              state == NICE_COMPONENT_STATE_READY) &&
-                             !s->sent_datagram) {
-                             s->sent_datagram = true;
-                             s->times.connected = since(s->start);
-                             nice_agent_send(agent, stream, 1, 4, "ping");
-                         }
-                     }),
-                     &side);
+    g_signal_connect(
+        side.agent, "component-state-changed",
+        G_CALLBACK(+[](NiceAgent* agent, guint stream, guint, guint state, gpointer data) {
+            auto* s = static_cast<Side*>(data);
+            if ((state == NICE_COMPONENT_STATE_CONNECTED || state == NICE_COMPONENT_STATE_READY) &&
+                !s->sent_datagram) {
+                s->sent_datagram = true;
+                s->times.connected = since(s->start);
+                nice_agent_send(agent, stream, 1, 4, "ping");
+            }
+        }),
+        &side);
     const std::optional<jgather::TransportAddress> stun =
-        mode.stun == Stun::None
-            ? std::nullopt
-            : std::optional(jgather::TransportAddress{*jgather::IpAddress::parse("203.0.113.1"),
-                                                      stun_port});
+        mode.stun == Stun::None ? std::nullopt
+                                : std::optional(jgather::TransportAddress{
+                                      *jgather::IpAddress::parse("203.0.113.1"), stun_port});
     if (mode.layer == Layer::Libnice) {
         // The address jgather's policy chooses with IPv6 off (GatherOptions below): the same
         // candidates, so the same pairs and the same pacing.
@@ -221,9 +222,11 @@ void run_side(Side& side, const Mode& mode, std::uint16_t stun_port, std::barrie
                 deliver_xep0176(*side.peer, jgather::xep0176::write_trickle(r.ufrag, r.pwd, c));
             };
         }
-        side.gatherer->on_complete = [&side, trickle = mode.trickle](const jgather::GatherResult& r) {
+        side.gatherer->on_complete = [&side,
+                                      trickle = mode.trickle](const jgather::GatherResult& r) {
             side.times.gathered = since(side.start);
-            jgather::xep0176::Transport all{r.ufrag, r.pwd, trickle ? std::vector<jgather::Candidate>{} : r.ice};
+            jgather::xep0176::Transport all{r.ufrag, r.pwd,
+                                            trickle ? std::vector<jgather::Candidate>{} : r.ice};
             all.end_of_candidates = true;
             deliver_xep0176(*side.peer, jgather::xep0176::write(all));
         };
@@ -343,8 +346,8 @@ int main(int argc, char** argv) {
             const double c = median(connected[m]);
             const double f = median(first[m]);
             const double g = median(gathered[m]);
-            std::printf("%-30s %10.1f %7.2fx %12.1f %7.2fx %12.1f %7.2fx %6d\n", modes[m].label,
-                        c, c / base_c, f, f / base_f, g, g / base_g, failures[m]);
+            std::printf("%-30s %10.1f %7.2fx %12.1f %7.2fx %12.1f %7.2fx %6d\n", modes[m].label, c,
+                        c / base_c, f, f / base_f, g, g / base_g, failures[m]);
         }
         std::printf("jgather + libnice (STUN) - libnice alone: connected %+.1f ms, first "
                     "datagram %+.1f ms, gathering-done %+.1f ms\n",

@@ -31,7 +31,8 @@
 
 namespace {
 
-constexpr std::string_view kUsage = R"(usage: jgather-call --jid FULLJID --password PW (--call PEER_FULL_JID | --answer) [options]
+constexpr std::string_view kUsage =
+    R"(usage: jgather-call --jid FULLJID --password PW (--call PEER_FULL_JID | --answer) [options]
 
 Sets up a call: XMPP login, a Jingle session (XEP-0166, XEP-0167 audio, XEP-0176 ICE-UDP with
 trickle), libnice connectivity checks on jgather's candidates, then --count datagrams each way.
@@ -186,8 +187,9 @@ std::optional<Endpoint> endpoint_of(const NiceCandidate* c) {
 }
 
 std::string json_endpoint(const Endpoint& e, bool with_source) {
-    std::string out = "{\"type\": " + cli::json_string(e.type) + ", \"ip\": " +
-                      cli::json_string(e.ip) + ", \"port\": " + std::to_string(e.port);
+    std::string out = "{\"type\": " + cli::json_string(e.type) +
+                      ", \"ip\": " + cli::json_string(e.ip) +
+                      ", \"port\": " + std::to_string(e.port);
     if (with_source) {
         out += ", \"source\": " + cli::json_string(e.source);
     }
@@ -200,8 +202,7 @@ public:
     Call(Options options, GMainLoop* main_loop)
         : options_(std::move(options)), main_loop_(main_loop),
           loop_(jgather::glib::make_loop(nullptr)), connection_(nullptr, options_.xmpp),
-          sic_(connection_, options_.sic),
-          sessions_(&connection_.client(), this) {
+          sic_(connection_, options_.sic), sessions_(&connection_.client(), this) {
         sessions_.registerPlugin(new gloox::Jingle::Content());
         sessions_.registerPlugin(new jgather::jingle::IceUdpTransport());
         sessions_.registerPlugin(new jgather::jingle::ElementPlugin(
@@ -281,8 +282,9 @@ public:
         }
         if (options_.format == "json") {
             std::ostringstream out;
-            out << "{\n  \"state\": " << cli::json_string(state_) << ",\n  \"error\": "
-                << (error_.empty() ? "null" : cli::json_string(error_)) << ",\n  \"connect_ms\": "
+            out << "{\n  \"state\": " << cli::json_string(state_)
+                << ",\n  \"error\": " << (error_.empty() ? "null" : cli::json_string(error_))
+                << ",\n  \"connect_ms\": "
                 << (connected_ ? std::to_string(cli::ms(connect_time_)) : "null")
                 << ",\n  \"gathering_ms\": "
                 << (gathering_done_ ? std::to_string(cli::ms(gathering_time_)) : "null")
@@ -294,8 +296,8 @@ public:
                 out << "null";
             }
             out << ",\n  \"sent\": " << sent_ << ",\n  \"received\": " << received_;
-            for (const auto& [name, list] :
-                 {std::pair{"local_candidates", &local_}, std::pair{"remote_candidates", &remote_}}) {
+            for (const auto& [name, list] : {std::pair{"local_candidates", &local_},
+                                             std::pair{"remote_candidates", &remote_}}) {
                 out << ",\n  \"" << name << "\": [";
                 for (std::size_t i = 0; i < list->size(); ++i) {
                     out << (i ? ",\n    " : "\n    ") << json_endpoint((*list)[i], true);
@@ -321,8 +323,8 @@ public:
     void handleSessionAction(gloox::Jingle::Action action, gloox::Jingle::Session* session,
                              const gloox::Jingle::Session::Jingle* jingle) override {
         using gloox::Jingle::Action;
-        if (session != session_ && !(options_.answer && session_ == nullptr &&
-                                     action == gloox::Jingle::SessionInitiate)) {
+        if (session != session_ &&
+            !(options_.answer && session_ == nullptr && action == gloox::Jingle::SessionInitiate)) {
             return; // another session, or one we did not accept
         }
         switch (action) {
@@ -483,8 +485,8 @@ private:
             if (plugin->pluginType() != gloox::Jingle::PluginContent) {
                 continue;
             }
-            const auto* transport = jgather::jingle::ice_udp_of(
-                *static_cast<const gloox::Jingle::Content*>(plugin));
+            const auto* transport =
+                jgather::jingle::ice_udp_of(*static_cast<const gloox::Jingle::Content*>(plugin));
             if (transport == nullptr) {
                 continue;
             }

@@ -107,10 +107,10 @@ JGATHER_EXPORT Result<NiceCandidatePtr> to_nice(const Candidate& candidate, guin
 
 /** @brief What RemoteCandidates::apply() did. */
 struct ApplyReport {
-    std::size_t added = 0;             ///< Candidates given to the agent.
-    std::size_t already_known = 0;     ///< Candidates it had from an earlier transport (trickle).
-    std::vector<std::string> skipped;  ///< Candidates it cannot take, each with why.
-    bool credentials_set = false;      ///< This call set the peer's credentials.
+    std::size_t added = 0;            ///< Candidates given to the agent.
+    std::size_t already_known = 0;    ///< Candidates it had from an earlier transport (trickle).
+    std::vector<std::string> skipped; ///< Candidates it cannot take, each with why.
+    bool credentials_set = false;     ///< This call set the peer's credentials.
 };
 
 /**

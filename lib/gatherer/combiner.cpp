@@ -84,7 +84,8 @@ Changes Combiner::add_hosts() {
     if (setup_.ice) {
         for (const Base& base : setup_.bases) {
             keep(ice_candidate(IceType::Host, base, base.address(), base.local_preference,
-                               foundations_.get(IceType::Host, base.local.ip, ""),
+                               base.agent ? std::string()
+                                          : foundations_.get(IceType::Host, base.local.ip, ""),
                                {"host", base.local.interface}, base.agent),
                  changes);
         }
@@ -156,10 +157,9 @@ Result<Changes> Combiner::add_external(ExternalAddress address) {
             // ports (design §2); ranked below every verified srflx (rules.hpp).
             // With an agent's bases, the agent's numbering says where a guess fits (Base).
             const std::uint16_t preference =
-                base.agent ? static_cast<std::uint16_t>(base.guessed_local_preference -
-                                                        std::min<std::size_t>(
-                                                            origin_slot,
-                                                            base.guessed_local_preference))
+                base.agent ? static_cast<std::uint16_t>(
+                                 base.guessed_local_preference -
+                                 std::min<std::size_t>(origin_slot, base.guessed_local_preference))
                            : guessed_local_preference(base.local_preference, origin_slot);
             Candidate c = ice_candidate(
                 IceType::Srflx, base, {address.ip, base.port}, preference,
@@ -240,9 +240,10 @@ Result<Changes> Combiner::add_source_candidate(const std::string& source, Source
                                                     : remote_address_problem(found.address.ip)) {
         return Error{"reported " + what + ": " + *problem};
     }
-    Candidate c = ice_candidate(found.type, base, found.address, base.local_preference,
-                                foundations_.get(found.type, base.local.ip, found.server),
-                                {source, found.server}, found.agent);
+    Candidate c = ice_candidate(
+        found.type, base, found.address, base.local_preference,
+        found.agent ? std::string() : foundations_.get(found.type, base.local.ip, found.server),
+        {source, found.server}, found.agent);
     if (const Candidate* same = find_redundant(ice_, c); same && same->priority >= c.priority) {
         changes.dropped.push_back(
             {found.address.to_string(), base.local.interface,

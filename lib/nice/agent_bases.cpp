@@ -84,7 +84,8 @@ struct AgentLink {
         const auto type = detail::from_nice_type(candidate.type);
         const auto address = detail::from_nice_address(candidate.addr);
         const auto base_address = detail::from_nice_address(candidate.base_addr);
-        if (!type || !address || !base_address || candidate.transport != NICE_CANDIDATE_TRANSPORT_UDP) {
+        if (!type || !address || !base_address ||
+            candidate.transport != NICE_CANDIDATE_TRANSPORT_UDP) {
             return; // TCP (ice-tcp left on by the application): XEP-0176 cannot carry it
         }
         const auto base = std::find_if(bases.begin(), bases.end(), [&](const Base& b) {
@@ -99,8 +100,7 @@ struct AgentLink {
                              AgentNumbers{candidate.priority, candidate.foundation}});
         if (*type == IceType::Srflx && sink != nullptr) {
             // The mapping tells the external address too (the verdict, SOCKS5's assisted).
-            ExternalAddress external{address->ip, address->port, std::nullopt,
-                                     {"libnice", server}};
+            ExternalAddress external{address->ip, address->port, std::nullopt, {"libnice", server}};
             external.ice_candidates_reported = true;
             sink->add_external_address(std::move(external));
         }
@@ -205,8 +205,8 @@ public:
         signals_.emplace_back(agent, "candidate-gathering-done",
                               G_CALLBACK(on_candidate_gathering_done), link_.get());
         if (!nice_agent_gather_candidates(agent, stream)) {
-            return Error{"nice_agent_gather_candidates failed on stream " +
-                         std::to_string(stream) + ": no host candidate could be made"};
+            return Error{"nice_agent_gather_candidates failed on stream " + std::to_string(stream) +
+                         ": no host candidate could be made"};
         }
         take_host_candidates(usable, options.components, provided);
         if (provided.bases.empty()) {
@@ -243,12 +243,12 @@ private:
             if (state == NICE_COMPONENT_STATE_FAILED) {
                 return Error{"the NiceAgent has no stream " + std::to_string(stream) +
                              " with component " + std::to_string(c) +
-                             " (GatherOptions::components is " + std::to_string(components) +
-                             ")"};
+                             " (GatherOptions::components is " + std::to_string(components) + ")"};
             }
             if (state != NICE_COMPONENT_STATE_DISCONNECTED) {
-                return Error{"stream " + std::to_string(stream) + " has gathered already (component " +
-                             std::to_string(c) + " is " + nice_component_state_to_string(state) +
+                return Error{"stream " + std::to_string(stream) +
+                             " has gathered already (component " + std::to_string(c) + " is " +
+                             nice_component_state_to_string(state) +
                              "): jgather must start its gathering"};
             }
         }
@@ -312,12 +312,13 @@ private:
             const std::size_t first = provided.bases.size();
             for (unsigned c = 1; c <= components; ++c) {
                 const auto& candidates = per_component[c];
-                const auto host = std::find_if(candidates.begin(), candidates.end(), [&](const auto& n) {
-                    const auto a = detail::from_nice_address(n->addr);
-                    return n->type == NICE_CANDIDATE_TYPE_HOST &&
-                           n->transport == NICE_CANDIDATE_TRANSPORT_UDP && a &&
-                           a->ip == address.local.ip;
-                });
+                const auto host =
+                    std::find_if(candidates.begin(), candidates.end(), [&](const auto& n) {
+                        const auto a = detail::from_nice_address(n->addr);
+                        return n->type == NICE_CANDIDATE_TYPE_HOST &&
+                               n->transport == NICE_CANDIDATE_TRANSPORT_UDP && a &&
+                               a->ip == address.local.ip;
+                    });
                 if (host == candidates.end()) {
                     provided.dropped.push_back(
                         {address.local.ip.to_string(), address.local.interface,
@@ -333,8 +334,8 @@ private:
                 base.local_preference = address.local_preference;
                 base.agent = AgentNumbers{(*host)->priority, (*host)->foundation};
                 const auto agent_preference = static_cast<std::uint16_t>((*host)->priority >> 8);
-                base.guessed_local_preference =
-                    static_cast<std::uint16_t>(kGuessBase + (agent_preference & kAddressPositionMask));
+                base.guessed_local_preference = static_cast<std::uint16_t>(
+                    kGuessBase + (agent_preference & kAddressPositionMask));
                 provided.bases.push_back(std::move(base));
             }
         }
@@ -386,7 +387,8 @@ Result<void> attach(Gatherer& gatherer, NiceAgent* agent, guint stream_id, Agent
         return Error{"the STUN server's port must be 1-65535"};
     }
     auto link = std::make_shared<AgentLink>();
-    gatherer.set_base_provider(std::make_unique<AgentBases>(agent, stream_id, std::move(options), link));
+    gatherer.set_base_provider(
+        std::make_unique<AgentBases>(agent, stream_id, std::move(options), link));
     gatherer.add_source(std::make_unique<AgentSource>(std::move(link)));
     return {};
 }

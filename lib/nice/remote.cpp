@@ -41,8 +41,9 @@ Result<ApplyReport> RemoteCandidates::apply(const xep0176::Transport& transport)
         report.credentials_set = true;
     } else if (has_credentials && (transport.ufrag != ufrag_ || transport.pwd != pwd_)) {
         return Error{"the peer's credentials changed (ufrag '" + ufrag_ + "' to '" +
-                     transport.ufrag + "'): an ICE restart (RFC 8445 §9), which needs a new "
-                                       "stream"};
+                     transport.ufrag +
+                     "'): an ICE restart (RFC 8445 §9), which needs a new "
+                     "stream"};
     }
 
     std::map<guint, std::vector<NiceCandidatePtr>> per_component;
@@ -82,8 +83,9 @@ Result<ApplyReport> RemoteCandidates::apply(const xep0176::Transport& transport)
         std::unique_ptr<GSList, SListFree> owned(list);
         const int added = nice_agent_set_remote_candidates(agent_, stream_id_, component, list);
         if (added < 0) { // the stream has no such component
-            report.skipped.push_back(std::to_string(candidates.size()) + " candidate(s) of component " +
-                                     std::to_string(component) + ": the stream has no such component");
+            report.skipped.push_back(std::to_string(candidates.size()) +
+                                     " candidate(s) of component " + std::to_string(component) +
+                                     ": the stream has no such component");
             known_.erase(std::remove_if(known_.begin(), known_.end(),
                                         [c = component](const Candidate& k) {
                                             return k.ice()->component == c;

@@ -5,8 +5,8 @@
 
 #include <jgather/xep0176.hpp>
 
-#include "xml.hpp"
 #include "xep0176_tag.hpp"
+#include "xml.hpp"
 
 namespace jgather::xep0176 {
 namespace {
@@ -210,8 +210,8 @@ Result<Transport> convert(const gloox::Tag& root, const ReadOptions& options) {
             continue; // extensions in other namespaces are not ours to judge
         }
         if (child->name() == "end-of-candidates") {
-            if (!child->attributes().empty() && !(child->attributes().size() == 1 &&
-                                                  child->hasAttribute("xmlns"))) {
+            if (!child->attributes().empty() &&
+                !(child->attributes().size() == 1 && child->hasAttribute("xmlns"))) {
                 return Error{"end-of-candidates: no attribute is allowed (XEP-0371 §5)"};
             }
             transport.end_of_candidates = true;

@@ -37,8 +37,8 @@ public:
                 const std::string& tag)
         : out_(dir + "/" + tag + ".out"), err_(dir + "/" + tag + ".err") {
         const char* call = std::getenv("JGATHER_CALL");
-        std::vector<std::string> argv = {"timeout", "60", "ip", "netns", "exec", netns,
-                                         call ? call : "jgather-call"};
+        std::vector<std::string> argv = {
+            "timeout", "60", "ip", "netns", "exec", netns, call ? call : "jgather-call"};
         argv.insert(argv.end(), args.begin(), args.end());
         pid_ = fork();
         if (pid_ == 0) {
@@ -103,7 +103,8 @@ struct Report {
     unsigned received = 0;
 
     // True when the report lists a local candidate of @p source at ip:port.
-    [[nodiscard]] bool has_local(const std::string& source, const std::string& ip, unsigned port) const {
+    [[nodiscard]] bool has_local(const std::string& source, const std::string& ip,
+                                 unsigned port) const {
         const auto at = json.find("\"local_candidates\"");
         const auto end = json.find("\"remote_candidates\"");
         const std::string list = json.substr(at, end - at);
@@ -125,8 +126,10 @@ Report parse(const std::string& json) {
     if (std::regex_search(json, m, std::regex(R"re("gathering_ms": ([0-9.]+))re"))) {
         r.gathering_ms = std::stod(m[1]);
     }
-    if (std::regex_search(json, m,
-                          std::regex(R"re("selected": \{"local": \{"type": "([a-z]+)", "ip": "[^"]+", "port": [0-9]+\}, "remote": \{"type": "([a-z]+)", "ip": "([^"]+)", "port": ([0-9]+)\})re"))) {
+    if (std::regex_search(
+            json, m,
+            std::regex(
+                R"re("selected": \{"local": \{"type": "([a-z]+)", "ip": "[^"]+", "port": [0-9]+\}, "remote": \{"type": "([a-z]+)", "ip": "([^"]+)", "port": ([0-9]+)\})re"))) {
         r.selected_local_type = m[1];
         r.selected_remote_type = m[2];
         r.selected_remote_ip = m[3];
@@ -181,10 +184,13 @@ protected:
                             std::vector<std::string> answerer_flags) {
         jgather::test::TempDir dir;
         const auto xmpp = [&](const std::string& jid) {
-            return std::vector<std::string>{"--jid", jid, "--password", "secret123", "--xmpp-host",
-                                            server.options().ip, "--xmpp-port",
-                                            std::to_string(server.port()), "--xmpp-ca",
-                                            server.ca_file(), "--format", "json", "--ipv4"};
+            return std::vector<std::string>{"--jid",       jid,
+                                            "--password",  "secret123",
+                                            "--xmpp-host", server.options().ip,
+                                            "--xmpp-port", std::to_string(server.port()),
+                                            "--xmpp-ca",   server.ca_file(),
+                                            "--format",    "json",
+                                            "--ipv4"};
         };
         std::vector<std::string> a = xmpp("bob@example.org/phone");
         a.push_back("--answer");
@@ -260,7 +266,7 @@ TEST_F(Calls, ServerIpCheckAloneConnectsThroughTheCandidateJgatherDerived) {
 }
 
 TEST_F(Calls, LibnicesStunThroughJgatherConnectsThroughTheSrflx) {
-    const std::vector<std::string> stun = {"--sic", "off", "--stun", "203.0.113.1:3478",
+    const std::vector<std::string> stun = {"--sic",     "off",  "--stun", "203.0.113.1:3478",
                                            "--timeout", "15000"};
     const auto r = call(*prosody_, "c1", stun, "c2", stun);
     ASSERT_EQ(r.caller_exit, 0) << r.log;
@@ -279,7 +285,7 @@ TEST_F(Calls, ANattedClientCallsAPublicOne) {
 TEST_F(Calls, TrickleConnectsBeforeTheSlowerSideHasGathered) {
     // The answerer's STUN server is dead (nothing at that address): its libnice gathering takes
     // seconds, but its Server IP Check candidate is trickled at once and the call connects.
-    const std::vector<std::string> slow = {"--sic", "auto", "--stun", "203.0.113.99:3478",
+    const std::vector<std::string> slow = {"--sic",     "auto", "--stun", "203.0.113.99:3478",
                                            "--timeout", "15000"};
     const auto r = call(*prosody_, "c1", kSicOnly, "c2", slow);
     ASSERT_EQ(r.answerer_exit, 0) << r.log;

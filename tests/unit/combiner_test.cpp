@@ -23,7 +23,8 @@ Combiner make_combiner() {
     setup.s5b = true;
     setup.jid = "romeo@example.org/orchard";
     setup.s5b_port = 7000;
-    setup.bases = {{v6, 1, 5001, 65535, {}, 0}, {v4a, 1, 5000, 65534, {}, 0}, {v4b, 1, 5002, 65533, {}, 0}};
+    setup.bases = {
+        {v6, 1, 5001, 65535, {}, 0}, {v4a, 1, 5000, 65534, {}, 0}, {v4b, 1, 5002, 65533, {}, 0}};
     setup.local_addresses = {v4a, v6, v4b};
     Combiner combiner(setup);
     (void)combiner.add_hosts();
@@ -223,4 +224,52 @@ TEST(Combiner, VerdictNotesCarrierGradeAndPrivateExternals) {
     }
     EXPECT_NE(notes.find("carrier-grade"), std::string::npos) << notes;
     EXPECT_NE(notes.find("private address"), std::string::npos) << notes;
+}
+
+// A base an ICE agent owns (libnice): its host candidate keeps the agent's numbers, a guess takes
+// the agent's guessed local preference with the srflx type preference and a foundation of ours
+// that cannot be one of the agent's, and an agent-made srflx keeps its numbers and supersedes
+// the guess.
+TEST(Combiner, AnAgentsNumbersAreKeptAndGuessesFitBelowThem) {
+    CombinerSetup setup;
+    Base base;
+    base.local = test::local_address("192.0.2.10", "eth0", 2);
+    base.port = 5000;
+    base.local_preference = 65535;
+    base.agent = AgentNumbers{2113937151, "1"};
+    base.guessed_local_preference = 4096;
+    setup.bases = {base};
+    setup.local_addresses = {base.local};
+    Combiner c(setup);
+    const Changes hosts = c.add_hosts();
+    ASSERT_EQ(hosts.added.size(), 1U);
+    EXPECT_EQ(hosts.added[0].priority, 2113937151U);
+    EXPECT_EQ(hosts.added[0].ice()->foundation, "1");
+
+    auto guessed = c.add_external(external("203.0.113.7"));
+    ASSERT_TRUE(guessed);
+    ASSERT_EQ(guessed->added.size(), 1U);
+    const Candidate& guess = guessed->added[0];
+    EXPECT_EQ(guess.priority, jgather::detail::ice_priority(IceType::Srflx, 4096, 1));
+    EXPECT_EQ(guess.ice()->foundation, "j1");
+    EXPECT_EQ(guess.port, 5000);
+
+    SourceCandidate agents{IceType::Srflx,
+                           {*IpAddress::parse("203.0.113.7"), 40000},
+                           0,
+                           "198.51.100.1:3478",
+                           AgentNumbers{1694498815, "3"}};
+    auto verified = c.add_source_candidate("libnice", agents);
+    ASSERT_TRUE(verified);
+    ASSERT_EQ(verified->added.size(), 1U);
+    EXPECT_EQ(verified->added[0].priority, 1694498815U);
+    EXPECT_EQ(verified->added[0].ice()->foundation, "3");
+    EXPECT_GT(verified->added[0].priority, guess.priority);
+    ASSERT_EQ(verified->superseded.size(), 1U);
+    EXPECT_EQ(verified->superseded[0].first.ice()->id, guess.ice()->id);
+}
+
+TEST(Combiner, WithoutAnAgentFoundationsAreDecimal) {
+    Combiner c = make_combiner();
+    EXPECT_EQ(c.ice()[0].ice()->foundation.find_first_not_of("0123456789"), std::string::npos);
 }

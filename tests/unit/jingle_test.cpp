@@ -2,9 +2,8 @@
 // and the end-of-candidates indication.
 #include <memory>
 
-#include <gtest/gtest.h>
-
 #include <gloox/jinglecontent.h>
+#include <gtest/gtest.h>
 
 #include <jgather/jingle.hpp>
 #include <jgather/xep0176.hpp>
@@ -28,10 +27,11 @@ Candidate host(const char* ip, std::uint16_t port, const char* id) {
 // Parses @p xml into a Tag the test owns (as gloox's parser would hand it to a plugin).
 std::unique_ptr<gloox::Tag> parse(const std::string& xml, const char* name, const char* ns) {
     gloox::Tag* copy = nullptr;
-    auto parsed = jgather::detail::parse_element(xml, name, ns, [&](const gloox::Tag& t) -> Result<void> {
-        copy = t.clone();
-        return {};
-    });
+    auto parsed =
+        jgather::detail::parse_element(xml, name, ns, [&](const gloox::Tag& t) -> Result<void> {
+            copy = t.clone();
+            return {};
+        });
     EXPECT_TRUE(parsed) << (parsed ? "" : parsed.error().message);
     return std::unique_ptr<gloox::Tag>(copy);
 }
@@ -41,7 +41,8 @@ const std::string kTransportNs(xep0176::kNamespace);
 } // namespace
 
 TEST(Jingle, TheTransportPluginWritesWhatTheWriterWrites) {
-    xep0176::Transport t{"abcd", "0123456789012345678901",
+    xep0176::Transport t{"abcd",
+                         "0123456789012345678901",
                          {host("192.0.2.1", 5000, "a1"), host("198.51.100.1", 5001, "a2")}};
     jingle::IceUdpTransport plugin(t);
     std::unique_ptr<gloox::Tag> tag(plugin.tag());
@@ -75,8 +76,9 @@ TEST(Jingle, AReceivedTransportIsReadStrictlyAndAnErrorIsKept) {
     EXPECT_TRUE(invalid->transport().candidates.empty());
 
     // Loopback is refused unless the prototype's read options accept it.
-    auto loop = parse(xep0176::write({"abcd", "0123456789012345678901", {host("127.0.0.1", 5, "l")}}),
-                      "transport", xep0176::kNamespace.data());
+    auto loop =
+        parse(xep0176::write({"abcd", "0123456789012345678901", {host("127.0.0.1", 5, "l")}}),
+              "transport", xep0176::kNamespace.data());
     std::unique_ptr<gloox::Jingle::Plugin> strict(prototype.newInstance(loop.get()));
     EXPECT_FALSE(static_cast<jingle::IceUdpTransport*>(strict.get())->valid());
     ReadOptions lenient;
@@ -90,9 +92,9 @@ TEST(Jingle, AContentCarriesTheDescriptionAsIsAndTheTransport) {
     gloox::Tag description("description");
     description.setXmlns("urn:xmpp:jingle:apps:rtp:1");
     description.addAttribute("media", "audio");
-    std::unique_ptr<gloox::Jingle::Content> content(jingle::make_content(
-        "voice", gloox::Jingle::Content::CInitiator, &description,
-        {"abcd", "0123456789012345678901", {host("192.0.2.1", 5000, "a1")}}));
+    std::unique_ptr<gloox::Jingle::Content> content(
+        jingle::make_content("voice", gloox::Jingle::Content::CInitiator, &description,
+                             {"abcd", "0123456789012345678901", {host("192.0.2.1", 5000, "a1")}}));
     const jingle::IceUdpTransport* transport = jingle::ice_udp_of(*content);
     ASSERT_NE(transport, nullptr);
     EXPECT_EQ(transport->transport().candidates.size(), 1U);

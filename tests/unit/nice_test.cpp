@@ -28,7 +28,8 @@ struct AgentUnref {
 using AgentPtr = std::unique_ptr<NiceAgent, AgentUnref>;
 
 AgentPtr new_agent(GMainContext* context) {
-    return AgentPtr(nice_agent_new_full(context, NICE_COMPATIBILITY_RFC5245, NICE_AGENT_OPTION_NONE));
+    return AgentPtr(
+        nice_agent_new_full(context, NICE_COMPATIBILITY_RFC5245, NICE_AGENT_OPTION_NONE));
 }
 
 NiceAddress nice_address(const char* ip, guint port) {
@@ -51,7 +52,8 @@ GatherOptions loopback_options(unsigned components = 1) {
 }
 
 // The agent's local candidates of one component, owned.
-std::vector<nice::NiceCandidatePtr> local_candidates(NiceAgent* agent, guint stream, guint component) {
+std::vector<nice::NiceCandidatePtr> local_candidates(NiceAgent* agent, guint stream,
+                                                     guint component) {
     std::vector<nice::NiceCandidatePtr> out;
     GSList* list = nice_agent_get_local_candidates(agent, stream, component);
     for (GSList* i = list; i != nullptr; i = i->next) {
@@ -266,7 +268,8 @@ TEST(NiceGathering, AnExternalAddressDerivesASrflxRankedBelowTheAgentsOwn) {
     ASSERT_TRUE(host && guess);
     EXPECT_EQ(guess->host, "203.0.113.9");
     EXPECT_EQ(guess->port, host->port) << "the host socket's port: signalling only";
-    EXPECT_EQ(guess->ice()->related, (TransportAddress{*IpAddress::parse("127.0.0.1"), host->port}));
+    EXPECT_EQ(guess->ice()->related,
+              (TransportAddress{*IpAddress::parse("127.0.0.1"), host->port}));
     EXPECT_EQ(guess->ice()->foundation.substr(0, 1), "j") << "never one of libnice's numbers";
     // RFC 8445 §5.1.2.1 with the srflx type preference, and a local preference below the 8192
     // libnice gives every srflx of its own (direction preference 1 << 13).
@@ -424,16 +427,18 @@ TEST(NiceRemote, CredentialsOnceCandidatesIncrementallyPrflxAsSrflx) {
     const guint stream = nice_agent_add_stream(agent.get(), 1);
     nice::RemoteCandidates peer(agent.get(), stream);
 
-    xep0176::Transport first{"abcd", "0123456789012345678901", {remote("192.0.2.5", 5000, IceType::Host)}};
+    xep0176::Transport first{
+        "abcd", "0123456789012345678901", {remote("192.0.2.5", 5000, IceType::Host)}};
     auto applied = peer.apply(first);
     ASSERT_TRUE(applied) << applied.error().message;
     EXPECT_TRUE(applied->credentials_set);
     EXPECT_EQ(applied->added, 1U);
 
     // Trickle: the same one again and a prflx, credentials repeated.
-    xep0176::Transport second{"abcd", "0123456789012345678901",
-                              {remote("192.0.2.5", 5000, IceType::Host),
-                               remote("203.0.113.5", 6000, IceType::Prflx)}};
+    xep0176::Transport second{
+        "abcd",
+        "0123456789012345678901",
+        {remote("192.0.2.5", 5000, IceType::Host), remote("203.0.113.5", 6000, IceType::Prflx)}};
     applied = peer.apply(second);
     ASSERT_TRUE(applied) << applied.error().message;
     EXPECT_FALSE(applied->credentials_set);
@@ -458,8 +463,8 @@ TEST(NiceRemote, CredentialsOnceCandidatesIncrementallyPrflxAsSrflx) {
     EXPECT_NE(applied->skipped[0].find("no such component"), std::string::npos);
 
     // Changed credentials: an ICE restart, refused with nothing applied.
-    xep0176::Transport restart{"wxyz", "0123456789012345678901",
-                               {remote("192.0.2.5", 5003, IceType::Host)}};
+    xep0176::Transport restart{
+        "wxyz", "0123456789012345678901", {remote("192.0.2.5", 5003, IceType::Host)}};
     auto refused = peer.apply(restart);
     ASSERT_FALSE(refused);
     EXPECT_NE(refused.error().message.find("ICE restart"), std::string::npos);
@@ -509,7 +514,8 @@ TEST(NiceRemote, TwoAgentsConnectOnWhatJgatherWroteAndRead) {
             s);
         g_signal_connect(s->agent.get(), "component-state-changed",
                          G_CALLBACK(+[](NiceAgent*, guint, guint, guint state, gpointer data) {
-                             static_cast<Side*>(data)->state = static_cast<NiceComponentState>(state);
+                             static_cast<Side*>(data)->state =
+                                 static_cast<NiceComponentState>(state);
                          }),
                          s);
         s->gatherer = std::make_unique<Gatherer>(t.loop(), loopback_options());
@@ -518,8 +524,8 @@ TEST(NiceRemote, TwoAgentsConnectOnWhatJgatherWroteAndRead) {
     for (auto [from, to] : {std::pair{&a, &b}, std::pair{&b, &a}}) {
         to->peer = std::make_unique<nice::RemoteCandidates>(to->agent.get(), to->stream);
         from->gatherer->on_candidate = [from, to, &loopback_ok](const Candidate& c) {
-            const std::string wire =
-                xep0176::write_trickle(from->gatherer->result().ufrag, from->gatherer->result().pwd, c);
+            const std::string wire = xep0176::write_trickle(from->gatherer->result().ufrag,
+                                                            from->gatherer->result().pwd, c);
             auto read = xep0176::read(wire, loopback_ok);
             ASSERT_TRUE(read) << read.error().message;
             auto applied = to->peer->apply(*read);
@@ -534,8 +540,10 @@ TEST(NiceRemote, TwoAgentsConnectOnWhatJgatherWroteAndRead) {
     ASSERT_TRUE(b.gatherer->gather());
     ASSERT_TRUE(t.run_until(
         [&] {
-            return (a.state == NICE_COMPONENT_STATE_READY || a.state == NICE_COMPONENT_STATE_CONNECTED) &&
-                   (b.state == NICE_COMPONENT_STATE_READY || b.state == NICE_COMPONENT_STATE_CONNECTED);
+            return (a.state == NICE_COMPONENT_STATE_READY ||
+                    a.state == NICE_COMPONENT_STATE_CONNECTED) &&
+                   (b.state == NICE_COMPONENT_STATE_READY ||
+                    b.state == NICE_COMPONENT_STATE_CONNECTED);
         },
         10s))
         << "states " << a.state << " " << b.state;
