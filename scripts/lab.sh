@@ -92,7 +92,8 @@ lan_link() {
     # The WAN side reaches the LAN prefix through the router's WAN address.
     local wan_address
     wan_address=$(ip -n "$router" -6 -o addr show dev wan0 scope global | awk '{print $4}')
-    for h in srv pub; do
+    for h in srv pub nat1 nat2; do
+      [ "$h" = "$1" ] && continue
       ip -n "$(ns "$h")" -6 route add "${5%::*}::/64" via "${wan_address%/*}"
     done
   fi

@@ -46,10 +46,10 @@ struct DemoRun {
     std::chrono::milliseconds took{0};
 };
 
-DemoRun run_demo(const std::string& flags) {
-    const char* demo = std::getenv("JGATHER_DEMO");
-    EXPECT_NE(demo, nullptr) << "meson passes JGATHER_DEMO";
-    const std::string command = std::string(demo ? demo : "jgather-demo") + " " + flags + " 2>&1";
+DemoRun run_program(const char* variable, const char* fallback, const std::string& flags) {
+    const char* program = std::getenv(variable);
+    EXPECT_NE(program, nullptr) << "meson passes " << variable;
+    const std::string command = std::string(program ? program : fallback) + " " + flags + " 2>&1";
     const auto start = std::chrono::steady_clock::now();
     DemoRun run;
     FILE* pipe = ::popen(command.c_str(), "r");
@@ -66,6 +66,14 @@ DemoRun run_demo(const std::string& flags) {
     run.took = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - start);
     return run;
+}
+
+DemoRun run_demo(const std::string& flags) {
+    return run_program("JGATHER_DEMO", "jgather-demo", flags);
+}
+
+DemoRun run_call(const std::string& flags) {
+    return run_program("JGATHER_CALL", "jgather-call", flags);
 }
 
 } // namespace
@@ -104,4 +112,59 @@ TEST(Demo, AnUnreachableXmppServerFailsOnlyServerIpCheck) {
         << run.out;
     EXPECT_NE(run.out.find("connection refused"), std::string::npos) << run.out;
     EXPECT_NE(run.out.find("\"type\": \"host\""), std::string::npos) << run.out;
+}
+
+TEST(Demo, NiceGathersThroughALibniceAgentWithItsNumbers) {
+    const DemoRun nice = run_demo("--nice --loopback --ipv4 --interface lo --format json");
+    EXPECT_EQ(nice.status, 0) << nice.out;
+    EXPECT_NE(nice.out.find("\"name\": \"libnice\", \"status\": \"ok\""), std::string::npos)
+        << nice.out;
+    // libnice's numbering: UDP host local preference has direction preference 1 (bit 13 set),
+    // while jgather's own gives the first address 65535.
+    const auto at = nice.out.find("\"priority\": ");
+    ASSERT_NE(at, std::string::npos) << nice.out;
+    const unsigned long priority = std::strtoul(nice.out.c_str() + at + 12, nullptr, 10);
+    EXPECT_EQ((priority >> 8) & 0xe000, 0x2000U) << priority;
+    const DemoRun own = run_demo("--loopback --ipv4 --interface lo --format json");
+    EXPECT_EQ(own.out.find("\"libnice\""), std::string::npos) << own.out;
+    const auto own_at = own.out.find("\"priority\": ");
+    ASSERT_NE(own_at, std::string::npos) << own.out;
+    EXPECT_EQ((std::strtoul(own.out.c_str() + own_at + 12, nullptr, 10) >> 8) & 0xffff, 65535U);
+}
+
+TEST(Call, UsageErrorsExitTwoWithOneLine) {
+    for (const char* flags :
+         {"", "--jid a@b/c --password p", "--jid a@b --password p --answer",
+          "--jid a@b/c --password p --answer --call d@e/f", "--jid a@b/c --password p --call d@e",
+          "--jid a@b/c --password p --answer --count 0", "--jid a@b/c --password p --answer --ipv4 --ipv6",
+          "--jid a@b/c --password p --answer --format xml", "--jid a@b/c --password p --answer --stun x"}) {
+        const DemoRun run = run_call(flags);
+        EXPECT_EQ(run.status, 2) << flags << ": " << run.out;
+        EXPECT_NE(run.out.find("jgather-call: "), std::string::npos) << run.out;
+    }
+    EXPECT_EQ(run_call("--help").status, 0);
+}
+
+TEST(Call, AnXmppServerThatRefusesEndsTheCallFailedAtOnce) {
+    int port = 0;
+    {
+        SilentServer closed;
+        port = closed.port();
+    }
+    const DemoRun run = run_call("--jid a@example.org/x --password p --xmpp-host 127.0.0.1 --xmpp-port " +
+                                 std::to_string(port) + " --xmpp-insecure --answer --format json --timeout 5000");
+    EXPECT_EQ(run.status, 1) << run.out;
+    EXPECT_LT(run.took, std::chrono::milliseconds(3000)) << run.out;
+    EXPECT_NE(run.out.find("\"state\": \"failed\""), std::string::npos) << run.out;
+    EXPECT_NE(run.out.find("xmpp: "), std::string::npos) << run.out;
+}
+
+TEST(Call, NoPeerMeansTimedOutByTheTimeout) {
+    SilentServer server;
+    const DemoRun run = run_call("--jid a@example.org/x --password p --xmpp-host 127.0.0.1 --xmpp-port " +
+                                 std::to_string(server.port()) +
+                                 " --xmpp-insecure --answer --format json --timeout 700");
+    EXPECT_EQ(run.status, 1) << run.out;
+    EXPECT_LT(run.took, std::chrono::milliseconds(2500)) << run.out;
+    EXPECT_NE(run.out.find("\"state\": \"timed-out\""), std::string::npos) << run.out;
 }
