@@ -464,16 +464,20 @@ private:
             opened_ = true;
             auto* content = jgather::jingle::make_content(kContentName, creator, &description_,
                                                           std::move(transport));
-            if (options_.answer) {
-                session_->sessionAccept(content);
-                log("session-accept sent");
-            } else {
-                session_->sessionInitiate(content);
-                log("session-initiate sent to " + options_.peer);
+            // gloox takes what it sends; what it refuses (a session no longer pending) stays ours.
+            const bool sent = options_.answer ? session_->sessionAccept(content)
+                                              : session_->sessionInitiate(content);
+            if (!sent) {
+                delete content;
+                return;
             }
+            log(options_.answer ? "session-accept sent" : "session-initiate sent to " + options_.peer);
         } else if (!transport.candidates.empty() || end) {
-            session_->transportInfo(jgather::jingle::make_content(kContentName, creator, nullptr,
-                                                                  std::move(transport)));
+            auto* content =
+                jgather::jingle::make_content(kContentName, creator, nullptr, std::move(transport));
+            if (!session_->transportInfo(content)) {
+                delete content;
+            }
         }
     }
 
@@ -585,9 +589,12 @@ private:
                      std::string(received_ == 0 ? "arrived from the peer" : "could be sent");
         }
         if (session_ && !terminated_by_peer_ && opened_) {
-            session_->sessionTerminate(new gloox::Jingle::Session::Reason(
+            auto* reason = new gloox::Jingle::Session::Reason(
                 state_ == "connected" ? gloox::Jingle::Session::Reason::Success
-                                      : gloox::Jingle::Session::Reason::ConnectivityError));
+                                      : gloox::Jingle::Session::Reason::ConnectivityError);
+            if (!session_->sessionTerminate(reason)) {
+                delete reason;
+            }
         }
         log("call " + state_ + (error_.empty() ? "" : ": " + error_));
         g_main_loop_quit(main_loop_);

@@ -15,6 +15,9 @@
  * sessions.registerPlugin(new jgather::jingle::ElementPlugin(rtp_description_filter));
  * @endcode
  *
+ * gloox 1.0.24 keeps a copy of every received `<jingle/>` (`Session::Jingle::embeddedTag()`)
+ * that it never frees, about 1 KB per Jingle IQ; nothing here can avoid it (tests/lsan.supp).
+ *
  * Received transports that break a rule of the reader stay in the session as a plugin whose
  * valid() is false and error() names the attribute at fault: the application answers them
  * (e.g. session-terminate with failed-transport) instead of their being dropped unseen.
@@ -107,7 +110,9 @@ JGATHER_EXPORT const IceUdpTransport* ice_udp_of(const gloox::Jingle::Content& c
 /**
  * A `<content/>` for session-initiate, -accept or transport-info: named @p name, created by
  * @p creator, with @p description (may be NULL; copied) and @p transport. gloox takes
- * ownership of what it is given to send: pass the result to the Session and do not delete it.
+ * ownership of what a Session call sends: when `sessionInitiate()`, `sessionAccept()` or
+ * `transportInfo()` returns true, do not delete the result; when it returns false (the session
+ * is not pending or active), gloox did not take it and the caller deletes it.
  */
 JGATHER_EXPORT gloox::Jingle::Content* make_content(const std::string& name,
                                                     gloox::Jingle::Content::Creator creator,

@@ -276,7 +276,7 @@ TEST_F(Calls, ServerIpCheckAloneConnectsThroughTheCandidateJgatherDerived) {
 }
 
 TEST_F(Calls, LibnicesStunThroughJgatherConnectsThroughTheSrflx) {
-    const std::vector<std::string> stun = {"--sic",     "off",  "--stun", "203.0.113.1:3478",
+    const std::vector<std::string> stun = {"--ipv4", "--sic", "off", "--stun", "203.0.113.1:3478",
                                            "--timeout", "15000"};
     const auto r = call(*prosody_, "c1", stun, "c2", stun);
     ASSERT_EQ(r.caller_exit, 0) << r.log;
@@ -295,7 +295,7 @@ TEST_F(Calls, ANattedClientCallsAPublicOne) {
 TEST_F(Calls, TrickleConnectsBeforeTheSlowerSideHasGathered) {
     // The answerer's STUN server is dead (nothing at that address): its libnice gathering takes
     // seconds, but its Server IP Check candidate is trickled at once and the call connects.
-    const std::vector<std::string> slow = {"--sic",     "auto", "--stun", "203.0.113.99:3478",
+    const std::vector<std::string> slow = {"--ipv4", "--sic", "auto", "--stun", "203.0.113.99:3478",
                                            "--timeout", "15000"};
     const auto r = call(*prosody_, "c1", kSicOnly, "c2", slow);
     ASSERT_EQ(r.answerer_exit, 0) << r.log;
