@@ -471,7 +471,8 @@ private:
                 delete content;
                 return;
             }
-            log(options_.answer ? "session-accept sent" : "session-initiate sent to " + options_.peer);
+            log(options_.answer ? "session-accept sent"
+                                : "session-initiate sent to " + options_.peer);
         } else if (!transport.candidates.empty() || end) {
             auto* content =
                 jgather::jingle::make_content(kContentName, creator, nullptr, std::move(transport));

@@ -136,8 +136,10 @@ TEST(Call, UsageErrorsExitTwoWithOneLine) {
     for (const char* flags :
          {"", "--jid a@b/c --password p", "--jid a@b --password p --answer",
           "--jid a@b/c --password p --answer --call d@e/f", "--jid a@b/c --password p --call d@e",
-          "--jid a@b/c --password p --answer --count 0", "--jid a@b/c --password p --answer --ipv4 --ipv6",
-          "--jid a@b/c --password p --answer --format xml", "--jid a@b/c --password p --answer --stun x"}) {
+          "--jid a@b/c --password p --answer --count 0",
+          "--jid a@b/c --password p --answer --ipv4 --ipv6",
+          "--jid a@b/c --password p --answer --format xml",
+          "--jid a@b/c --password p --answer --stun x"}) {
         const DemoRun run = run_call(flags);
         EXPECT_EQ(run.status, 2) << flags << ": " << run.out;
         EXPECT_NE(run.out.find("jgather-call: "), std::string::npos) << run.out;
@@ -151,8 +153,9 @@ TEST(Call, AnXmppServerThatRefusesEndsTheCallFailedAtOnce) {
         SilentServer closed;
         port = closed.port();
     }
-    const DemoRun run = run_call("--jid a@example.org/x --password p --xmpp-host 127.0.0.1 --xmpp-port " +
-                                 std::to_string(port) + " --xmpp-insecure --answer --format json --timeout 5000");
+    const DemoRun run =
+        run_call("--jid a@example.org/x --password p --xmpp-host 127.0.0.1 --xmpp-port " +
+                 std::to_string(port) + " --xmpp-insecure --answer --format json --timeout 5000");
     EXPECT_EQ(run.status, 1) << run.out;
     EXPECT_LT(run.took, std::chrono::milliseconds(3000)) << run.out;
     EXPECT_NE(run.out.find("\"state\": \"failed\""), std::string::npos) << run.out;
@@ -161,9 +164,9 @@ TEST(Call, AnXmppServerThatRefusesEndsTheCallFailedAtOnce) {
 
 TEST(Call, NoPeerMeansTimedOutByTheTimeout) {
     SilentServer server;
-    const DemoRun run = run_call("--jid a@example.org/x --password p --xmpp-host 127.0.0.1 --xmpp-port " +
-                                 std::to_string(server.port()) +
-                                 " --xmpp-insecure --answer --format json --timeout 700");
+    const DemoRun run = run_call(
+        "--jid a@example.org/x --password p --xmpp-host 127.0.0.1 --xmpp-port " +
+        std::to_string(server.port()) + " --xmpp-insecure --answer --format json --timeout 700");
     EXPECT_EQ(run.status, 1) << run.out;
     EXPECT_LT(run.took, std::chrono::milliseconds(2500)) << run.out;
     EXPECT_NE(run.out.find("\"state\": \"timed-out\""), std::string::npos) << run.out;

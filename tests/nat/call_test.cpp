@@ -276,8 +276,8 @@ TEST_F(Calls, ServerIpCheckAloneConnectsThroughTheCandidateJgatherDerived) {
 }
 
 TEST_F(Calls, LibnicesStunThroughJgatherConnectsThroughTheSrflx) {
-    const std::vector<std::string> stun = {"--ipv4", "--sic", "off", "--stun", "203.0.113.1:3478",
-                                           "--timeout", "15000"};
+    const std::vector<std::string> stun = {"--ipv4",           "--sic",     "off",  "--stun",
+                                           "203.0.113.1:3478", "--timeout", "15000"};
     const auto r = call(*prosody_, "c1", stun, "c2", stun);
     ASSERT_EQ(r.caller_exit, 0) << r.log;
     EXPECT_EQ(r.caller.selected_remote_ip, kNat2Wan) << r.log;
@@ -295,8 +295,8 @@ TEST_F(Calls, ANattedClientCallsAPublicOne) {
 TEST_F(Calls, TrickleConnectsBeforeTheSlowerSideHasGathered) {
     // The answerer's STUN server is dead (nothing at that address): its libnice gathering takes
     // seconds, but its Server IP Check candidate is trickled at once and the call connects.
-    const std::vector<std::string> slow = {"--ipv4", "--sic", "auto", "--stun", "203.0.113.99:3478",
-                                           "--timeout", "15000"};
+    const std::vector<std::string> slow = {
+        "--ipv4", "--sic", "auto", "--stun", "203.0.113.99:3478", "--timeout", "15000"};
     const auto r = call(*prosody_, "c1", kSicOnly, "c2", slow);
     ASSERT_EQ(r.answerer_exit, 0) << r.log;
     ASSERT_GT(r.answerer.connect_ms, 0) << r.log;
@@ -306,9 +306,9 @@ TEST_F(Calls, TrickleConnectsBeforeTheSlowerSideHasGathered) {
 
 TEST_F(Calls, AConfiguredExternalAddressConnectsLikeServerIpCheck) {
     // --external-ip: the same derived srflx, told by configuration; --count: as many each way.
-    const auto r = call(*prosody_, "c1",
-                        {"--ipv4", "--sic", "off", "--external-ip", kNat1Wan, "--count", "20"},
-                        "c2", {"--ipv4", "--sic", "off", "--external-ip", kNat2Wan, "--count", "20"});
+    const auto r = call(
+        *prosody_, "c1", {"--ipv4", "--sic", "off", "--external-ip", kNat1Wan, "--count", "20"},
+        "c2", {"--ipv4", "--sic", "off", "--external-ip", kNat2Wan, "--count", "20"});
     ASSERT_EQ(r.caller_exit, 0) << r.log;
     EXPECT_EQ(r.caller.sent, 20U);
     EXPECT_EQ(r.answerer.sent, 20U);

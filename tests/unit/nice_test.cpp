@@ -329,6 +329,70 @@ TEST(NiceGathering, LibnicesOwnStunSrflxIsReportedWithItsServerAndNumbers) {
     nice_agent_attach_recv(agent.get(), stream, 1, t.context(), nullptr, nullptr);
 }
 
+// The README's promise (Gatherer): it may be destroyed from any callback — here from each
+// callback of the agent's candidates (host, libnice's own srflx) and of the libnice source's end.
+TEST(NiceGathering, TheGathererMayBeDestroyedFromEveryCallbackOfTheAgentsCandidates) {
+    test::FakeStunServer server("127.0.0.1", [](const test::FakeStunRequest& request) {
+        return std::vector<test::FakeStunSend>{
+            {test::StunWire(test::StunWire::kBindingSuccess, request.id)
+                 .classic(request.cookie)
+                 .mapped("203.0.113.7", 40000)
+                 .bytes(),
+             false}};
+    });
+    enum class Where { HostCandidate, SrflxCandidate, LibniceDone, Complete };
+    for (Where where :
+         {Where::HostCandidate, Where::SrflxCandidate, Where::LibniceDone, Where::Complete}) {
+        SCOPED_TRACE(static_cast<int>(where));
+        test::TestLoop t;
+        AgentPtr agent = new_agent(t.context());
+        const guint stream = nice_agent_add_stream(agent.get(), 1);
+        nice_agent_attach_recv(
+            agent.get(), stream, 1, t.context(),
+            [](NiceAgent*, guint, guint, guint, gchar*, gpointer) {}, nullptr);
+        auto g = std::make_unique<Gatherer>(t.loop(), loopback_options());
+        nice::AgentOptions options;
+        options.stun_server = TransportAddress{*IpAddress::parse("127.0.0.1"), server.port()};
+        ASSERT_TRUE(nice::attach(*g, agent.get(), stream, options));
+        bool destroyed = false;
+        g->on_candidate = [&](const Candidate& c) {
+            if ((where == Where::HostCandidate && c.ice()->type == IceType::Host) ||
+                (where == Where::SrflxCandidate && c.origin.source == "libnice")) {
+                g.reset();
+                destroyed = true;
+            }
+        };
+        g->on_source_done = [&](const SourceReport& r) {
+            if (where == Where::LibniceDone && r.name == "libnice") {
+                g.reset();
+                destroyed = true;
+            }
+        };
+        g->on_complete = [&](const GatherResult&) {
+            if (where == Where::Complete) {
+                g.reset();
+                destroyed = true;
+            }
+        };
+        ASSERT_TRUE(g->gather());
+        ASSERT_TRUE(t.run_until([&] { return destroyed; }, 5s));
+        // The agent outlives it and still works: a new gathering on a second stream.
+        const guint second = nice_agent_add_stream(agent.get(), 1);
+        nice_agent_attach_recv(
+            agent.get(), second, 1, t.context(),
+            [](NiceAgent*, guint, guint, guint, gchar*, gpointer) {}, nullptr);
+        Gatherer again(t.loop(), loopback_options());
+        ASSERT_TRUE(nice::attach(again, agent.get(), second));
+        ASSERT_TRUE(again.gather());
+        ASSERT_TRUE(t.run_until([&] { return again.complete(); }, 5s));
+        EXPECT_NE(find_type(again.result().ice, IceType::Srflx), nullptr);
+        t.drain();
+        for (guint s : {stream, second}) {
+            nice_agent_attach_recv(agent.get(), s, 1, t.context(), nullptr, nullptr);
+        }
+    }
+}
+
 TEST(NiceGathering, RefusesAStreamItCannotDrive) {
     test::TestLoop t;
     AgentPtr agent = new_agent(t.context());
