@@ -63,6 +63,26 @@ std::vector<nice::NiceCandidatePtr> local_candidates(NiceAgent* agent, guint str
     return out;
 }
 
+// A scripted STUN server's answer: every request mapped to 203.0.113.7:40000 (a real server on
+// loopback would answer with the base itself, which libnice drops as redundant). libnice's
+// discovery asks in RFC 3489 form (a 16-byte transaction id, no cookie): so is the answer.
+std::vector<test::FakeStunSend> maps_to_203_0_113_7(const test::FakeStunRequest& request) {
+    return {{test::StunWire(test::StunWire::kBindingSuccess, request.id)
+                 .classic(request.cookie)
+                 .mapped("203.0.113.7", 40000)
+                 .bytes(),
+             false}};
+}
+
+// A receive callback that drops the media: until one is attached, libnice reads the
+// component's sockets on a private context that nobody iterates (component.c), so its STUN
+// answers would be lost.
+void attach_ignoring_receiver(NiceAgent* agent, guint stream, GMainContext* context) {
+    nice_agent_attach_recv(
+        agent, stream, 1, context, [](NiceAgent*, guint, guint, guint, gchar*, gpointer) {},
+        nullptr);
+}
+
 const Candidate* find_type(const std::vector<Candidate>& list, IceType type) {
     const auto it = std::find_if(list.begin(), list.end(),
                                  [&](const Candidate& c) { return c.ice()->type == type; });
@@ -279,25 +299,11 @@ TEST(NiceGathering, AnExternalAddressDerivesASrflxRankedBelowTheAgentsOwn) {
 }
 
 TEST(NiceGathering, LibnicesOwnStunSrflxIsReportedWithItsServerAndNumbers) {
-    // A scripted STUN server on loopback maps every request to 203.0.113.7 (a real server on
-    // loopback would answer with the base itself, which libnice drops as redundant). libnice's
-    // discovery asks in RFC 3489 form (a 16-byte transaction id, no cookie): so is the answer.
-    test::FakeStunServer server("127.0.0.1", [](const test::FakeStunRequest& request) {
-        return std::vector<test::FakeStunSend>{
-            {test::StunWire(test::StunWire::kBindingSuccess, request.id)
-                 .classic(request.cookie)
-                 .mapped("203.0.113.7", 40000)
-                 .bytes(),
-             false}};
-    });
+    test::FakeStunServer server("127.0.0.1", maps_to_203_0_113_7);
     test::TestLoop t;
     AgentPtr agent = new_agent(t.context());
     const guint stream = nice_agent_add_stream(agent.get(), 1);
-    // Until the application attaches its receive callback, libnice reads its sockets on a
-    // private context that nobody iterates (component.c): the STUN answer would be lost.
-    nice_agent_attach_recv(
-        agent.get(), stream, 1, t.context(),
-        [](NiceAgent*, guint, guint, guint, gchar*, gpointer) {}, nullptr);
+    attach_ignoring_receiver(agent.get(), stream, t.context());
     Gatherer g(t.loop(), loopback_options());
     nice::AgentOptions options;
     options.stun_server = TransportAddress{*IpAddress::parse("127.0.0.1"), server.port()};
@@ -332,14 +338,7 @@ TEST(NiceGathering, LibnicesOwnStunSrflxIsReportedWithItsServerAndNumbers) {
 // The README's promise (Gatherer): it may be destroyed from any callback — here from each
 // callback of the agent's candidates (host, libnice's own srflx) and of the libnice source's end.
 TEST(NiceGathering, TheGathererMayBeDestroyedFromEveryCallbackOfTheAgentsCandidates) {
-    test::FakeStunServer server("127.0.0.1", [](const test::FakeStunRequest& request) {
-        return std::vector<test::FakeStunSend>{
-            {test::StunWire(test::StunWire::kBindingSuccess, request.id)
-                 .classic(request.cookie)
-                 .mapped("203.0.113.7", 40000)
-                 .bytes(),
-             false}};
-    });
+    test::FakeStunServer server("127.0.0.1", maps_to_203_0_113_7);
     enum class Where { HostCandidate, SrflxCandidate, LibniceDone, Complete };
     for (Where where :
          {Where::HostCandidate, Where::SrflxCandidate, Where::LibniceDone, Where::Complete}) {
@@ -347,9 +346,7 @@ TEST(NiceGathering, TheGathererMayBeDestroyedFromEveryCallbackOfTheAgentsCandida
         test::TestLoop t;
         AgentPtr agent = new_agent(t.context());
         const guint stream = nice_agent_add_stream(agent.get(), 1);
-        nice_agent_attach_recv(
-            agent.get(), stream, 1, t.context(),
-            [](NiceAgent*, guint, guint, guint, gchar*, gpointer) {}, nullptr);
+        attach_ignoring_receiver(agent.get(), stream, t.context());
         auto g = std::make_unique<Gatherer>(t.loop(), loopback_options());
         nice::AgentOptions options;
         options.stun_server = TransportAddress{*IpAddress::parse("127.0.0.1"), server.port()};
@@ -378,9 +375,7 @@ TEST(NiceGathering, TheGathererMayBeDestroyedFromEveryCallbackOfTheAgentsCandida
         ASSERT_TRUE(t.run_until([&] { return destroyed; }, 5s));
         // The agent outlives it and still works: a new gathering on a second stream.
         const guint second = nice_agent_add_stream(agent.get(), 1);
-        nice_agent_attach_recv(
-            agent.get(), second, 1, t.context(),
-            [](NiceAgent*, guint, guint, guint, gchar*, gpointer) {}, nullptr);
+        attach_ignoring_receiver(agent.get(), second, t.context());
         Gatherer again(t.loop(), loopback_options());
         ASSERT_TRUE(nice::attach(again, agent.get(), second));
         ASSERT_TRUE(again.gather());
