@@ -60,6 +60,11 @@ struct GatherOptions {
      * when s5b is on. */
     std::string jid;
     std::chrono::milliseconds deadline = kDefaultDeadline; ///< Overall deadline.
+    /** ICE privacy mode: only relay candidates are advertised (host and srflx are dropped with
+     * the reason, and so are guesses from external addresses, which are still learned for the
+     * verdict). The NiceAgent adapter also sets libnice's `force-relay`, so the agent checks
+     * from its relays only. SOCKS5 candidates are not affected. */
+    bool relay_only = false;
 };
 
 /** @brief How one source ended. */
@@ -68,6 +73,7 @@ struct SourceReport {
     SourceState state = SourceState::Ok;  ///< How it ended.
     std::string error;                    ///< Why, when not ok.
     std::chrono::microseconds elapsed{0}; ///< From the start of the gathering to its end.
+    std::string detail; ///< SourceStatus::detail: what the source did, if it said.
 };
 
 /** @brief What the findings say about the network between this host and the Internet. */
@@ -84,6 +90,13 @@ struct NetworkVerdict {
     /** From STUN mappings only: every mapping kept its base's port (true), one did not
      * (false), or no mapping through a NAT was seen (unset). */
     std::optional<bool> port_preserved;
+    /** From STUN mappings only: two servers saw one base at different external ports or IPs
+     * (true: RFC 4787 §4.1 endpoint-dependent mapping, a "symmetric" NAT, where srflx
+     * candidates do not connect), every base looked the same to every server (false), or no
+     * base was mapped by two servers (unset). */
+    std::optional<bool> mapping_per_destination;
+    /** Relay candidates were gathered (a TURN allocation succeeded). */
+    bool relay = false;
     /** Observations for a person: disagreements within a family (VPN egress, a server on the
      * LAN), a family NATed and the other not, carrier-grade NAT (RFC 6598 100.64.0.0/10),
      * private external addresses. */

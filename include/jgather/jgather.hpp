@@ -11,6 +11,7 @@
 #include <jgather/candidate.hpp>
 #include <jgather/export.hpp>
 #include <jgather/gatherer.hpp>
+#include <jgather/ice_servers.hpp>
 #include <jgather/loop.hpp>
 #include <jgather/result.hpp>
 #include <jgather/source.hpp>

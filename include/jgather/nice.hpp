@@ -35,6 +35,7 @@
 #include <jgather/candidate.hpp>
 #include <jgather/export.hpp>
 #include <jgather/gatherer.hpp>
+#include <jgather/ice_servers.hpp>
 #include <jgather/result.hpp>
 #include <jgather/xep0176.hpp>
 
@@ -61,13 +62,31 @@ struct AgentOptions {
     /** The agent's STUN server (`stun-server`, `stun-server-port`): libnice takes one per agent
      * and asks it from every host base. Unset: whatever the agent has. */
     std::optional<TransportAddress> stun_server;
+    /** TURN servers over UDP or TCP, configured by hand: nice_agent_set_relay_info for every
+     * component, before those the directory announces. libnice takes 8 per component. */
+    std::vector<TurnServer> relays;
+    /**
+     * STUN and TURN servers announced by the XMPP server (ExtdiscoService), if set; it must
+     * outlive the gatherer. An answer the directory has cached when gather() runs is used in
+     * full: the first usable STUN server of a family the agent has an address of becomes
+     * libnice's `stun-server` (unless #stun_server is set; libnice takes one, the choice and
+     * why are in the libnice source's report detail), every usable TURN server a relay.
+     * Otherwise the agent starts gathering at once and the answer is awaited by the libnice
+     * source: its TURN servers are added to the running gathering (libnice allows that), its
+     * STUN servers cannot be (libnice reads `stun-server` once per gathering), which the detail
+     * says. Ask the directory before gathering (IceServerDirectory::request) to have both.
+     */
+    IceServerDirectory* services = nullptr;
 };
 
 /**
  * Makes @p gatherer gather through stream @p stream_id of @p agent: installs a base provider
  * (Gatherer::set_base_provider) and a source named "libnice" that reports the agent's own
- * srflx and relay candidates and ends with the agent's candidate-gathering-done. Call before
- * Gatherer::gather(), which then applies the options and starts the agent's gathering.
+ * srflx and relay candidates (a relay's related address is the mapping its allocation
+ * reported, the TURN server its origin) and ends with the agent's candidate-gathering-done.
+ * Call before Gatherer::gather(), which then applies the options and starts the agent's
+ * gathering. With GatherOptions::relay_only the agent gets no STUN server and, once its host
+ * candidates are read, `force-relay`: it checks from its relays only.
  *
  * The stream must have GatherOptions::components components and must not have gathered yet.
  * Attach its receive callbacks first (nice_agent_attach_recv on the gatherer's context): until

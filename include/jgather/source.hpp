@@ -145,13 +145,24 @@ JGATHER_EXPORT std::string_view to_string(SourceState state) noexcept;
 
 /** @brief A source's final status. */
 struct SourceStatus {
+    /** Ok, with nothing to say. */
+    SourceStatus() = default;
+    /** @p state with @p error (why, when not ok) and @p detail. */
+    SourceStatus(SourceState state, std::string error = {}, std::string detail = {})
+        : state(state), error(std::move(error)), detail(std::move(detail)) {}
+
     SourceState state = SourceState::Ok; ///< How it ended.
     std::string error;                   ///< Why, when not Ok.
+    /** What the source did, for a person, when it has something to say beyond its findings
+     * (which server it chose and why, what it could not use). */
+    std::string detail;
 
     /** Success. */
-    static SourceStatus ok() { return {}; }
+    static SourceStatus ok(std::string detail = {}) {
+        return {SourceState::Ok, {}, std::move(detail)};
+    }
     /** Failure with a message. */
-    static SourceStatus failed(std::string why) { return {SourceState::Failed, std::move(why)}; }
+    static SourceStatus failed(std::string why) { return {SourceState::Failed, std::move(why), {}}; }
 };
 
 /**
@@ -160,12 +171,25 @@ struct SourceStatus {
  * The gatherer assigns priority, foundation, id and network, and applies redundancy rules.
  */
 struct SourceCandidate {
+    /** A srflx for base 0 at no address (members filled in afterwards). */
+    SourceCandidate() = default;
+    /** Every member in order; the agent's numbers and the related address are optional. */
+    SourceCandidate(IceType type, TransportAddress address, std::size_t base_index,
+                    std::string server, std::optional<AgentNumbers> agent = std::nullopt,
+                    std::optional<TransportAddress> related = std::nullopt)
+        : type(type), address(std::move(address)), base_index(base_index),
+          server(std::move(server)), agent(std::move(agent)), related(std::move(related)) {}
+
     IceType type = IceType::Srflx; ///< Srflx or Relay.
     TransportAddress address;      ///< The candidate's transport address.
     std::size_t base_index = 0;    ///< Index into SourceSink::bases() of the base it belongs to.
     std::string server; ///< The server that taught it (foundation input, RFC 8445 §5.1.1.3).
     /** Set when an ICE agent made the candidate: its priority and foundation are kept. */
     std::optional<AgentNumbers> agent;
+    /** The related address (XEP-0176 rel-addr) when it is not the base: for a relay, the
+     * mapped address its allocation reported (RFC 8445 §5.1.1.2, RFC 8656 §7.3
+     * XOR-MAPPED-ADDRESS). Unset: the base. */
+    std::optional<TransportAddress> related;
 };
 
 /**

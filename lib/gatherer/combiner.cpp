@@ -18,7 +18,8 @@ bool by_priority(const Candidate& a, const Candidate& b) {
 // own numbers (libnice's), where it made the candidate, replace ours.
 Candidate ice_candidate(IceType type, const Base& base, const TransportAddress& address,
                         std::uint16_t local_preference, std::string foundation, Origin origin,
-                        const std::optional<AgentNumbers>& agent = std::nullopt) {
+                        const std::optional<AgentNumbers>& agent = std::nullopt,
+                        const std::optional<TransportAddress>& related = std::nullopt) {
     Candidate c;
     c.fields = IceFields{};
     c.host = address.ip.to_string();
@@ -29,7 +30,8 @@ Candidate ice_candidate(IceType type, const Base& base, const TransportAddress& 
     c.ice()->network = base.local.interface_index;
     c.ice()->type = type;
     if (type != IceType::Host) {
-        c.ice()->related = base.address(); // XEP-0176 rel-addr/rel-port: the base
+        // XEP-0176 rel-addr/rel-port: the base, or a relay's mapped address (§5.1.1.2).
+        c.ice()->related = related.value_or(base.address());
     }
     c.origin = std::move(origin);
     c.interface = base.local.interface;
@@ -71,12 +73,22 @@ std::string Combiner::new_id() {
     }
 }
 
-void Combiner::keep(Candidate candidate, Changes& changes) {
+bool Combiner::keep(Candidate candidate, Changes& changes) {
+    if (setup_.relay_only && candidate.transport() == TransportKind::IceUdp &&
+        candidate.ice()->type != IceType::Relay) {
+        changes.dropped.push_back(
+            {TransportAddress{*candidate.ip(), candidate.port}.to_string(), candidate.interface,
+             std::string(to_string(candidate.ice()->type)) + " from " +
+                 candidate.origin.to_string() +
+                 " not advertised: relay-only (GatherOptions::relay_only)"});
+        return false;
+    }
     auto& list = candidate.transport() == TransportKind::IceUdp ? ice_ : s5b_;
     (candidate.transport() == TransportKind::IceUdp ? candidate.ice()->id : candidate.s5b()->cid) =
         new_id();
     list.insert(std::upper_bound(list.begin(), list.end(), candidate, by_priority), candidate);
     changes.added.push_back(std::move(candidate));
+    return true;
 }
 
 Changes Combiner::add_hosts() {
@@ -243,7 +255,7 @@ Result<Changes> Combiner::add_source_candidate(const std::string& source, Source
     Candidate c = ice_candidate(
         found.type, base, found.address, base.local_preference,
         found.agent ? std::string() : foundations_.get(found.type, base.local.ip, found.server),
-        {source, found.server}, found.agent);
+        {source, found.server}, found.agent, found.related);
     if (const Candidate* same = find_redundant(ice_, c); same && same->priority >= c.priority) {
         changes.dropped.push_back(
             {found.address.to_string(), base.local.interface,
@@ -252,7 +264,9 @@ Result<Changes> Combiner::add_source_candidate(const std::string& source, Source
                  same->origin.to_string() + " (RFC 8445 §5.1.3)"});
         return changes;
     }
-    keep(std::move(c), changes);
+    if (!keep(std::move(c), changes)) {
+        return changes;
+    }
     const Candidate& kept = changes.added.back();
     // A verified srflx supersedes a guess (SIC, configuration) for the same base and IP.
     for (auto it = ice_.begin(); it != ice_.end();) {
@@ -278,6 +292,8 @@ NetworkVerdict Combiner::verdict() const {
     for (const Candidate& c : ice_) {
         if (c.ice()->type == IceType::Srflx && !guessed_ids_.contains(c.ice()->id)) {
             input.verified_srflx.push_back(&c);
+        } else if (c.ice()->type == IceType::Relay) {
+            input.relays.push_back(&c);
         }
     }
     return judge_network(input);

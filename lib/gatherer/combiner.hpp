@@ -36,6 +36,8 @@ struct CombinerSetup {
     std::uint16_t s5b_port = 0; ///< 0 = no SOCKS5 candidates.
     std::vector<Base> bases;
     std::vector<LocalAddress> local_addresses;
+    /** GatherOptions::relay_only: ICE candidates other than relays are dropped, not kept. */
+    bool relay_only = false;
 };
 
 /**
@@ -68,7 +70,8 @@ public:
 
 private:
     std::string new_id();
-    void keep(Candidate candidate, Changes& changes);
+    /** Adds @p candidate to its list; false (and a drop) when relay-only refuses it. */
+    bool keep(Candidate candidate, Changes& changes);
     const Candidate* find_redundant(const std::vector<Candidate>& list, const Candidate& c) const;
 
     CombinerSetup setup_;

@@ -73,7 +73,8 @@ public:
         }
         void finish(SourceStatus status) override {
             if (reporting()) {
-                d_.end_source(*this, status.state, std::move(status.error));
+                d_.end_source(*this, status.state, std::move(status.error), false,
+                             std::move(status.detail));
             }
         }
         Result<void> send_datagram(std::size_t base_index, std::span<const std::uint8_t> data,
@@ -161,7 +162,8 @@ private:
     void on_source_candidate(Slot& slot, SourceCandidate found);
     // Ends a source and queues its report. With @p stop (the gatherer ends it, from inside one
     // of the source's own calls), its stop() is deferred to the loop: never on its own stack.
-    void end_source(Slot& slot, SourceState state, std::string why, bool stop = false);
+    void end_source(Slot& slot, SourceState state, std::string why, bool stop = false,
+                    std::string detail = {});
     void reject(Slot& slot, const std::string& why);
     void stop_source(Slot& slot);
     void reap();
@@ -234,12 +236,13 @@ Result<void> Gatherer::Private::gather() {
         }
     }
     combiner_.emplace(detail::CombinerSetup{options_.ice, options_.s5b, options_.jid,
-                                            result_.s5b_port, bases_, result_.local_addresses});
+                                            result_.s5b_port, bases_, result_.local_addresses,
+                                            options_.relay_only});
     phase_ = GatherPhase::Running;
     // Host candidates are known now; like every event they are delivered from the loop.
     apply(combiner_->add_hosts());
     post(
-        {Event::Kind::SourceDone, {}, {}, {provider_->name(), SourceState::Ok, {}, since_start()}});
+        {Event::Kind::SourceDone, {}, {}, {provider_->name(), SourceState::Ok, {}, since_start(), {}}});
     sources_pending_ = true; // started by deliver(), which post() scheduled
     deadline_ = loop_.call_after(options_.deadline, [this] {
         deadline_.reset();
@@ -387,7 +390,8 @@ void Gatherer::Private::reject(Slot& slot, const std::string& why) {
     end_source(slot, SourceState::Failed, why, true);
 }
 
-void Gatherer::Private::end_source(Slot& slot, SourceState state, std::string why, bool stop) {
+void Gatherer::Private::end_source(Slot& slot, SourceState state, std::string why, bool stop,
+                                   std::string detail) {
     slot.state = Slot::State::Ended;
     slot.handler = nullptr;
     if (stop) {
@@ -399,7 +403,7 @@ void Gatherer::Private::end_source(Slot& slot, SourceState state, std::string wh
     post({Event::Kind::SourceDone,
           {},
           {},
-          {slot.source->name(), state, std::move(why), since_start()}});
+          {slot.source->name(), state, std::move(why), since_start(), std::move(detail)}});
     update_receiving();
     maybe_complete();
 }
@@ -431,7 +435,7 @@ void Gatherer::Private::end_all(SourceState state, const std::string& why) {
         if (was_running) {
             stop_source(*slot);
         }
-        post({Event::Kind::SourceDone, {}, {}, {slot->source->name(), state, why, since_start()}});
+        post({Event::Kind::SourceDone, {}, {}, {slot->source->name(), state, why, since_start(), {}}});
     }
     update_receiving();
     complete();

@@ -31,6 +31,41 @@ NetworkVerdict judge_network(const VerdictInput& input) {
         const bool kept = c.port == c.ice()->related->port;
         verdict.port_preserved = verdict.port_preserved.value_or(true) && kept;
     }
+    // RFC 4787 §4.1: one base, two servers, two mappings = the mapping depends on the destination.
+    for (std::size_t i = 0; i < input.verified_srflx.size(); ++i) {
+        for (std::size_t j = i + 1; j < input.verified_srflx.size(); ++j) {
+            const Candidate& a = *input.verified_srflx[i];
+            const Candidate& b = *input.verified_srflx[j];
+            if (a.ice()->related != b.ice()->related || a.origin.detail == b.origin.detail) {
+                continue;
+            }
+            const bool differ = a.host != b.host || a.port != b.port;
+            verdict.mapping_per_destination = verdict.mapping_per_destination.value_or(false) ||
+                                              differ;
+        }
+    }
+    verdict.relay = !input.relays.empty();
+    if (verdict.mapping_per_destination == true) {
+        verdict.notes.push_back(
+            std::string("the NAT maps each destination to its own port (RFC 4787 §4.1 "
+                        "endpoint-dependent mapping): srflx candidates will not connect; ") +
+            (verdict.relay ? "only a relay reaches the outside"
+                           : "only a TURN relay would reach the outside, and none was gathered"));
+    }
+    if (verdict.relay) {
+        std::vector<std::string> servers;
+        for (const Candidate* relay : input.relays) {
+            if (std::find(servers.begin(), servers.end(), relay->origin.detail) == servers.end()) {
+                servers.push_back(relay->origin.detail);
+            }
+        }
+        std::string text = "relay candidates from";
+        for (std::size_t i = 0; i < servers.size(); ++i) {
+            text += (i ? ", " : " ") + servers[i];
+        }
+        verdict.notes.push_back(text + ": the path of last resort, for NATs that map per "
+                                       "destination and networks that block direct UDP");
+    }
     for (const Family family : input.no_nat_families) {
         view(family).saw_none = true;
     }

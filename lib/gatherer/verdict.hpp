@@ -16,6 +16,8 @@ struct VerdictInput {
     const std::set<Family>& no_nat_families; ///< Families with a STUN mapping equal to its base.
     const std::vector<ExternalAddress>& external_addresses;
     const std::vector<LocalAddress>& local_addresses;
+    /** Relay candidates (TURN allocations). */
+    std::vector<const Candidate*> relays = {};
 };
 
 /** Judges each family on its own (an IPv4 and an IPv6 external address always differ, and IPv4

@@ -1,6 +1,7 @@
 // The NiceAgent mode: a BaseProvider that drives one stream of the application's agent, and the
 // "libnice" source that reports the agent's own srflx and relay candidates.
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <set>
 #include <utility>
@@ -16,6 +17,8 @@ namespace {
 
 // libnice 0.1.21 takes at most this many local addresses (NICE_CANDIDATE_MAX_LOCAL_ADDRESSES).
 constexpr std::size_t kMaxAgentAddresses = NICE_CANDIDATE_MAX_LOCAL_ADDRESSES;
+// ... and this many TURN servers per component (NICE_CANDIDATE_MAX_TURN_SERVERS).
+constexpr std::size_t kMaxAgentRelays = NICE_CANDIDATE_MAX_TURN_SERVERS;
 
 // libnice's local preference of a UDP candidate (candidate.c, ice_local_preference_full):
 // direction preference 1 in bits 13-15, the TURN server's rank in bits 6-8 and the address's
@@ -75,10 +78,93 @@ std::string server_of(const NiceCandidate& candidate) {
 struct AgentLink {
     NiceAgent* agent = nullptr; // referenced by the provider
     guint stream_id = 0;
+    unsigned components = 1;
     std::vector<Base> bases;
     std::vector<NiceCandidatePtr> early; // srflx/relay before the source started
     bool gathering_done = false;
     SourceSink* sink = nullptr; // while the source runs
+    // The servers: what was chosen and why (the source's report detail).
+    std::vector<std::string> notes;
+    std::vector<TurnServer> relays; // given to the agent
+    bool stun_chosen = false;       // stun-server set (by hand or from the directory)
+    IceServerDirectory* services = nullptr;
+    bool awaiting_services = false; // the directory had no answer when gathering started
+    std::uint64_t services_request = 0;
+    // Each base's mapping per server (srflx), for the related address of its relays.
+    std::map<std::pair<std::size_t, std::string>, TransportAddress> mapped;
+
+    bool has_base_of(Family family) const {
+        return std::any_of(bases.begin(), bases.end(),
+                           [family](const Base& b) { return b.local.ip.family() == family; });
+    }
+
+    // nice_agent_set_relay_info for every component; before or during the gathering.
+    std::size_t add_relays(const std::vector<TurnServer>& servers) {
+        std::size_t added = 0;
+        for (const TurnServer& turn : servers) {
+            const std::string what = "TURN " + std::string(to_string(turn.transport)) + " " +
+                                     turn.address.to_string() + " (" + turn.origin + ")";
+            if (std::find(relays.begin(), relays.end(), turn) != relays.end()) {
+                continue;
+            }
+            if (!bases.empty() && !has_base_of(turn.address.ip.family())) {
+                notes.push_back(what + " not used: no local address of its family");
+                continue;
+            }
+            if (relays.size() == kMaxAgentRelays) {
+                notes.push_back(what + " not used: libnice takes " +
+                                std::to_string(kMaxAgentRelays) + " TURN servers per component");
+                continue;
+            }
+            const std::string ip = turn.address.ip.to_string();
+            bool given = true;
+            for (unsigned c = 1; c <= components; ++c) {
+                given = nice_agent_set_relay_info(
+                            agent, stream_id, c, ip.c_str(), turn.address.port,
+                            turn.username.c_str(), turn.password.c_str(),
+                            turn.transport == RelayTransport::Tcp ? NICE_RELAY_TYPE_TURN_TCP
+                                                                  : NICE_RELAY_TYPE_TURN_UDP) &&
+                        given;
+            }
+            if (!given) {
+                notes.push_back(what + " refused by libnice");
+                continue;
+            }
+            relays.push_back(turn);
+            notes.push_back(what + " given to libnice");
+            ++added;
+        }
+        return added;
+    }
+
+    // What became of the directory's answer that came after the agent started gathering.
+    void late_services(const ExternalServices& found) {
+        awaiting_services = false;
+        services_request = 0;
+        if (!found.error.empty()) {
+            notes.push_back("external service discovery failed: " + found.error);
+        } else if (!stun_chosen && !found.stun_servers().empty()) {
+            notes.push_back("the STUN servers from " + found.server +
+                            " came after libnice had started gathering and were not used "
+                            "(libnice reads stun-server once; ask the directory before gather())");
+        }
+        const bool was_done = gathering_done;
+        if (add_relays(found.turn_servers()) > 0 && was_done) {
+            gathering_done = false; // libnice gathers again for them and says when it is done
+        }
+        if (gathering_done && sink != nullptr) {
+            SourceSink* s = std::exchange(sink, nullptr);
+            s->finish(SourceStatus::ok(detail()));
+        }
+    }
+
+    std::string detail() const {
+        std::string text;
+        for (const std::string& note : notes) {
+            text += (text.empty() ? "" : "; ") + note;
+        }
+        return text;
+    }
 
     void report(const NiceCandidate& candidate) {
         const auto type = detail::from_nice_type(candidate.type);
@@ -96,8 +182,23 @@ struct AgentLink {
         }
         const std::string server = server_of(candidate);
         const std::size_t index = static_cast<std::size_t>(base - bases.begin());
+        std::optional<TransportAddress> related;
+        if (*type == IceType::Srflx) {
+            mapped[{index, server}] = *address;
+        } else if (*type == IceType::Relay) {
+            // RFC 8445 §5.1.1.2: a relay's related address is the mapping its allocation saw
+            // (libnice reports that srflx first, and gives the relay the host as its base).
+            auto same = mapped.find({index, server});
+            if (same == mapped.end()) {
+                same = std::find_if(mapped.begin(), mapped.end(),
+                                    [index](const auto& m) { return m.first.first == index; });
+            }
+            if (same != mapped.end()) {
+                related = same->second;
+            }
+        }
         sink->add_candidate({*type, *address, index, server,
-                             AgentNumbers{candidate.priority, candidate.foundation}});
+                             AgentNumbers{candidate.priority, candidate.foundation}, related});
         if (*type == IceType::Srflx && sink != nullptr) {
             // The mapping tells the external address too (the verdict, SOCKS5's assisted).
             ExternalAddress external{address->ip, address->port, std::nullopt, {"libnice", server}};
@@ -123,9 +224,9 @@ struct AgentLink {
             return;
         }
         gathering_done = true;
-        if (sink != nullptr) {
+        if (sink != nullptr && !awaiting_services) {
             SourceSink* s = std::exchange(sink, nullptr);
-            s->finish(SourceStatus::ok());
+            s->finish(SourceStatus::ok(detail()));
         }
     }
 };
@@ -193,6 +294,14 @@ public:
             usable.resize(kMaxAgentAddresses);
         }
         add_local_addresses(usable);
+        link_->components = options.components;
+        for (const auto& address : usable) { // the families, for choosing servers
+            Base b;
+            b.local = address.local;
+            link_->bases.push_back(b);
+        }
+        plan_servers(options.relay_only);
+        link_->bases.clear();
         for (unsigned component = 1; component <= options.components; ++component) {
             if (options.host.port_min != 0) {
                 nice_agent_set_port_range(agent, stream, component, options.host.port_min,
@@ -213,6 +322,12 @@ public:
             return Error{"the NiceAgent made no UDP host candidate on the chosen addresses"};
         }
         link_->bases = provided.bases;
+        if (options.relay_only) {
+            // After the host candidates are read: with force-relay set, libnice lists relays
+            // only. From now on it pairs and checks from its relays alone.
+            g_object_set(G_OBJECT(agent), "force-relay", TRUE, nullptr);
+            link_->notes.push_back("relay-only: libnice's force-relay is on");
+        }
         gchar* ufrag = nullptr;
         gchar* pwd = nullptr;
         if (nice_agent_get_local_credentials(agent, stream, &ufrag, &pwd)) {
@@ -291,9 +406,47 @@ private:
         if (s.ice_trickle) {
             g_object_set(agent, "ice-trickle", gboolean(*s.ice_trickle), nullptr);
         }
-        if (options_.stun_server) {
-            g_object_set(agent, "stun-server", options_.stun_server->ip.to_string().c_str(),
-                         "stun-server-port", guint(options_.stun_server->port), nullptr);
+    }
+
+    // libnice's one STUN server and its TURN servers, before the agent gathers.
+    void plan_servers(bool relay_only) {
+        AgentLink& link = *link_;
+        link.services = options_.services;
+        const std::optional<ExternalServices> known =
+            options_.services ? options_.services->cached() : std::nullopt;
+        std::optional<TransportAddress> stun;
+        std::string why;
+        if (relay_only) {
+            link.notes.push_back("relay-only: no STUN server (a srflx would not be advertised)");
+        } else if (options_.stun_server) {
+            stun = options_.stun_server;
+            why = "configured";
+        } else if (known) {
+            const auto servers = known->stun_servers();
+            const auto first = std::find_if(servers.begin(), servers.end(), [&](const auto& s) {
+                return link.has_base_of(s.ip.family());
+            });
+            if (first != servers.end()) {
+                stun = *first;
+                why = "the first usable of " + std::to_string(servers.size()) +
+                      " STUN server(s) from " + known->server +
+                      " of a family with a local address; libnice takes one per agent";
+            }
+        }
+        if (stun) {
+            g_object_set(G_OBJECT(agent_.get()), "stun-server", stun->ip.to_string().c_str(),
+                         "stun-server-port", guint(stun->port), nullptr);
+            link.stun_chosen = true;
+            link.notes.push_back("libnice's STUN server: " + stun->to_string() + " (" + why + ")");
+        }
+        link.add_relays(options_.relays);
+        if (known) {
+            if (!known->error.empty()) {
+                link.notes.push_back("external service discovery failed: " + known->error);
+            }
+            link.add_relays(known->turn_servers());
+        } else if (options_.services) {
+            link.awaiting_services = true; // the libnice source asks and waits
         }
     }
 
@@ -351,7 +504,7 @@ private:
 class AgentSource final : public Source {
 public:
     explicit AgentSource(std::shared_ptr<AgentLink> link) : link_(std::move(link)) {}
-    ~AgentSource() override { link_->sink = nullptr; }
+    ~AgentSource() override { stop(); }
 
     std::string name() const override { return "libnice"; }
 
@@ -360,12 +513,26 @@ public:
         for (const NiceCandidatePtr& candidate : std::exchange(link_->early, {})) {
             link_->report(*candidate);
         }
+        if (link_->awaiting_services && link_->services != nullptr) {
+            std::weak_ptr<AgentLink> weak = link_;
+            link_->services_request = link_->services->request([weak](const ExternalServices& s) {
+                if (auto link = weak.lock()) {
+                    link->late_services(s);
+                }
+            });
+            return;
+        }
         if (link_->gathering_done) {
             link_->sink = nullptr;
-            sink.finish(SourceStatus::ok());
+            sink.finish(SourceStatus::ok(link_->detail()));
         }
     }
-    void stop() override { link_->sink = nullptr; }
+    void stop() override {
+        link_->sink = nullptr;
+        if (link_->services_request != 0 && link_->services != nullptr) {
+            link_->services->cancel(std::exchange(link_->services_request, 0));
+        }
+    }
 
 private:
     std::shared_ptr<AgentLink> link_;
@@ -385,6 +552,12 @@ Result<void> attach(Gatherer& gatherer, NiceAgent* agent, guint stream_id, Agent
     }
     if (options.stun_server && options.stun_server->port == 0) {
         return Error{"the STUN server's port must be 1-65535"};
+    }
+    for (const TurnServer& turn : options.relays) {
+        if (turn.address.port == 0 || turn.username.empty() || turn.password.empty()) {
+            return Error{"TURN server " + turn.address.to_string() +
+                         ": a port, a username and a password are needed (make_turn_server())"};
+        }
     }
     auto link = std::make_shared<AgentLink>();
     gatherer.set_base_provider(

@@ -16,6 +16,7 @@
 #include <jgather/sources/sic.hpp>
 
 #include "../util/guard.hpp"
+#include "../xmpp/stanza_error.hpp"
 
 namespace jgather {
 namespace {
@@ -93,65 +94,6 @@ public:
     std::string problem_;
 };
 
-// RFC 6120 §8.3.3 condition names.
-std::string condition_name(::gloox::StanzaError error) {
-    switch (error) {
-    case ::gloox::StanzaErrorBadRequest:
-        return "bad-request";
-    case ::gloox::StanzaErrorConflict:
-        return "conflict";
-    case ::gloox::StanzaErrorFeatureNotImplemented:
-        return "feature-not-implemented";
-    case ::gloox::StanzaErrorForbidden:
-        return "forbidden";
-    case ::gloox::StanzaErrorGone:
-        return "gone";
-    case ::gloox::StanzaErrorInternalServerError:
-        return "internal-server-error";
-    case ::gloox::StanzaErrorItemNotFound:
-        return "item-not-found";
-    case ::gloox::StanzaErrorJidMalformed:
-        return "jid-malformed";
-    case ::gloox::StanzaErrorNotAcceptable:
-        return "not-acceptable";
-    case ::gloox::StanzaErrorNotAllowed:
-        return "not-allowed";
-    case ::gloox::StanzaErrorNotAuthorized:
-        return "not-authorized";
-    case ::gloox::StanzaErrorRecipientUnavailable:
-        return "recipient-unavailable";
-    case ::gloox::StanzaErrorRedirect:
-        return "redirect";
-    case ::gloox::StanzaErrorRegistrationRequired:
-        return "registration-required";
-    case ::gloox::StanzaErrorRemoteServerNotFound:
-        return "remote-server-not-found";
-    case ::gloox::StanzaErrorRemoteServerTimeout:
-        return "remote-server-timeout";
-    case ::gloox::StanzaErrorResourceConstraint:
-        return "resource-constraint";
-    case ::gloox::StanzaErrorServiceUnavailable:
-        return "service-unavailable";
-    case ::gloox::StanzaErrorUndefinedCondition:
-        return "undefined-condition";
-    case ::gloox::StanzaErrorUnexpectedRequest:
-        return "unexpected-request";
-    default:
-        return "error";
-    }
-}
-
-std::string describe_error(const ::gloox::Error* error) {
-    if (!error) {
-        return "an error without a condition";
-    }
-    std::string text = condition_name(error->error());
-    if (!error->text().empty()) {
-        text += " (\"" + error->text() + "\")";
-    }
-    return text;
-}
-
 } // namespace
 
 using Outcome = std::function<void(const SicAnswer*, const std::string& error)>;
@@ -225,7 +167,7 @@ public:
     void handleDiscoError(const ::gloox::JID&, const ::gloox::Error* error, int context) override {
         guarded([&] {
             if (context == context_ && state_ == State::Discovering) {
-                finish(nullptr, "disco#info on " + domain() + " failed: " + describe_error(error));
+                finish(nullptr, "disco#info on " + domain() + " failed: " + detail::describe_error(error));
             }
         });
     }
@@ -301,7 +243,7 @@ private:
                 send_query(kSic0, "address"); // ejabberd wants <address/> for sic:0 (interop.md)
                 return;
             }
-            finish(nullptr, "server answered " + asked + " with " + describe_error(error));
+            finish(nullptr, "server answered " + asked + " with " + detail::describe_error(error));
             return;
         }
         const auto* payload = iq.findExtension<SicPayload>(kExtSic);

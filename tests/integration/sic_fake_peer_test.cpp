@@ -75,7 +75,7 @@ std::vector<PeerRun> run_against(std::function<std::vector<FakeReply>(const std:
 }
 
 const SourceReport& sic_report(const GatherResult& r) {
-    static const SourceReport none{"(none)", SourceState::Failed, "no sic report", {}};
+    static const SourceReport none{"(none)", SourceState::Failed, "no sic report", {}, {}};
     for (const auto& s : r.sources) {
         if (s.name == "sic") {
             return s;
