@@ -197,8 +197,9 @@ Result<Changes> Combiner::add_external(ExternalAddress address) {
                                                ":" + std::to_string(verified->port)});
                 continue;
             }
-            keep(std::move(c), changes);
-            guessed_ids_.insert(changes.added.back().ice()->id);
+            if (keep(std::move(c), changes)) {
+                guessed_ids_.insert(changes.added.back().ice()->id);
+            }
         }
     }
     if (setup_.s5b && setup_.s5b_port != 0) {

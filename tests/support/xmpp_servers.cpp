@@ -236,14 +236,31 @@ void XmppServer::start_prosody() {
         << "\" } }\n"
         << "plugin_paths = { \"/usr/lib/prosody/modules\" }\n"
         << "modules_enabled = { \"roster\"; \"saslauth\"; \"tls\"; \"disco\"; \"ping\""
-        << (options_.sic ? "; \"ipcheck\"" : "") << " }\n"
+        << (options_.sic ? "; \"ipcheck\"" : "")
+        << (options_.extdisco_secret.empty() ? "" : "; \"external_services\"") << " }\n"
         << "modules_disabled = { \"s2s\" }\n"
         << "c2s_ports = { " << options_.port << " }\n"
         << "c2s_interfaces = { \"" << options_.ip << "\""
         << (options_.ip6.empty() ? "" : "; \"" + options_.ip6 + "\"") << " }\n"
         << "s2s_ports = {}\nhttp_ports = {}\nhttps_ports = {}\n"
         << "c2s_require_encryption = true\n"
-        << "authentication = \"internal_hashed\"\n"
+        << "authentication = \"internal_hashed\"\n";
+    if (!options_.extdisco_secret.empty()) {
+        cfg << "external_service_secret = \"" << options_.extdisco_secret << "\"\n"
+            << "external_service_ttl = " << options_.extdisco_ttl.count() << "\n"
+            << "external_services = {\n"
+            << "  { type = \"stun\", transport = \"udp\", host = \"203.0.113.1\", port = 3478 };\n"
+            << "  { type = \"turn\", transport = \"udp\", host = \"203.0.113.1\", port = 3478, "
+               "secret = true, ttl = " << options_.extdisco_ttl.count() << " };\n"
+            << "  { type = \"turn\", transport = \"tcp\", host = \"203.0.113.1\", port = 3478, "
+               "secret = true, ttl = " << options_.extdisco_ttl.count() << " };\n"
+            << "  { type = \"turns\", transport = \"tcp\", host = \"203.0.113.1\", port = 5349, "
+               "secret = true, ttl = " << options_.extdisco_ttl.count() << " };\n"
+            << "  { type = \"stun\", transport = \"udp\", host = \"127.0.0.1\", port = 3478 };\n"
+            << "  { type = \"stun\", transport = \"udp\", host = \"localhost\", port = 3478 };\n"
+            << "}\n";
+    }
+    cfg
         << "ssl = { certificate = \"" << d << "/server.pem\"; key = \"" << d << "/server.key\" }\n"
         << "VirtualHost \"" << options_.domain << "\"\n";
     std::filesystem::create_directory(d + "/data");
@@ -281,7 +298,27 @@ void XmppServer::start_ejabberd() {
             << "    module: ejabberd_stun\n";
     }
     yml << "auth_method: internal\n"
-        << "modules:\n"
+        << "modules:\n";
+    if (!options_.extdisco_secret.empty()) {
+        yml << "  mod_stun_disco:\n"
+            << "    secret: \"" << options_.extdisco_secret << "\"\n"
+            << "    credentials_lifetime: " << options_.extdisco_ttl.count() << "\n"
+            << "    offer_local_services: false\n"
+            << "    access: all\n"
+            << "    services:\n";
+        const auto service = [&](const char* host, int port, const char* type,
+                                 const char* transport, bool restricted) {
+            yml << "      - host: " << host << "\n        port: " << port
+                << "\n        type: " << type << "\n        transport: " << transport
+                << "\n        restricted: " << (restricted ? "true" : "false") << "\n";
+        };
+        service("203.0.113.1", 3478, "stun", "udp", false);
+        service("203.0.113.1", 3478, "turn", "udp", true);
+        service("203.0.113.1", 3478, "turn", "tcp", true);
+        service("203.0.113.1", 5349, "turns", "tcp", true);
+        service("127.0.0.1", 3478, "stun", "udp", false);
+    }
+    yml
         << (options_.sic ? "  mod_sic: {}\n" : "")
         << "  mod_disco: {}\n  mod_roster: {}\n  mod_ping: {}\n";
     write_file(d + "/ejabberd.yml", yml.str());

@@ -43,6 +43,12 @@ struct XmppServerOptions {
     std::vector<std::pair<std::string, std::string>> users = {{"romeo", "secret123"}};
     std::string netns;           ///< Run inside this network namespace ("" = the test's own).
     std::uint16_t stun_port = 0; ///< ejabberd only: also run its STUN listener (UDP) here.
+    /** XEP-0215: announce STUN 203.0.113.1:3478/udp, TURN 203.0.113.1:3478 over UDP and TCP
+     * with TURN-REST credentials from this secret (expiring after extdisco_ttl), TURNS
+     * 203.0.113.1:5349, and a STUN server on 127.0.0.1 (prosody: also one named "localhost").
+     * Empty: the module is not loaded. */
+    std::string extdisco_secret;
+    std::chrono::seconds extdisco_ttl{3600}; ///< Lifetime of the credentials handed out.
 };
 
 /** @brief A running XMPP server; stopped (by PID) on destruction. */

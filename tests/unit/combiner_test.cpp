@@ -273,3 +273,64 @@ TEST(Combiner, WithoutAnAgentFoundationsAreDecimal) {
     Combiner c = make_combiner();
     EXPECT_EQ(c.ice()[0].ice()->foundation.find_first_not_of("0123456789"), std::string::npos);
 }
+
+TEST(Combiner, RelayKeepsTheMappingItsAllocationSawAsRelated) {
+    Combiner c = make_combiner();
+    const TransportAddress mapped{*IpAddress::parse("203.0.113.2"), 61000};
+    auto changes = c.add_source_candidate(
+        "libnice", {IceType::Relay, {*IpAddress::parse("203.0.113.1"), 50000}, 1,
+                    "203.0.113.1:3478", std::nullopt, mapped});
+    ASSERT_TRUE(changes) << changes.error().message;
+    ASSERT_EQ(changes->added.size(), 1U);
+    EXPECT_EQ(changes->added[0].ice()->related, mapped); // RFC 8445 §5.1.1.2
+    auto plain = c.add_source_candidate(
+        "libnice", {IceType::Relay, {*IpAddress::parse("203.0.113.1"), 50002}, 2,
+                    "203.0.113.1:3478"});
+    ASSERT_TRUE(plain);
+    ASSERT_EQ(plain->added.size(), 1U);
+    EXPECT_EQ(plain->added[0].ice()->related, c.setup().bases[2].address()); // unset: the base
+    EXPECT_TRUE(c.verdict().relay);
+}
+
+TEST(Combiner, RelayOnlyAdvertisesRelaysAlone) {
+    const LocalAddress v4 = test::local_address("192.0.2.10", "eth0", 2);
+    CombinerSetup setup;
+    setup.bases = {{v4, 1, 5000, 65535, {}, 0}};
+    setup.local_addresses = {v4};
+    setup.relay_only = true;
+    Combiner c(setup);
+    const Changes hosts = c.add_hosts();
+    EXPECT_TRUE(hosts.added.empty());
+    ASSERT_EQ(hosts.dropped.size(), 1U);
+    EXPECT_NE(hosts.dropped[0].reason.find("relay-only"), std::string::npos);
+    auto guess = c.add_external(external("203.0.113.2"));
+    ASSERT_TRUE(guess);
+    EXPECT_TRUE(guess->added.empty());
+    EXPECT_EQ(c.external_addresses().size(), 1U); // still learned, for the verdict
+    auto stun = c.add_source_candidate("stun", srflx("203.0.113.2", 5000, 0));
+    ASSERT_TRUE(stun);
+    EXPECT_TRUE(stun->added.empty());
+    auto relay = c.add_source_candidate(
+        "libnice", {IceType::Relay, {*IpAddress::parse("203.0.113.1"), 50000}, 0, "turn"});
+    ASSERT_TRUE(relay);
+    ASSERT_EQ(relay->added.size(), 1U);
+    ASSERT_EQ(c.ice().size(), 1U);
+    EXPECT_EQ(c.ice()[0].ice()->type, IceType::Relay);
+}
+
+TEST(Combiner, TwoServersSeeingTwoMappingsMeanEndpointDependentMapping) {
+    Combiner c = make_combiner();
+    ASSERT_TRUE(c.add_source_candidate("stun", srflx("203.0.113.2", 40000, 1)));
+    EXPECT_FALSE(c.verdict().mapping_per_destination); // one server: cannot tell
+    SourceCandidate other = srflx("203.0.113.2", 40001, 1);
+    other.server = "198.51.100.2:3478";
+    ASSERT_TRUE(c.add_source_candidate("stun", other));
+    const NetworkVerdict verdict = c.verdict();
+    ASSERT_TRUE(verdict.mapping_per_destination);
+    EXPECT_TRUE(*verdict.mapping_per_destination);
+    const bool said = std::any_of(verdict.notes.begin(), verdict.notes.end(), [](const auto& n) {
+        return n.find("endpoint-dependent mapping") != std::string::npos &&
+               n.find("none was gathered") != std::string::npos;
+    });
+    EXPECT_TRUE(said);
+}

@@ -1,0 +1,172 @@
+// XEP-0215 against the real servers: prosody 0.12 (mod_external_services) and ejabberd 23.01
+// (mod_stun_disco), each announcing STUN, TURN over UDP and TCP with TURN-REST credentials,
+// TURNS, and targets a server may not send a client to. The addresses announced are only
+// read here (the nat suite's lab reaches them).
+#include <algorithm>
+
+#include <gtest/gtest.h>
+
+#include <jgather/gloox.hpp>
+#include <jgather/sources/extdisco.hpp>
+
+#include "support/glib_loop.hpp"
+#include "support/xmpp_client.hpp"
+#include "support/xmpp_servers.hpp"
+
+using namespace jgather;
+using namespace std::chrono_literals;
+using test::XmppServer;
+
+namespace {
+
+xmpp::ConnectOptions account(const XmppServer& server) {
+    xmpp::ConnectOptions o;
+    o.jid = "romeo@" + server.options().domain;
+    o.password = "secret123";
+    o.host = server.options().ip;
+    o.port = server.port();
+    o.ca_file = server.ca_file();
+    return o;
+}
+
+// Requests and iterates until the answer arrives.
+ExternalServices ask(test::TestLoop& loop, ExtdiscoService& service) {
+    std::optional<ExternalServices> answer;
+    service.request([&](const ExternalServices& s) { answer = s; });
+    EXPECT_TRUE(loop.run_until([&] { return answer.has_value(); }, 10s));
+    return answer.value_or(ExternalServices{});
+}
+
+const ExternalService* find(const ExternalServices& s, ServiceType type, const char* host,
+                            const char* transport) {
+    for (const ExternalService& e : s.services) {
+        if (e.type == type && e.host == host && e.transport == transport) {
+            return &e;
+        }
+    }
+    return nullptr;
+}
+
+class Extdisco : public ::testing::TestWithParam<XmppServer::Kind> {};
+
+} // namespace
+
+TEST_P(Extdisco, EveryServiceIsReadWithCredentialsAndTheAnswerIsCached) {
+    test::XmppServerOptions options;
+    options.extdisco_secret = "jgather-turn-secret";
+    XmppServer server(GetParam(), options);
+    test::TestLoop loop;
+    xmpp::XmppConnection connection(loop.context(), account(server));
+    ASSERT_TRUE(test::connect_and_wait(loop, connection));
+    ExtdiscoService service(connection);
+    EXPECT_FALSE(service.cached());
+
+    const ExternalServices found = ask(loop, service);
+    ASSERT_TRUE(found.error.empty()) << found.error;
+    EXPECT_EQ(found.ns, "urn:xmpp:extdisco:2");
+    EXPECT_EQ(found.server, "example.org");
+    EXPECT_GE(found.round_trips, 1U);
+
+    const ExternalService* stun = find(found, ServiceType::Stun, "203.0.113.1", "udp");
+    ASSERT_NE(stun, nullptr);
+    EXPECT_TRUE(stun->usable()) << stun->problem;
+    EXPECT_EQ(stun->port, 3478);
+    for (const char* transport : {"udp", "tcp"}) {
+        const ExternalService* turn = find(found, ServiceType::Turn, "203.0.113.1", transport);
+        ASSERT_NE(turn, nullptr) << transport;
+        EXPECT_TRUE(turn->usable()) << turn->problem;
+        EXPECT_TRUE(turn->restricted);
+        EXPECT_FALSE(turn->username.empty());
+        EXPECT_FALSE(turn->password.empty());
+        ASSERT_TRUE(turn->expires) << "TURN-REST credentials expire";
+        EXPECT_GT(*turn->expires, std::chrono::system_clock::now() + 3000s);
+    }
+    const ExternalService* turns = find(found, ServiceType::Turns, "203.0.113.1", "tcp");
+    ASSERT_NE(turns, nullptr);
+    EXPECT_NE(turns->problem.find("unsupported"), std::string::npos) << turns->problem;
+    const ExternalService* loopback = find(found, ServiceType::Stun, "127.0.0.1", "udp");
+    ASSERT_NE(loopback, nullptr);
+    EXPECT_NE(loopback->problem.find("loopback"), std::string::npos) << loopback->problem;
+    if (GetParam() == XmppServer::Kind::Prosody) {
+        // A host name is resolved on the loop; "localhost" resolves to loopback only: refused.
+        const ExternalService* named = find(found, ServiceType::Stun, "localhost", "udp");
+        ASSERT_NE(named, nullptr);
+        EXPECT_NE(named->problem.find("resolved to no usable address"), std::string::npos)
+            << named->problem;
+    }
+    ASSERT_EQ(found.stun_servers().size(), 1U);
+    EXPECT_EQ(found.stun_servers()[0].to_string(), "203.0.113.1:3478");
+    const auto relays = found.turn_servers();
+    ASSERT_EQ(relays.size(), 2U);
+
+    // A second gathering (and a concurrent pair) reuse the answer: no query goes out.
+    const unsigned sent = service.queries_sent();
+    ASSERT_TRUE(service.cached());
+    const ExternalServices again = ask(loop, service);
+    EXPECT_EQ(again.round_trips, 0U);
+    EXPECT_EQ(again.turn_servers(), relays);
+    EXPECT_EQ(service.queries_sent(), sent);
+}
+
+TEST_P(Extdisco, CredentialsNearExpiryAreAskedAgain) {
+    test::XmppServerOptions options;
+    options.extdisco_secret = "jgather-turn-secret";
+    options.extdisco_ttl = 3s;
+    XmppServer server(GetParam(), options);
+    test::TestLoop loop;
+    xmpp::XmppConnection connection(loop.context(), account(server));
+    ASSERT_TRUE(test::connect_and_wait(loop, connection));
+    ExtdiscoOptions discovery;
+    discovery.refresh_before = 1s; // fresh for about 2 s of the 3
+    ExtdiscoService service(connection, discovery);
+    const ExternalServices first = ask(loop, service);
+    ASSERT_TRUE(first.error.empty()) << first.error;
+    ASSERT_EQ(first.turn_servers().size(), 2U);
+    const unsigned sent = service.queries_sent();
+    EXPECT_EQ(ask(loop, service).round_trips, 0U); // still fresh
+    EXPECT_EQ(service.queries_sent(), sent);
+    // Wait (on the loop) until the cache has gone stale, then ask: a new query.
+    EXPECT_TRUE(loop.run_until([&] { return !service.cached().has_value(); }, 5s));
+    const ExternalServices second = ask(loop, service);
+    ASSERT_TRUE(second.error.empty()) << second.error;
+    EXPECT_GE(second.round_trips, 1U);
+    EXPECT_GT(service.queries_sent(), sent);
+    EXPECT_EQ(second.turn_servers().size(), 2U);
+}
+
+TEST_P(Extdisco, WithoutTheModuleTheDiscoveryFailsWithTheServersError) {
+    XmppServer server(GetParam()); // no mod_external_services / mod_stun_disco
+    test::TestLoop loop;
+    xmpp::XmppConnection connection(loop.context(), account(server));
+    ASSERT_TRUE(test::connect_and_wait(loop, connection));
+    ExtdiscoService service(connection);
+    const ExternalServices found = ask(loop, service);
+    EXPECT_FALSE(found.error.empty());
+    EXPECT_NE(found.error.find("answered <services"), std::string::npos) << found.error;
+    EXPECT_TRUE(found.services.empty());
+    // Both namespaces were tried: :2, then :1.
+    EXPECT_EQ(service.queries_sent(), 2U);
+    EXPECT_EQ(found.ns, "urn:xmpp:extdisco:1");
+}
+
+TEST(ExtdiscoOffline, NotConnectedIsAnErrorFromTheLoop) {
+    test::TestLoop loop;
+    xmpp::ConnectOptions nowhere;
+    nowhere.jid = "romeo@example.org";
+    nowhere.password = "x";
+    xmpp::XmppConnection connection(loop.context(), nowhere);
+    ExtdiscoService service(connection);
+    bool called = false;
+    std::string error;
+    service.request([&](const ExternalServices& s) {
+        called = true;
+        error = s.error;
+    });
+    EXPECT_FALSE(called); // never inside request()
+    EXPECT_TRUE(loop.run_until([&] { return called; }, 2s));
+    EXPECT_EQ(error, "not connected to the XMPP server");
+}
+
+INSTANTIATE_TEST_SUITE_P(Servers, Extdisco,
+                         ::testing::Values(XmppServer::Kind::Prosody, XmppServer::Kind::Ejabberd),
+                         [](const auto& info) { return test::to_string(info.param); });
