@@ -1,11 +1,15 @@
 #include "fake_stun.hpp"
 #include <algorithm>
 #include <arpa/inet.h>
+#include <array>
+#include <chrono>
 #include <cstring>
+#include <ctime>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdexcept>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "socket_address.hpp"
@@ -16,6 +20,23 @@ namespace {
 // RFC 8489 §5: the magic cookie; §14.7: the FINGERPRINT XOR constant.
 constexpr std::uint32_t kMagicCookie = 0x2112A442;
 constexpr std::uint32_t kFingerprintXor = 0x5354554e;
+
+// When the datagram of @p message arrived, on the steady clock: the kernel's SO_TIMESTAMPNS
+// stamp (CLOCK_REALTIME) moved by the realtime-to-steady offset of now; now if there is none.
+std::chrono::steady_clock::time_point arrival(msghdr& message) {
+    const auto now = std::chrono::steady_clock::now();
+    for (cmsghdr* c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+            timespec stamp{};
+            std::memcpy(&stamp, CMSG_DATA(c), sizeof stamp);
+            const auto kernel =
+                std::chrono::seconds(stamp.tv_sec) + std::chrono::nanoseconds(stamp.tv_nsec);
+            const auto age = std::chrono::system_clock::now().time_since_epoch() - kernel;
+            return now - std::chrono::duration_cast<std::chrono::steady_clock::duration>(age);
+        }
+    }
+    return now;
+}
 
 constexpr std::uint16_t kMappedAddress = 0x0001;
 constexpr std::uint16_t kErrorCode = 0x0009;
@@ -146,6 +167,10 @@ std::vector<std::uint8_t> StunWire::bytes() const {
 FakeStunServer::FakeStunServer(const std::string& ip, Script script)
     : ip_(ip), script_(std::move(script)) {
     socket_ = bound_socket(ip, SOCK_DGRAM, port_);
+    // Arrival times from the kernel: the serving thread may be scheduled late (a loaded machine,
+    // a sanitizer build), and timing tests must measure the sender, not this thread.
+    const int on = 1;
+    setsockopt(socket_, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
     std::uint16_t other_port = 0;
     other_socket_ = bound_socket(ip, SOCK_DGRAM, other_port);
     thread_ = std::thread([this] { serve(); });
@@ -182,8 +207,17 @@ void FakeStunServer::serve() {
         std::array<std::uint8_t, 1500> buffer{};
         sockaddr_storage from{};
         socklen_t from_length = sizeof from;
-        const ssize_t got = recvfrom(socket_, buffer.data(), buffer.size(), 0,
-                                     reinterpret_cast<sockaddr*>(&from), &from_length);
+        iovec data{buffer.data(), buffer.size()};
+        alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(timespec))> control{};
+        msghdr message{};
+        message.msg_name = &from;
+        message.msg_namelen = from_length;
+        message.msg_iov = &data;
+        message.msg_iovlen = 1;
+        message.msg_control = control.data();
+        message.msg_controllen = control.size();
+        const ssize_t got = recvmsg(socket_, &message, 0);
+        from_length = message.msg_namelen;
         if (got < 20) {
             continue;
         }
@@ -197,7 +231,7 @@ void FakeStunServer::serve() {
         {
             std::lock_guard lock(mutex_);
             request.index = static_cast<unsigned>(requests_.size());
-            request.at = std::chrono::steady_clock::now();
+            request.at = arrival(message);
             requests_.push_back(request);
         }
         received_.notify_all();
