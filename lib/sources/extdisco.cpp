@@ -1,6 +1,7 @@
 // XEP-0215 External Service Discovery over gloox: the query and its fallback, credentials,
 // asynchronous name resolution, validation, and one cached answer per connection.
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <utility>
 #include <vector>
@@ -121,12 +122,16 @@ class ExtdiscoService::Private final : public ::gloox::IqHandler,
                                        public std::enable_shared_from_this<Private> {
 public:
     Private(xmpp::XmppConnection& connection, ExtdiscoOptions options)
-        : connection_(connection), options_(options),
-          loop_(glib::make_loop(connection.context())) {
+        : connection_(connection), options_(options), loop_(glib::make_loop(connection.context())) {
         client().registerStanzaExtension(new ExtdiscoPayload());
         client().registerConnectionListener(this);
     }
     ~Private() override {
+        // A source still waiting is told (it finishes from its own loop handle), so that its
+        // gathering does not wait for its deadline for an answer that cannot come.
+        for (auto& [id, told] : std::exchange(gone_, {})) {
+            detail::contain([&] { told(); });
+        }
         cancel_lookups();
         client().removeConnectionListener(this);
         client().removeIDHandler(this);
@@ -174,7 +179,12 @@ public:
     void cancel(std::uint64_t id) {
         std::erase_if(waiters_, [id](const auto& w) { return w.first == id; });
         deliveries_.erase(id);
+        gone_.erase(id);
     }
+
+    // For the sources handed out: @p told runs (once) if the service is destroyed before
+    // request @p id was answered.
+    void when_gone(std::uint64_t id, std::function<void()> told) { gone_[id] = std::move(told); }
 
     unsigned queries_sent() const { return queries_; }
 
@@ -194,8 +204,7 @@ public:
     void onDisconnect(::gloox::ConnectionError error) override {
         guarded([&] {
             if (state_ != State::Idle && state_ != State::Done) {
-                fail("disconnected before the services were known (" + xmpp::describe(error) +
-                     ")");
+                fail("disconnected before the services were known (" + xmpp::describe(error) + ")");
             } else if (!waiters_.empty()) {
                 fail("could not connect to the XMPP server (" + xmpp::describe(error) + ")");
             }
@@ -254,9 +263,7 @@ private:
         }
     }
 
-    bool fresh() const {
-        return !fresh_until_ || std::chrono::steady_clock::now() < *fresh_until_;
-    }
+    bool fresh() const { return !fresh_until_ || std::chrono::steady_clock::now() < *fresh_until_; }
 
     void reset() {
         cancel_lookups();
@@ -271,9 +278,8 @@ private:
         round_trips_ = 0;
         ns_ = detail::kExtdisco2;
         generation_ = connection_.generation();
-        timeout_ = loop_->call_after(options_.timeout, [this] {
-            guarded([this] { timed_out(); });
-        });
+        timeout_ =
+            loop_->call_after(options_.timeout, [this] { guarded([this] { timed_out(); }); });
         send_services();
     }
 
@@ -303,8 +309,8 @@ private:
         // Only the server domain (or our own account: no 'from') speaks for the server.
         const ::gloox::JID& from = iq.from();
         if (from && from.full() != domain() && from.bare() != client().jid().bare()) {
-            fail("reply to " + asked() + " from '" + from.full() + "' rejected: only " +
-                 domain() + " may answer");
+            fail("reply to " + asked() + " from '" + from.full() + "' rejected: only " + domain() +
+                 " may answer");
             return;
         }
         const auto* payload = iq.findExtension<ExtdiscoPayload>(kExtExtdisco);
@@ -322,8 +328,7 @@ private:
                 send_services();
                 return;
             }
-            fail(domain() + " answered " + asked() + " with " +
-                 detail::describe_error(iq.error()));
+            fail(domain() + " answered " + asked() + " with " + detail::describe_error(iq.error()));
             return;
         }
         if (payload == nullptr || payload->answer() == nullptr) {
@@ -440,12 +445,11 @@ private:
     static void on_lookup(GObject* resolver, GAsyncResult* result, gpointer data) {
         std::unique_ptr<Lookup> lookup(static_cast<Lookup*>(data));
         GError* error = nullptr;
-        GList* addresses =
-            g_resolver_lookup_by_name_finish(G_RESOLVER(resolver), result, &error);
+        GList* addresses = g_resolver_lookup_by_name_finish(G_RESOLVER(resolver), result, &error);
         const bool cancelled = g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
         if (auto owner = lookup->owner.lock(); owner && !cancelled) {
-            if (auto threw = detail::contain(
-                    [&] { owner->resolved(lookup->host, addresses, error); })) {
+            if (auto threw =
+                    detail::contain([&] { owner->resolved(lookup->host, addresses, error); })) {
                 g_warning("jgather: external service discovery threw: %s", threw->c_str());
             }
         }
@@ -471,8 +475,8 @@ private:
         if (state_ == State::Credentials) {
             for (ExternalService& s : services_) {
                 if (s.usable() && s.restricted && (s.username.empty() || s.password.empty())) {
-                    s.problem = "restricted: no answer to the <credentials/> request within " +
-                                limit;
+                    s.problem =
+                        "restricted: no answer to the <credentials/> request within " + limit;
                 }
             }
             ++context_; // a late answer is not ours any more
@@ -505,8 +509,9 @@ private:
             if (!s.expires || !s.usable()) {
                 continue;
             }
-            const auto until = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                         *s.expires - now_wall - options_.refresh_before);
+            const auto until =
+                now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                          *s.expires - now_wall - options_.refresh_before);
             fresh_until_ = fresh_until_ ? std::min(*fresh_until_, until) : until;
         }
         for (auto& [id, done] : std::exchange(waiters_, {})) {
@@ -516,14 +521,16 @@ private:
 
     // Callbacks run from the loop, never on gloox's or GResolver's stack nor inside request().
     void deliver(std::uint64_t id, Callback done, ExternalServices answer) {
-        deliveries_[id] = loop_->call_after(
-            std::chrono::milliseconds(0),
-            [this, id, done = std::move(done), answer = std::move(answer)]() mutable {
+        deliveries_[id] =
+            loop_->call_after(std::chrono::milliseconds(0), [this, id, done = std::move(done),
+                                                             answer = std::move(answer)]() mutable {
                 // Everything out of the closure before the handle that owns it goes.
                 std::shared_ptr<Private> self = shared_from_this(); // the callback may drop it
                 Callback callback = std::move(done);
                 const ExternalServices found = std::move(answer);
-                self->deliveries_.erase(id);
+                const std::uint64_t mine = id;
+                self->gone_.erase(mine);
+                self->deliveries_.erase(mine);
                 if (auto threw = detail::contain([&] { callback(found); })) {
                     g_warning("jgather: an external services callback threw: %s", threw->c_str());
                 }
@@ -541,6 +548,7 @@ private:
     std::optional<std::chrono::steady_clock::time_point> fresh_until_;
     std::vector<std::pair<std::uint64_t, Callback>> waiters_;
     std::map<std::uint64_t, std::unique_ptr<LoopHandle>> deliveries_;
+    std::map<std::uint64_t, std::function<void()>> gone_;
     std::map<std::string, std::unique_ptr<GCancellable, GObjectUnref>> lookups_;
     std::unique_ptr<LoopHandle> timeout_;
     std::uint64_t next_id_ = 0;
@@ -550,6 +558,9 @@ private:
 };
 
 class ExtdiscoService::Stun final : public Source {
+    static constexpr const char* kGone =
+        "the external service discovery was destroyed before it answered";
+
 public:
     Stun(std::weak_ptr<ExtdiscoService::Private> service, StunOptions options)
         : service_(std::move(service)), options_(std::move(options)) {}
@@ -560,11 +571,12 @@ public:
     void start(SourceSink& sink) override {
         auto service = service_.lock();
         if (!service) {
-            sink.finish(SourceStatus::failed("the external service discovery is gone"));
+            sink.finish(SourceStatus::failed(kGone));
             return;
         }
         waiter_ = service->request([this, &sink](const ExternalServices& found) {
             waiter_ = 0;
+            gone_.reset();
             StunOptions options = options_;
             for (const TransportAddress& server : found.stun_servers()) {
                 if (std::find(options.servers.begin(), options.servers.end(), server) ==
@@ -575,12 +587,18 @@ public:
             if (options.servers.empty()) {
                 sink.finish(SourceStatus::failed(
                     "no STUN server: " +
-                    (found.error.empty() ? found.server + " announced no usable STUN server over UDP"
-                                         : found.error)));
+                    (found.error.empty()
+                         ? found.server + " announced no usable STUN server over UDP"
+                         : found.error)));
                 return;
             }
             inner_ = std::make_unique<StunSource>(std::move(options));
             inner_->start(sink);
+        });
+        service->when_gone(waiter_, [this, &sink] {
+            waiter_ = 0;
+            gone_ = sink.loop().call_after(std::chrono::milliseconds(0),
+                                           [&sink] { sink.finish(SourceStatus::failed(kGone)); });
         });
     }
 
@@ -589,6 +607,7 @@ public:
             service->cancel(waiter_);
         }
         waiter_ = 0;
+        gone_.reset();
         if (inner_) {
             inner_->stop();
         }
@@ -598,6 +617,7 @@ private:
     std::weak_ptr<ExtdiscoService::Private> service_;
     StunOptions options_;
     std::uint64_t waiter_ = 0;
+    std::unique_ptr<LoopHandle> gone_; // finishes the source when the service went first
     std::unique_ptr<StunSource> inner_;
 };
 

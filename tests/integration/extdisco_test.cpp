@@ -6,10 +6,12 @@
 
 #include <gtest/gtest.h>
 
+#include <jgather/gatherer.hpp>
 #include <jgather/gloox.hpp>
 #include <jgather/sources/extdisco.hpp>
 
 #include "support/glib_loop.hpp"
+#include "support/local_address.hpp"
 #include "support/xmpp_client.hpp"
 #include "support/xmpp_servers.hpp"
 
@@ -48,6 +50,15 @@ const ExternalService* find(const ExternalServices& s, ServiceType type, const c
 }
 
 class Extdisco : public ::testing::TestWithParam<XmppServer::Kind> {};
+
+// Host candidates of a fixed loopback address only: the gathering sends nothing anywhere.
+GatherOptions loopback_only() {
+    GatherOptions o;
+    o.host.include_loopback = true;
+    o.host.addresses = std::vector<LocalAddress>{test::local_address("127.0.0.1", "lo", 1)};
+    o.deadline = 10000ms;
+    return o;
+}
 
 } // namespace
 
@@ -147,6 +158,88 @@ TEST_P(Extdisco, WithoutTheModuleTheDiscoveryFailsWithTheServersError) {
     // Both namespaces were tried: :2, then :1.
     EXPECT_EQ(service.queries_sent(), 2U);
     EXPECT_EQ(found.ns, "urn:xmpp:extdisco:1");
+
+    // Its STUN source fails with the server's error (from the cached answer); the gatherer and
+    // the service are destroyed from that report.
+    auto owned = std::make_unique<ExtdiscoService>(connection);
+    auto gatherer = std::make_unique<Gatherer>(loop.loop(), loopback_only());
+    gatherer->add_source(owned->stun_source());
+    std::string stun_error;
+    gatherer->on_source_done = [&](const SourceReport& report) {
+        if (report.name == "stun") {
+            stun_error = report.error;
+            gatherer.reset();
+            owned.reset();
+        }
+    };
+    ASSERT_TRUE(gatherer->gather());
+    EXPECT_TRUE(loop.run_until([&] { return gatherer == nullptr; }, 10s));
+    EXPECT_EQ(owned, nullptr);
+    EXPECT_NE(stun_error.find("no STUN server: "), std::string::npos) << stun_error;
+    EXPECT_NE(stun_error.find("answered <services"), std::string::npos) << stun_error;
+}
+
+TEST_P(Extdisco, TheServiceMayBeDestroyedFromItsCallbacksAndUnderItsSource) {
+    test::XmppServerOptions options;
+    options.extdisco_secret = "jgather-turn-secret";
+    XmppServer server(GetParam(), options);
+    test::TestLoop loop;
+    xmpp::XmppConnection connection(loop.context(), account(server));
+    ASSERT_TRUE(test::connect_and_wait(loop, connection));
+
+    // From the callback of a request answered by the server, another request pending: that one
+    // is cancelled with the service, never called.
+    auto service = std::make_unique<ExtdiscoService>(connection);
+    bool first = false;
+    bool second = false;
+    service->request([&](const ExternalServices& s) {
+        first = true;
+        EXPECT_TRUE(s.error.empty()) << s.error;
+        service.reset();
+    });
+    service->request([&](const ExternalServices&) { second = true; });
+    EXPECT_TRUE(loop.run_until([&] { return first; }, 10s));
+    loop.run_until([] { return false; }, 300ms);
+    EXPECT_FALSE(second);
+
+    // From the callback of a cached answer.
+    service = std::make_unique<ExtdiscoService>(connection);
+    ask(loop, *service);
+    bool cached = false;
+    service->request([&](const ExternalServices& s) {
+        cached = true;
+        EXPECT_EQ(s.round_trips, 0U);
+        service.reset();
+    });
+    EXPECT_TRUE(loop.run_until([&] { return cached; }, 2s));
+
+    // Under its own STUN source: destroyed before the source started, and with the source's
+    // query in flight. Either way the source ends at once with why, not at the deadline, and the
+    // gatherer may be destroyed from that report. (The announced servers are never asked: the
+    // service is gone before its answer is read.)
+    for (const bool in_flight : {false, true}) {
+        SCOPED_TRACE(in_flight ? "query in flight" : "before the source started");
+        service = std::make_unique<ExtdiscoService>(connection);
+        auto gatherer = std::make_unique<Gatherer>(loop.loop(), loopback_only());
+        gatherer->add_source(service->stun_source());
+        std::string stun_error;
+        gatherer->on_source_done = [&](const SourceReport& report) {
+            if (report.name == "stun") {
+                stun_error = report.error;
+                gatherer.reset();
+            }
+        };
+        const auto started = std::chrono::steady_clock::now();
+        ASSERT_TRUE(gatherer->gather());
+        if (in_flight) {
+            ASSERT_TRUE(loop.run_until([&] { return service->queries_sent() > 0; }, 2s));
+        }
+        service.reset();
+        EXPECT_TRUE(loop.run_until([&] { return gatherer == nullptr; }, 5s));
+        EXPECT_LT(std::chrono::steady_clock::now() - started, 2s) << "not held until the deadline";
+        EXPECT_EQ(stun_error, "the external service discovery was destroyed before it answered");
+        loop.run_until([] { return false; }, 300ms); // an answer arriving now finds nobody
+    }
 }
 
 TEST(ExtdiscoOffline, NotConnectedIsAnErrorFromTheLoop) {
