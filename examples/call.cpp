@@ -24,6 +24,7 @@
 #include <jgather/jgather.hpp>
 #include <jgather/jingle.hpp>
 #include <jgather/nice.hpp>
+#include <jgather/sources/extdisco.hpp>
 #include <jgather/sources/external.hpp>
 #include <jgather/sources/sic.hpp>
 
@@ -55,6 +56,8 @@ arrived each way, 1 otherwise, 2 on a usage error.
   --timeout MS          the whole run (default 15000)
   --format text|json    the report (default text)
   --help                this text
+
+Relays and the XMPP server's services (XEP-0215):
 )";
 
 // A minimal XEP-0167 description: audio, PCMU (RFC 3551 static payload type 0).
@@ -77,6 +80,8 @@ struct Options {
     unsigned count = 100;
     std::chrono::milliseconds timeout{15000};
     std::string format = "text";
+    cli::RelayFlags relay;
+    std::vector<jgather::TurnServer> turn;
 };
 
 Options parse_args(int argc, char** argv) {
@@ -90,7 +95,7 @@ Options parse_args(int argc, char** argv) {
             return argv[++i];
         };
         if (arg == "--help" || arg == "-h") {
-            std::cout << kUsage;
+            std::cout << kUsage << cli::RelayFlags::kUsage;
             std::exit(0);
         } else if (arg == "--jid") {
             o.xmpp.jid = value();
@@ -141,10 +146,13 @@ Options parse_args(int argc, char** argv) {
             if (o.format != "text" && o.format != "json") {
                 cli::usage_error("--format: expected text or json, not '" + o.format + "'");
             }
+        } else if (o.relay.parse(arg, value)) {
+            // --extdisco, --turn*, --relay-only
         } else {
             cli::usage_error("unknown option '" + std::string(arg) + "'");
         }
     }
+    o.turn = o.relay.servers();
     if (o.xmpp.jid.empty() || o.xmpp.password.empty()) {
         cli::usage_error("--jid and --password are required");
     }
@@ -202,7 +210,8 @@ public:
     Call(Options options, GMainLoop* main_loop)
         : options_(std::move(options)), main_loop_(main_loop),
           loop_(jgather::glib::make_loop(nullptr)), connection_(nullptr, options_.xmpp),
-          sic_(connection_, options_.sic), sessions_(&connection_.client(), this) {
+          sic_(connection_, options_.sic), extdisco_(connection_),
+          sessions_(&connection_.client(), this) {
         sessions_.registerPlugin(new gloox::Jingle::Content());
         sessions_.registerPlugin(new jgather::jingle::IceUdpTransport());
         sessions_.registerPlugin(new jgather::jingle::ElementPlugin(
@@ -246,11 +255,19 @@ public:
         timeout_ = g_timeout_add(static_cast<guint>(options_.timeout.count()), on_timeout, this);
         connection_.on_connected = [this] {
             log("xmpp: connected as " + connection_.client().jid().full());
-            if (!options_.answer) {
-                initiate();
-            } else {
-                log("waiting for a session");
+            if (!options_.relay.extdisco) {
+                connected();
+                return;
             }
+            // The services first, so that libnice gets the announced STUN server (it takes it
+            // before it gathers) and the TURN servers with their credentials.
+            extdisco_.request([this](const jgather::ExternalServices& found) {
+                std::string text = cli::describe(found, "");
+                text.pop_back(); // log() ends the line
+                log("xmpp: " + text);
+                services_ = found;
+                connected();
+            });
         };
         connection_.on_disconnected = [this](const jgather::xmpp::Disconnect& d) {
             if (state_.empty()) {
@@ -259,6 +276,14 @@ public:
         };
         if (!connection_.connect()) {
             finish("failed", "xmpp: cannot connect as '" + options_.xmpp.jid + "'");
+        }
+    }
+
+    void connected() {
+        if (!options_.answer) {
+            initiate();
+        } else {
+            log("waiting for a session");
         }
     }
 
@@ -295,7 +320,8 @@ public:
             } else {
                 out << "null";
             }
-            out << ",\n  \"sent\": " << sent_ << ",\n  \"received\": " << received_;
+            out << ",\n  \"sent\": " << sent_ << ",\n  \"received\": " << received_
+                << ",\n  \"external_services\": " << cli::json(services_);
             for (const auto& [name, list] : {std::pair{"local_candidates", &local_},
                                              std::pair{"remote_candidates", &remote_}}) {
                 out << ",\n  \"" << name << "\": [";
@@ -317,6 +343,9 @@ public:
                       << " -> " << remote->type << " " << remote->ip << ":" << remote->port << "\n";
         }
         std::cout << "datagrams: sent " << sent_ << ", received " << received_ << "\n";
+        if (services_) {
+            std::cout << cli::describe(*services_, "");
+        }
     }
 
     // gloox::Jingle::SessionHandler — on gloox's stack, inside the XMPP connection's read.
@@ -392,9 +421,14 @@ private:
         gather.host.ipv4 = !options_.only_v6;
         gather.host.ipv6 = !options_.only_v4;
         gather.deadline = std::chrono::milliseconds(3000);
+        gather.relay_only = options_.relay.relay_only;
         gatherer_ = std::make_unique<jgather::Gatherer>(*loop_, gather);
         jgather::nice::AgentOptions agent_options;
         agent_options.stun_server = options_.stun;
+        agent_options.relays = options_.turn;
+        if (options_.relay.extdisco) {
+            agent_options.services = &extdisco_;
+        }
         if (auto attached = jgather::nice::attach(*gatherer_, agent_, stream_, agent_options);
             !attached) {
             finish("failed", attached.error().message);
@@ -606,6 +640,8 @@ private:
     std::unique_ptr<jgather::EventLoop> loop_;
     jgather::xmpp::XmppConnection connection_;
     jgather::SicService sic_;
+    jgather::ExtdiscoService extdisco_;
+    std::optional<jgather::ExternalServices> services_;
     gloox::Jingle::SessionManager sessions_;
     gloox::Tag description_{"description"};
     gloox::Jingle::Session* session_ = nullptr;

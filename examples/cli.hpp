@@ -6,8 +6,14 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include <jgather/ice_servers.hpp>
 
 namespace cli {
 
@@ -67,6 +73,142 @@ inline std::string json_string(std::string_view text) {
         }
     }
     return out + "\"";
+}
+
+/** The flags for relays and the server's services, shared by jgather-demo and jgather-call. */
+struct RelayFlags {
+    bool extdisco = false;   ///< --extdisco: use the STUN/TURN services the XMPP server announces
+    bool relay_only = false; ///< --relay-only: advertise relay candidates only
+    std::vector<std::string> turn; ///< --turn IP[:PORT] (repeatable)
+    std::string user;              ///< --turn-user
+    std::string password;          ///< --turn-password
+    jgather::RelayTransport transport = jgather::RelayTransport::Udp; ///< --turn-transport
+
+    /** The usage lines of these flags. */
+    static constexpr std::string_view kUsage =
+        R"(  --extdisco            use the STUN and TURN servers the XMPP server announces (XEP-0215),
+                        with their credentials; needs --password
+  --turn IP[:PORT]      a TURN server (repeatable; port 3478 by default) for libnice
+  --turn-user U / --turn-password P  its long-term credentials (required with --turn)
+  --turn-transport udp|tcp  how libnice reaches the TURN servers (default udp)
+  --relay-only          advertise relay candidates only (privacy: no local or mapped address)
+)";
+
+    /** Takes @p arg if it is one of these flags (its value through @p value); false if not. */
+    template <class Value> bool parse(std::string_view arg, Value&& value) {
+        if (arg == "--extdisco") {
+            extdisco = true;
+        } else if (arg == "--relay-only") {
+            relay_only = true;
+        } else if (arg == "--turn") {
+            turn.push_back(value());
+        } else if (arg == "--turn-user") {
+            user = value();
+        } else if (arg == "--turn-password") {
+            password = value();
+        } else if (arg == "--turn-transport") {
+            const std::string text = value();
+            auto parsed = jgather::parse_relay_transport(text);
+            if (!parsed) {
+                usage_error("--turn-transport: '" + text + "' is not udp or tcp");
+            }
+            transport = *parsed;
+        } else {
+            return false;
+        }
+        return true;
+    }
+
+    /** The --turn servers with their credentials, or a usage error that says what is wrong. */
+    [[nodiscard]] std::vector<jgather::TurnServer> servers() const {
+        if (turn.empty() && (!user.empty() || !password.empty())) {
+            usage_error("--turn-user and --turn-password need --turn");
+        }
+        std::vector<jgather::TurnServer> out;
+        for (const std::string& address : turn) {
+            auto server = jgather::make_turn_server(address, user, password, transport, "--turn");
+            if (!server) {
+                usage_error("--turn " + address + ": " + server.error().message);
+            }
+            out.push_back(std::move(*server));
+        }
+        return out;
+    }
+};
+
+/** @p t as an XEP-0082 DateTime in UTC ("2026-12-03T18:56:30Z"). */
+inline std::string utc(std::chrono::system_clock::time_point t) {
+    const std::time_t seconds = std::chrono::system_clock::to_time_t(t);
+    std::tm parts{};
+    gmtime_r(&seconds, &parts);
+    char buffer[32];
+    std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &parts);
+    return buffer;
+}
+
+/** One announced service for a person: kind, address, transport, expiry, status (never the
+ * password). */
+inline std::string describe(const jgather::ExternalService& s) {
+    std::ostringstream out;
+    const bool v6 = s.host.find(':') != std::string::npos;
+    out << jgather::to_string(s.type) << ' ' << (v6 ? "[" : "") << s.host << (v6 ? "]" : "") << ':'
+        << s.port << ' ' << s.transport;
+    if (s.restricted) {
+        out << " restricted";
+    }
+    if (!s.username.empty()) {
+        out << " user " << s.username;
+    }
+    if (s.expires) {
+        out << " expires " << utc(*s.expires);
+    }
+    out << ": " << (s.usable() ? "usable" : s.problem);
+    return out.str();
+}
+
+/** What a discovery found, as text lines (each starting with @p indent). */
+inline std::string describe(const jgather::ExternalServices& found, const std::string& indent) {
+    std::ostringstream out;
+    out << indent << "services of " << found.server
+        << (found.ns.empty() ? "" : " (" + found.ns + ")");
+    if (found.round_trips == 0 && found.error.empty()) {
+        out << ", cached";
+    }
+    out << (found.error.empty() ? "" : ": " + found.error) << "\n";
+    for (const jgather::ExternalService& s : found.services) {
+        out << indent << "  " << describe(s) << "\n";
+    }
+    return out.str();
+}
+
+/** What a discovery found as a JSON object (the password never appears), or null. */
+inline std::string json(const std::optional<jgather::ExternalServices>& found) {
+    if (!found) {
+        return "null";
+    }
+    std::ostringstream out;
+    out << "{\"server\": " << json_string(found->server)
+        << ", \"namespace\": " << (found->ns.empty() ? "null" : json_string(found->ns))
+        << ", \"error\": " << (found->error.empty() ? "null" : json_string(found->error))
+        << ", \"round_trips\": " << found->round_trips << ", \"services\": [";
+    bool first = true;
+    for (const jgather::ExternalService& s : found->services) {
+        out << (first ? "" : ", ") << "{\"type\": " << json_string(jgather::to_string(s.type))
+            << ", \"host\": " << json_string(s.host) << ", \"port\": " << s.port
+            << ", \"transport\": " << json_string(s.transport)
+            << ", \"restricted\": " << (s.restricted ? "true" : "false")
+            << ", \"username\": " << (s.username.empty() ? "null" : json_string(s.username))
+            << ", \"expires\": " << (s.expires ? json_string(utc(*s.expires)) : "null")
+            << ", \"addresses\": [";
+        for (std::size_t i = 0; i < s.addresses.size(); ++i) {
+            out << (i ? ", " : "") << json_string(s.addresses[i].to_string());
+        }
+        out << "], \"status\": " << json_string(s.usable() ? "usable" : "unusable")
+            << ", \"problem\": " << (s.usable() ? "null" : json_string(s.problem)) << "}";
+        first = false;
+    }
+    out << "]}";
+    return out.str();
 }
 
 } // namespace cli

@@ -1,5 +1,6 @@
 // jgather-demo: gathers this machine's candidates and prints them as text, JSON or XEP XML.
 // Uses nothing beyond jgather's public API (and GLib for the main loop).
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +17,7 @@
 #include <jgather/gloox.hpp>
 #include <jgather/jgather.hpp>
 #include <jgather/nice.hpp>
+#include <jgather/sources/extdisco.hpp>
 #include <jgather/sources/sic.hpp>
 
 #include "cli.hpp"
@@ -78,6 +80,10 @@ struct Options {
     std::vector<std::unique_ptr<jgather::Source>> sources;
     jgather::GatherOptions gather;
     bool nice = false;
+    cli::RelayFlags relay;
+    std::vector<jgather::TurnServer> turn;
+    /** What --extdisco found, once it answered. */
+    std::optional<jgather::ExternalServices> services;
 };
 
 using cli::json_string;
@@ -98,7 +104,10 @@ Options parse_args(int argc, char** argv) {
             return argv[++i];
         };
         if (arg == "--help" || arg == "-h") {
-            std::cout << kUsage;
+            std::cout << kUsage
+                      << "\nRelays and the XMPP server's services (XEP-0215); --turn and "
+                         "--relay-only need --nice:\n"
+                      << cli::RelayFlags::kUsage;
             std::exit(0);
         } else if (arg == "--format") {
             o.format = value();
@@ -179,6 +188,8 @@ Options parse_args(int argc, char** argv) {
                 usage_error("--external-ip: " + source.error().message);
             }
             o.sources.push_back(std::move(source.value()));
+        } else if (o.relay.parse(arg, value)) {
+            // --extdisco, --turn*, --relay-only
         } else {
             usage_error("unknown option '" + std::string(arg) + "'");
         }
@@ -192,9 +203,20 @@ Options parse_args(int argc, char** argv) {
         if (auto valid = o.stun.validate(); !valid) {
             usage_error(valid.error().message);
         }
-        if (!o.nice) { // with --nice, libnice asks its own STUN server
+        // With --nice, libnice asks its own STUN server; with --extdisco, the discovery's
+        // STUN source asks these and the announced ones.
+        if (!o.nice && !o.relay.extdisco) {
             o.sources.push_back(std::make_unique<jgather::StunSource>(o.stun));
         }
+    }
+    o.turn = o.relay.servers();
+    if (!o.nice && (!o.turn.empty() || o.relay.relay_only)) {
+        usage_error(std::string(o.turn.empty() ? "--relay-only" : "--turn") +
+                    " needs --nice (relays are allocated by libnice)");
+    }
+    o.gather.relay_only = o.relay.relay_only;
+    if (o.relay.extdisco && o.xmpp.password.empty()) {
+        usage_error("--extdisco needs --jid and --password (the services come over XMPP)");
     }
     if (!o.xmpp.password.empty()) {
         if (!o.jid_given) {
@@ -235,7 +257,8 @@ std::string describe(const jgather::Candidate& c) {
     return out.str();
 }
 
-void print_json(const jgather::GatherResult& r) {
+void print_json(const jgather::GatherResult& r,
+                const std::optional<jgather::ExternalServices>& services) {
     std::ostringstream out;
     out << "{\n  \"elapsed_ms\": " << ms(r.elapsed) << ",\n  \"ufrag\": " << json_string(r.ufrag)
         << ",\n  \"pwd\": " << json_string(r.pwd) << ",\n  \"candidates\": [";
@@ -301,7 +324,7 @@ void print_json(const jgather::GatherResult& r) {
     for (std::size_t i = 0; i < r.network.notes.size(); ++i) {
         out << (i ? ", " : "") << json_string(r.network.notes[i]);
     }
-    out << "]},\n  \"dropped\": [";
+    out << "]},\n  \"external_services\": " << cli::json(services) << ",\n  \"dropped\": [";
     first = true;
     for (const jgather::DroppedAddress& d : r.dropped) {
         out << (first ? "\n" : ",\n") << "    {\"ip\": " << json_string(d.address)
@@ -313,7 +336,8 @@ void print_json(const jgather::GatherResult& r) {
     std::cout << out.str();
 }
 
-void print_text(const jgather::GatherResult& r, bool explain) {
+void print_text(const jgather::GatherResult& r,
+                const std::optional<jgather::ExternalServices>& services, bool explain) {
     std::cout << "ICE-UDP (ufrag " << r.ufrag << ", pwd " << r.pwd << "):\n";
     for (const auto& c : r.ice) {
         std::cout << "  " << describe(c) << " [" << c.interface << "]\n";
@@ -353,6 +377,9 @@ void print_text(const jgather::GatherResult& r, bool explain) {
         std::cout << "  " << s.name << ": " << to_string(s.state) << " after " << ms(s.elapsed)
                   << " ms" << (s.error.empty() ? "" : " (" + s.error + ")") << "\n";
     }
+    if (services) {
+        std::cout << "XMPP server's STUN/TURN services:\n" << cli::describe(*services, "  ");
+    }
     if (explain) {
         std::cout << "Dropped:\n";
         for (const auto& d : r.dropped) {
@@ -365,7 +392,7 @@ void print_text(const jgather::GatherResult& r, bool explain) {
 
 void print_result(const Options& o, const jgather::GatherResult& r) {
     if (o.format == "json") {
-        print_json(r);
+        print_json(r, o.services);
     } else if (o.format == "xep0176") {
         std::cout << jgather::xep0176::write({r.ufrag, r.pwd, r.ice}) << "\n";
     } else if (o.format == "xep0065") {
@@ -376,7 +403,7 @@ void print_result(const Options& o, const jgather::GatherResult& r) {
         const std::string dst = jgather::xep0260::dstaddr(o.sid, o.gather.jid, o.peer_jid);
         std::cout << jgather::xep0260::write({o.sid, dst, "tcp", r.s5b}) << "\n";
     } else {
-        print_text(r, o.explain);
+        print_text(r, o.services, o.explain);
     }
 }
 
@@ -384,7 +411,7 @@ void print_result(const Options& o, const jgather::GatherResult& r) {
 
 // Runs one gathering on the default context and prints it; returns the exit status.
 int gather_and_print(Options& options, jgather::EventLoop& loop, GMainLoop* main_loop,
-                     jgather::SicService* sic) {
+                     jgather::SicService* sic, jgather::ExtdiscoService* extdisco) {
     const auto start = std::chrono::steady_clock::now();
     jgather::Gatherer gatherer(loop, options.gather);
     // --nice: the agent a libnice application would own, one stream, on the same context.
@@ -401,6 +428,8 @@ int gather_and_print(Options& options, jgather::EventLoop& loop, GMainLoop* main
                 [](NiceAgent*, guint, guint, guint, gchar*, gpointer) {}, nullptr);
         }
         jgather::nice::AgentOptions agent_options;
+        agent_options.relays = options.turn;
+        agent_options.services = extdisco;
         if (!options.stun.servers.empty()) {
             agent_options.stun_server = options.stun.servers.front();
             if (options.stun.servers.size() > 1) {
@@ -419,6 +448,9 @@ int gather_and_print(Options& options, jgather::EventLoop& loop, GMainLoop* main
     }
     if (sic) {
         gatherer.add_source(sic->source());
+    }
+    if (extdisco && !options.nice) {
+        gatherer.add_source(extdisco->stun_source(options.stun));
     }
     gatherer.on_candidate = [&](const jgather::Candidate& c) {
         const auto since = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -441,18 +473,47 @@ int gather_and_print(Options& options, jgather::EventLoop& loop, GMainLoop* main
         print_result(options, result);
         g_main_loop_quit(main_loop);
     };
-    if (auto started = gatherer.gather(); !started) {
-        std::fprintf(stderr, "jgather-demo: %s\n", started.error().message.c_str());
-        return 1;
+    int exit_code = 0;
+    auto start_gathering = [&] {
+        if (auto started = gatherer.gather(); !started) {
+            std::fprintf(stderr, "jgather-demo: %s\n", started.error().message.c_str());
+            exit_code = 1;
+            g_main_loop_quit(main_loop);
+        }
+    };
+    std::uint64_t asked = 0;
+    if (extdisco) {
+        // With --nice the services are asked first, so that libnice gets the announced STUN
+        // server as well as the TURN servers (it takes its STUN server before it gathers). In
+        // the own-socket mode the STUN source waits for the same answer (one query).
+        asked = extdisco->request([&](const jgather::ExternalServices& found) {
+            asked = 0;
+            const auto since = std::chrono::duration_cast<std::chrono::microseconds>(
+                std::chrono::steady_clock::now() - start);
+            std::fprintf(stderr, "[%8.3f ms] xmpp: %s", ms(since),
+                         cli::describe(found, "").c_str());
+            options.services = found;
+            if (options.nice) {
+                start_gathering();
+            }
+        });
     }
-    g_main_loop_run(main_loop);
+    if (!extdisco || !options.nice) {
+        start_gathering();
+    }
+    if (exit_code == 0) {
+        g_main_loop_run(main_loop);
+    }
+    if (asked != 0) {
+        extdisco->cancel(asked); // the gathering ended first: its captures go now
+    }
     if (agent) {
         for (guint c = 1; c <= options.gather.components; ++c) {
             nice_agent_attach_recv(agent.get(), stream, c, g_main_context_default(), nullptr,
                                    nullptr);
         }
     }
-    return 0;
+    return exit_code;
 }
 
 int main(int argc, char** argv) {
@@ -468,13 +529,20 @@ int main(int argc, char** argv) {
     auto loop = jgather::glib::make_loop(nullptr);
     int exit_code = 0;
     if (options.xmpp.password.empty()) {
-        exit_code = gather_and_print(options, *loop, main_loop, nullptr);
+        exit_code = gather_and_print(options, *loop, main_loop, nullptr, nullptr);
     } else {
         // The gathering starts at once: host candidates never wait for XMPP. Server IP Check
         // waits for the connection inside its own source, bounded by --timeout; a failed
         // connection fails that source and nothing else.
         jgather::xmpp::XmppConnection connection(nullptr, options.xmpp);
         jgather::SicService sic(connection, options.sic);
+        std::optional<jgather::ExtdiscoService> extdisco;
+        if (options.relay.extdisco) {
+            // Bounded by the gathering's deadline, which it precedes with --nice.
+            jgather::ExtdiscoOptions discovery;
+            discovery.timeout = std::min(discovery.timeout, options.gather.deadline);
+            extdisco.emplace(connection, discovery);
+        }
         const auto start = std::chrono::steady_clock::now();
         const auto since = [&start] {
             return ms(std::chrono::duration_cast<std::chrono::microseconds>(
@@ -491,7 +559,8 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "jgather-demo: xmpp: cannot connect as '%s'\n",
                          options.xmpp.jid.c_str());
         }
-        exit_code = gather_and_print(options, *loop, main_loop, &sic);
+        exit_code =
+            gather_and_print(options, *loop, main_loop, &sic, extdisco ? &*extdisco : nullptr);
         connection.on_connected = nullptr;
         connection.on_disconnected = nullptr;
         connection.disconnect();

@@ -6,26 +6,33 @@
 #   PREFIX-srv   203.0.113.1     the XMPP/STUN servers ("the Internet")
 #   PREFIX-nat1  203.0.113.2  |  192.0.2.1       Linux MASQUERADE NAT
 #   PREFIX-c1                 |  192.0.2.10      client behind nat1
-#   PREFIX-nat2  203.0.113.3  |  198.51.100.1    a second NAT
+#   PREFIX-nat2  203.0.113.3  |  198.51.100.1    a second NAT (LAN 198.51.100.0/25)
 #   PREFIX-c2                 |  198.51.100.10   client behind nat2
+#   PREFIX-nat3  203.0.113.4  |  198.51.100.129  a NAT with a new port per destination
+#   PREFIX-c3                 |  198.51.100.130  client behind nat3 (LAN 198.51.100.128/25)
 #   PREFIX-pub   203.0.113.50                    client with a public address
 #   PREFIX-wan   the bridge joining the 203.0.113.0/24 side
 #
-# The NATs are port-preserving MASQUERADE routers that drop unsolicited WAN packets and forward
-# WAN to LAN only for established flows; the WAN-side hosts route everything else into a sink.
+# nat1 and nat2 are port-preserving MASQUERADE routers that drop unsolicited WAN packets and
+# forward WAN to LAN only for established flows; nat3 is the same with MASQUERADE --random-fully,
+# which picks a random port for every new flow: a different mapping per destination (RFC 4787
+# §4.1 endpoint-dependent mapping, "symmetric"), so only a relay connects a call through it.
+# The WAN-side hosts route everything else into a sink.
 #
 # IPv6 (RFC 3849 documentation prefix):
 #   WAN 2001:db8:0:1::/64   srv ::1, nat1 ::2, nat2 ::3, pub ::50
 #   LAN 2001:db8:0:10::/64  behind nat1 (router ::1, c1 ::10): NAT66 (ip6tables MASQUERADE)
 #   LAN 2001:db8:0:20::/64  behind nat2 (router ::1, c2 ::10): routed, no NAT — the usual
 #                           dual-stack home: IPv4 through a NAT, IPv6 global
+#   LAN 2001:db8:0:30::/64  behind nat3 (router ::1, c3 ::10): NAT66, random ports too
+#   WAN nat3 ::4
 # Duplicate address detection is off in the lab, so every address is usable at once.
 #
 # Nothing in the root namespace is touched. Run as root.
 set -euo pipefail
 cmd=${1:?up or down}
 prefix=${2:?prefix}
-hosts=(wan srv nat1 c1 nat2 c2 pub)
+hosts=(wan srv nat1 c1 nat2 c2 nat3 c3 pub)
 ns() { echo "$prefix-$1"; }
 
 if [ "$cmd" = down ]; then
@@ -57,10 +64,12 @@ wan_link() {
 wan_link srv eth0 203.0.113.1/24 2001:db8:0:1::1/64
 wan_link nat1 wan0 203.0.113.2/24 2001:db8:0:1::2/64
 wan_link nat2 wan0 203.0.113.3/24 2001:db8:0:1::3/64
+wan_link nat3 wan0 203.0.113.4/24 2001:db8:0:1::4/64
 wan_link pub eth0 203.0.113.50/24 2001:db8:0:1::50/64
 
-# nat client router-v4 client-v4 router-v6 client-v6 nat66|routed: a LAN behind a router
-# that MASQUERADEs IPv4, and IPv6 too unless "routed"
+# nat client router-v4 client-v4 router-v6 client-v6 nat66|routed [random]: a LAN behind a
+# router that MASQUERADEs IPv4, and IPv6 too unless "routed"; "random": a new random port for
+# every flow (--random-fully) instead of keeping the client's
 lan_link() {
   local router client
   router=$(ns "$1")
@@ -75,7 +84,9 @@ lan_link() {
   ip -n "$client" route add default via "${3%/*}"
   ip -n "$client" -6 route add default via "${5%/*}"
   ip netns exec "$router" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
-  ip netns exec "$router" iptables -t nat -A POSTROUTING -o wan0 -j MASQUERADE
+  local ports=()
+  [ "${8:-}" = random ] && ports=(--random-fully)
+  ip netns exec "$router" iptables -t nat -A POSTROUTING -o wan0 -j MASQUERADE "${ports[@]}"
   # What makes calls through the NAT trustworthy (interop.md, NAT lab): unsolicited WAN packets
   # to the router are dropped, and WAN-to-LAN forwarding is for established flows only.
   # Otherwise a peer's check that arrives before this side's first packet leaves a conntrack
@@ -87,12 +98,12 @@ lan_link() {
   ip netns exec "$router" iptables -A FORWARD -i wan0 -o lan0 -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
   ip netns exec "$router" iptables -A FORWARD -i wan0 -o lan0 -j DROP
   if [ "$7" = nat66 ]; then
-    ip netns exec "$router" ip6tables -t nat -A POSTROUTING -o wan0 -j MASQUERADE
+    ip netns exec "$router" ip6tables -t nat -A POSTROUTING -o wan0 -j MASQUERADE "${ports[@]}"
   else
     # The WAN side reaches the LAN prefix through the router's WAN address.
     local wan_address
     wan_address=$(ip -n "$router" -6 -o addr show dev wan0 scope global | awk '{print $4}')
-    for h in srv pub nat1 nat2; do
+    for h in srv pub nat1 nat2 nat3; do
       [ "$h" = "$1" ] && continue
       ip -n "$(ns "$h")" -6 route add "${5%::*}::/64" via "${wan_address%/*}"
     done
@@ -102,7 +113,7 @@ lan_link() {
 # side's private host candidate, say) is lost silently, as on the Internet, instead of failing
 # with ENETUNREACH (which makes coturn close a whole allocation).
 # The sink is a veth pair whose gateway is a permanent neighbour entry for a MAC nobody has.
-for h in srv pub nat1 nat2; do
+for h in srv pub nat1 nat2 nat3; do
   ip -n "$(ns "$h")" link add sink0 type veth peer name sink1
   ip -n "$(ns "$h")" link set sink0 up
   ip -n "$(ns "$h")" link set sink1 up
@@ -111,4 +122,5 @@ for h in srv pub nat1 nat2; do
 done
 
 lan_link nat1 c1 192.0.2.1/24 192.0.2.10/24 2001:db8:0:10::1/64 2001:db8:0:10::10/64 nat66
-lan_link nat2 c2 198.51.100.1/24 198.51.100.10/24 2001:db8:0:20::1/64 2001:db8:0:20::10/64 routed
+lan_link nat2 c2 198.51.100.1/25 198.51.100.10/25 2001:db8:0:20::1/64 2001:db8:0:20::10/64 routed
+lan_link nat3 c3 198.51.100.129/25 198.51.100.130/25 2001:db8:0:30::1/64 2001:db8:0:30::10/64 nat66 random
