@@ -313,6 +313,7 @@ void print_json(const jgather::GatherResult& r,
             << ", \"status\": " << json_string(to_string(s.state))
             << ", \"elapsed_ms\": " << ms(s.elapsed)
             << ", \"error\": " << (s.error.empty() ? std::string("null") : json_string(s.error))
+            << ", \"detail\": " << (s.detail.empty() ? std::string("null") : json_string(s.detail))
             << "}";
         first = false;
     }
@@ -376,6 +377,9 @@ void print_text(const jgather::GatherResult& r,
     for (const auto& s : r.sources) {
         std::cout << "  " << s.name << ": " << to_string(s.state) << " after " << ms(s.elapsed)
                   << " ms" << (s.error.empty() ? "" : " (" + s.error + ")") << "\n";
+        if (!s.detail.empty()) {
+            std::cout << "    " << s.detail << "\n";
+        }
     }
     if (services) {
         std::cout << "XMPP server's STUN/TURN services:\n" << cli::describe(*services, "  ");

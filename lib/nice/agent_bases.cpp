@@ -59,18 +59,31 @@ private:
     gulong id_ = 0;
 };
 
-std::string server_of(const NiceCandidate& candidate) {
+// The STUN server that taught a srflx; "" when libnice does not say.
+std::string stun_server_of(const NiceCandidate& candidate) {
     NiceAddress server;
     nice_address_init(&server);
-    if (candidate.type == NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE) {
-        if (!nice_candidate_stun_server_address(&candidate, &server)) {
-            return "";
-        }
-    } else if (candidate.type == NICE_CANDIDATE_TYPE_RELAYED) {
-        nice_candidate_relay_address(&candidate, &server);
+    if (!nice_candidate_stun_server_address(&candidate, &server)) {
+        return "";
     }
     const auto address = detail::from_nice_address(server);
     return address ? address->to_string() : "";
+}
+
+// The TURN server, among those given to the agent, that allocated @p relayed: the one on the
+// relayed address's IP (RFC 8656 §3: the relay is an address of the server), else the only one.
+// Not nice_candidate_relay_address(): libnice 0.1.21's copies, the new-candidate-full signal's
+// argument among them, lose the TURN server (nice_candidate_copy sets it to NULL), and it reads
+// through that pointer. Several TURN transports to one server are told apart by nothing libnice
+// gives out, so the first given (UDP before TCP from XEP-0215) is named.
+std::string turn_server_of(const TransportAddress& relayed, const std::vector<TurnServer>& relays) {
+    const auto same_ip = std::find_if(relays.begin(), relays.end(), [&](const TurnServer& t) {
+        return t.address.ip == relayed.ip;
+    });
+    if (same_ip != relays.end()) {
+        return same_ip->address.to_string();
+    }
+    return relays.size() == 1 ? relays.front().address.to_string() : "";
 }
 
 // What the provider and the source share: the agent's stream, its bases, and what the agent
@@ -85,13 +98,14 @@ struct AgentLink {
     SourceSink* sink = nullptr; // while the source runs
     // The servers: what was chosen and why (the source's report detail).
     std::vector<std::string> notes;
-    std::vector<TurnServer> relays; // given to the agent
-    bool stun_chosen = false;       // stun-server set (by hand or from the directory)
+    std::vector<TurnServer> relays;              // given to the agent
+    std::optional<TransportAddress> stun_server; // stun-server (by hand or from the directory)
     IceServerDirectory* services = nullptr;
     bool awaiting_services = false; // the directory had no answer when gathering started
     std::uint64_t services_request = 0;
     // Each base's mapping per server (srflx), for the related address of its relays.
     std::map<std::pair<std::size_t, std::string>, TransportAddress> mapped;
+    std::map<std::string, std::size_t> relays_from; // relay candidates per TURN server
 
     bool has_base_of(Family family) const {
         return std::any_of(bases.begin(), bases.end(),
@@ -143,7 +157,7 @@ struct AgentLink {
         services_request = 0;
         if (!found.error.empty()) {
             notes.push_back("external service discovery failed: " + found.error);
-        } else if (!stun_chosen && !found.stun_servers().empty()) {
+        } else if (!stun_server && !found.stun_servers().empty()) {
             notes.push_back("the STUN servers from " + found.server +
                             " came after libnice had started gathering and were not used "
                             "(libnice reads stun-server once; ask the directory before gather())");
@@ -158,12 +172,56 @@ struct AgentLink {
         }
     }
 
+    // What the gathering says at its end: the notes, then each TURN server without a relay.
+    // libnice reports no failed allocation (wrong credentials, a refusal and silence look the
+    // same), so the missing relay candidate is the evidence.
     std::string detail() const {
+        std::vector<std::string> lines = notes;
+        std::map<std::string, std::vector<const TurnServer*>> by_server;
+        for (const TurnServer& turn : relays) {
+            by_server[turn.address.to_string()].push_back(&turn);
+        }
+        for (const auto& [server, given] : by_server) {
+            std::string transports;
+            for (const TurnServer* turn : given) {
+                transports +=
+                    (transports.empty() ? "" : "/") + std::string(to_string(turn->transport));
+            }
+            const std::string what = "TURN " + transports + " " + server + ": ";
+            if (!relays_from.contains(server)) {
+                lines.push_back(what +
+                                "no relay allocated (wrong or expired credentials, a refusal or "
+                                "no answer: libnice does not say which)");
+            } else if (given.size() > 1) {
+                // discovery.c, priv_add_local_candidate_pruned: a relay on a relayed IP that
+                // already has one is redundant, and its allocation is released (lifetime 0).
+                lines.push_back(what + "one relay kept; libnice keeps one per relayed address "
+                                       "and releases the other allocations");
+            }
+        }
         std::string text;
-        for (const std::string& note : notes) {
-            text += (text.empty() ? "" : "; ") + note;
+        for (const std::string& line : lines) {
+            text += (text.empty() ? "" : "; ") + line;
         }
         return text;
+    }
+
+    // The server that taught a srflx: the STUN server, or the TURN server whose allocation
+    // reported the mapping. libnice 0.1.21 names the relayed address as that srflx's "STUN
+    // server" (conncheck.c, on an Allocate success), which is no server at all.
+    std::string srflx_server_of(const NiceCandidate& candidate) const {
+        const std::string said = stun_server_of(candidate);
+        if (stun_server && said == stun_server->to_string()) {
+            return said;
+        }
+        for (const TurnServer& turn : relays) {
+            if (said == turn.address.to_string()) {
+                return said;
+            }
+        }
+        const auto relayed = TransportAddress::parse(said);
+        const std::string turn = relayed ? turn_server_of(*relayed, relays) : "";
+        return turn.empty() ? said : turn;
     }
 
     void report(const NiceCandidate& candidate) {
@@ -174,18 +232,29 @@ struct AgentLink {
             candidate.transport != NICE_CANDIDATE_TRANSPORT_UDP) {
             return; // TCP (ice-tcp left on by the application): XEP-0176 cannot carry it
         }
-        const auto base = std::find_if(bases.begin(), bases.end(), [&](const Base& b) {
+        auto base = std::find_if(bases.begin(), bases.end(), [&](const Base& b) {
             return b.component == candidate.component_id && b.address() == *base_address;
         });
+        if (base == bases.end() && *type == IceType::Relay) {
+            // Over TURN-TCP libnice's base is the TCP connection to the server (discovery.c,
+            // discovery_add_relay_candidate), not the UDP host socket: the same local address
+            // and component, another port. jgather has one base per address and component.
+            base = std::find_if(bases.begin(), bases.end(), [&](const Base& b) {
+                return b.component == candidate.component_id && b.local.ip == base_address->ip;
+            });
+        }
         if (base == bases.end()) {
             return; // on an address jgather did not choose (added by the application itself)
         }
-        const std::string server = server_of(candidate);
+        const std::string server = *type == IceType::Relay   ? turn_server_of(*address, relays)
+                                   : *type == IceType::Srflx ? srflx_server_of(candidate)
+                                                             : "";
         const std::size_t index = static_cast<std::size_t>(base - bases.begin());
         std::optional<TransportAddress> related;
         if (*type == IceType::Srflx) {
             mapped[{index, server}] = *address;
         } else if (*type == IceType::Relay) {
+            ++relays_from[server];
             // RFC 8445 §5.1.1.2: a relay's related address is the mapping its allocation saw
             // (libnice reports that srflx first, and gives the relay the host as its base).
             auto same = mapped.find({index, server});
@@ -436,7 +505,7 @@ private:
         if (stun) {
             g_object_set(G_OBJECT(agent_.get()), "stun-server", stun->ip.to_string().c_str(),
                          "stun-server-port", guint(stun->port), nullptr);
-            link.stun_chosen = true;
+            link.stun_server = *stun;
             link.notes.push_back("libnice's STUN server: " + stun->to_string() + " (" + why + ")");
         }
         link.add_relays(options_.relays);
