@@ -251,17 +251,19 @@ void XmppServer::start_prosody() {
             << "external_services = {\n"
             << "  { type = \"stun\", transport = \"udp\", host = \"203.0.113.1\", port = 3478 };\n"
             << "  { type = \"turn\", transport = \"udp\", host = \"203.0.113.1\", port = 3478, "
-               "secret = true, ttl = " << options_.extdisco_ttl.count() << " };\n"
+               "secret = true, ttl = "
+            << options_.extdisco_ttl.count() << " };\n"
             << "  { type = \"turn\", transport = \"tcp\", host = \"203.0.113.1\", port = 3478, "
-               "secret = true, ttl = " << options_.extdisco_ttl.count() << " };\n"
+               "secret = true, ttl = "
+            << options_.extdisco_ttl.count() << " };\n"
             << "  { type = \"turns\", transport = \"tcp\", host = \"203.0.113.1\", port = 5349, "
-               "secret = true, ttl = " << options_.extdisco_ttl.count() << " };\n"
+               "secret = true, ttl = "
+            << options_.extdisco_ttl.count() << " };\n"
             << "  { type = \"stun\", transport = \"udp\", host = \"127.0.0.1\", port = 3478 };\n"
             << "  { type = \"stun\", transport = \"udp\", host = \"localhost\", port = 3478 };\n"
             << "}\n";
     }
-    cfg
-        << "ssl = { certificate = \"" << d << "/server.pem\"; key = \"" << d << "/server.key\" }\n"
+    cfg << "ssl = { certificate = \"" << d << "/server.pem\"; key = \"" << d << "/server.key\" }\n"
         << "VirtualHost \"" << options_.domain << "\"\n";
     std::filesystem::create_directory(d + "/data");
     write_file(config, cfg.str());
@@ -318,8 +320,7 @@ void XmppServer::start_ejabberd() {
         service("203.0.113.1", 5349, "turns", "tcp", true);
         service("127.0.0.1", 3478, "stun", "udp", false);
     }
-    yml
-        << (options_.sic ? "  mod_sic: {}\n" : "")
+    yml << (options_.sic ? "  mod_sic: {}\n" : "")
         << "  mod_disco: {}\n  mod_roster: {}\n  mod_ping: {}\n";
     write_file(d + "/ejabberd.yml", yml.str());
     std::filesystem::create_directory(d + "/mnesia");
@@ -405,17 +406,32 @@ bool wait_for_stun(const std::string& ip, std::uint16_t port, std::chrono::milli
     return answered;
 }
 
-Coturn::Coturn(const std::string& ip, std::uint16_t port, const std::string& netns) {
+Coturn::Coturn(const std::string& ip, std::uint16_t port, const std::string& netns,
+               const std::string& turn_secret) {
     std::vector<std::string> argv;
     if (!netns.empty()) {
         argv = {"ip", "netns", "exec", netns};
     }
     for (const std::string& a :
          {std::string("turnserver"), std::string("-n"), "--listening-ip=" + ip,
-          "--listening-port=" + std::to_string(port), std::string("--stun-only"),
-          std::string("--no-tls"), std::string("--no-dtls"), std::string("--no-cli"),
+          "--listening-port=" + std::to_string(port), std::string("--no-tls"),
+          std::string("--no-dtls"), std::string("--no-cli"), std::string("--simple-log"),
+          "--userdb=" + dir_.path() + "/turndb", std::string("--verbose"),
           "--log-file=" + dir_.path() + "/turn.log", "--pidfile=" + dir_.path() + "/turn.pid"}) {
         argv.push_back(a);
+    }
+    if (turn_secret.empty()) {
+        argv.emplace_back("--stun-only");
+    } else {
+        // RFC 8656 §3: relayed addresses on the server's own address; TURN REST credentials
+        // (username "expiry[:user]", password base64(HMAC-SHA1(secret, username))).
+        for (const std::string& a :
+             {std::string("--use-auth-secret"), "--static-auth-secret=" + turn_secret,
+              std::string("--realm=example.org"), "--relay-ip=" + ip,
+              std::string("--min-port=49152"), std::string("--max-port=49999"),
+              std::string("--no-multicast-peers")}) {
+            argv.push_back(a);
+        }
     }
     pid_ = spawn_server(argv, dir_.path(), {}, dir_.path() + "/out.log");
     bool ready = false;
@@ -446,6 +462,16 @@ Coturn::~Coturn() {
     }
     ::kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
+}
+
+std::string Coturn::log() const {
+    std::string text;
+    for (const auto& entry : std::filesystem::directory_iterator(dir_.path())) {
+        if (entry.path().filename().string().starts_with("turn")) {
+            text += read_file(entry.path().string());
+        }
+    }
+    return text;
 }
 
 std::string XmppServer::log() const {

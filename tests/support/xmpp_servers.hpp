@@ -91,10 +91,18 @@ private:
  * calling thread's namespace); false after @p limit. */
 bool wait_for_stun(const std::string& ip, std::uint16_t port, std::chrono::milliseconds limit);
 
-/** @brief coturn as a plain STUN server (`--stun-only`), stopped by PID on destruction. */
+/**
+ * @brief coturn, stopped by PID on destruction: a plain STUN server (`--stun-only`), or with
+ *        @p turn_secret a TURN server too, checking TURN-REST credentials made from that secret
+ *        (`use-auth-secret`, as the XMPP servers' XEP-0215 modules hand them out), relays over
+ *        UDP and TCP to the server, on the listening address.
+ */
 class Coturn {
 public:
-    Coturn(const std::string& ip, std::uint16_t port, const std::string& netns = "");
+    Coturn(const std::string& ip, std::uint16_t port, const std::string& netns = "",
+           const std::string& turn_secret = "");
+    /** What coturn logged (allocations, refusals), for failure messages. */
+    [[nodiscard]] std::string log() const;
     ~Coturn();
     Coturn(const Coturn&) = delete;
     Coturn& operator=(const Coturn&) = delete;
