@@ -23,6 +23,7 @@
 #include "libnice_baseline.hpp"
 #include "support/netns.hpp"
 #include "support/xmpp_servers.hpp"
+#include "xmpp_account.hpp"
 
 namespace {
 
@@ -35,35 +36,6 @@ struct Sample {
     int srflx = 0;
     int sic = 0;
 };
-
-// Connects romeo to prosody in the lab from the calling thread's namespace, or exits.
-std::unique_ptr<jgather::xmpp::XmppConnection> connect(GMainContext* context,
-                                                       const jgather::test::XmppServer& server) {
-    jgather::xmpp::ConnectOptions account;
-    account.jid = "romeo@example.org";
-    account.password = "secret123";
-    account.host = server.options().ip;
-    account.port = server.port();
-    account.ca_file = server.ca_file();
-    auto connection = std::make_unique<jgather::xmpp::XmppConnection>(context, account);
-    bool done = false;
-    connection->on_connected = [&] {
-        done = true;
-    };
-    connection->on_disconnected = [&](const jgather::xmpp::Disconnect& d) {
-        std::fprintf(stderr, "bench-stun: cannot connect to prosody: %s\n", d.message.c_str());
-        std::exit(1);
-    };
-    if (!connection->connect()) {
-        std::exit(1);
-    }
-    while (!done) {
-        g_main_context_iteration(context, TRUE);
-    }
-    connection->on_connected = nullptr;
-    connection->on_disconnected = nullptr;
-    return connection;
-}
 
 // One gathering with host + STUN against 203.0.113.1:@p port (and :@p second_port if set),
 // with @p components components, and SIC from @p sic if given. Pacing (Ta) is the default 50 ms.
@@ -123,7 +95,7 @@ int main(int argc, char** argv) {
         jgather::test::EnterNetns client(lab.ns("c1"));
         GMainContext* context = g_main_context_new();
         auto loop = jgather::glib::make_loop(context);
-        auto connection = connect(context, prosody);
+        auto connection = bench::connect(context, prosody, "bench-stun");
         std::printf("gathering to completion from behind NAT 1, %d alternating rounds, medians;\n"
                     "jgather host + STUN (+ SIC over a connected client), libnice host + STUN\n",
                     rounds);

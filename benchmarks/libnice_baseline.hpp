@@ -6,6 +6,7 @@
 #include <agent.h>
 #include <algorithm>
 #include <chrono>
+#include <string>
 #include <vector>
 
 #include <glib.h>
@@ -25,16 +26,26 @@ inline double median(std::vector<double> v) {
 
 /** @brief One libnice gathering, timed from gather_candidates(). */
 struct NiceSample {
-    double first_ms = 0; ///< To the first candidate.
-    double done_ms = 0;  ///< To candidate-gathering-done.
+    double first_ms = 0;  ///< To the first candidate.
+    double done_ms = 0;   ///< To candidate-gathering-done.
+    double relay_ms = -1; ///< To the first relay candidate (-1: none).
     int candidates = 0;
     int srflx = 0;
 };
 
+/** @brief A TURN server over UDP given to the agent (nice_agent_set_relay_info). */
+struct NiceRelay {
+    const char* ip;
+    unsigned port = 3478;
+    std::string username;
+    std::string password;
+};
+
 /** Gathers once on @p context with @p components components; @p stun_ip = nullptr for host
- * candidates only (libnice takes one STUN server). */
+ * candidates only (libnice takes one STUN server); with @p relay a TURN server too. */
 inline NiceSample run_libnice(GMainContext* context, const char* stun_ip = nullptr,
-                              unsigned stun_port = 3478, guint components = 1) {
+                              unsigned stun_port = 3478, guint components = 1,
+                              const NiceRelay* relay = nullptr) {
     struct Run {
         Clock::time_point start;
         NiceSample sample;
@@ -52,6 +63,9 @@ inline NiceSample run_libnice(GMainContext* context, const char* stun_ip = nullp
                 r->sample.first_ms = since(r->start);
             }
             r->sample.srflx += c->type == NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE;
+            if (c->type == NICE_CANDIDATE_TYPE_RELAYED && r->sample.relay_ms < 0) {
+                r->sample.relay_ms = since(r->start);
+            }
         }),
         &run);
     const gulong on_done = g_signal_connect(agent, "candidate-gathering-done",
@@ -68,6 +82,11 @@ inline NiceSample run_libnice(GMainContext* context, const char* stun_ip = nullp
         nice_agent_attach_recv(
             agent, stream, c, context, +[](NiceAgent*, guint, guint, guint, gchar*, gpointer) {},
             nullptr);
+        if (relay) {
+            nice_agent_set_relay_info(agent, stream, c, relay->ip, relay->port,
+                                      relay->username.c_str(), relay->password.c_str(),
+                                      NICE_RELAY_TYPE_TURN_UDP);
+        }
     }
     nice_agent_gather_candidates(agent, stream);
     while (!run.done) {

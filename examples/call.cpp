@@ -231,7 +231,7 @@ public:
         }
         gatherer_.reset();
         if (agent_) {
-            g_object_unref(agent_);
+            cli::close_agent(agent_, g_main_context_default());
         }
         if (timeout_ != 0) {
             g_source_remove(timeout_);

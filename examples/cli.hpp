@@ -2,11 +2,13 @@
 // Header-only, for examples; not installed.
 #pragma once
 
+#include <agent.h>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -73,6 +75,32 @@ inline std::string json_string(std::string_view text) {
         }
     }
     return out + "\"";
+}
+
+/**
+ * Releases what @p agent holds on its servers (TURN allocations: a Refresh with lifetime 0,
+ * RFC 8656 §7) before the last reference goes, iterating @p context until libnice says it is
+ * done or @p limit has passed; then drops the reference. Without it libnice warns and the
+ * allocations live on at the server until they expire.
+ */
+inline void close_agent(NiceAgent* agent, GMainContext* context,
+                        std::chrono::milliseconds limit = std::chrono::milliseconds(500)) {
+    // Shared with the callback, which may come after the limit (from a later iteration).
+    auto closed = std::make_shared<bool>(false);
+    nice_agent_close_async(
+        agent,
+        [](GObject*, GAsyncResult*, gpointer data) {
+            std::unique_ptr<std::shared_ptr<bool>> flag(static_cast<std::shared_ptr<bool>*>(data));
+            **flag = true;
+        },
+        new std::shared_ptr<bool>(closed));
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (!*closed && std::chrono::steady_clock::now() < until) {
+        if (!g_main_context_iteration(context, FALSE)) {
+            g_usleep(1000);
+        }
+    }
+    g_object_unref(agent);
 }
 
 /** The flags for relays and the server's services, shared by jgather-demo and jgather-call. */

@@ -516,6 +516,7 @@ int gather_and_print(Options& options, jgather::EventLoop& loop, GMainLoop* main
             nice_agent_attach_recv(agent.get(), stream, c, g_main_context_default(), nullptr,
                                    nullptr);
         }
+        cli::close_agent(agent.release(), g_main_context_default());
     }
     return exit_code;
 }

@@ -3,9 +3,7 @@
 // on the public side, run a Jingle session through that server, let libnice connect on
 // jgather's candidates and send datagrams both ways.
 #include <algorithm>
-#include <array>
 #include <cstdlib>
-#include <ctime>
 #include <fcntl.h>
 #include <fstream>
 #include <iostream>
@@ -15,10 +13,10 @@
 #include <unistd.h>
 #include <vector>
 
-#include <glib.h>
 #include <gtest/gtest.h>
 
 #include "support/netns.hpp"
+#include "support/turn_credentials.hpp"
 #include "support/xmpp_servers.hpp"
 
 using jgather::test::XmppServer;
@@ -284,26 +282,6 @@ const std::vector<std::string> kNoRelay = {"--ipv4",           "--sic",     "aut
 const std::vector<std::string> kExtdisco = {"--ipv4",     "--sic",     "auto",
                                             "--extdisco", "--timeout", "15000"};
 
-// TURN-REST credentials for @p user, as the XMPP servers' XEP-0215 modules make them and coturn's
-// use-auth-secret checks them: username "expiry:user", password base64(HMAC-SHA1(secret,
-// username)).
-std::pair<std::string, std::string> turn_rest_credentials(const std::string& secret,
-                                                          const std::string& user) {
-    const std::string username = std::to_string(std::time(nullptr) + 3600) + ":" + user;
-    GHmac* hmac =
-        g_hmac_new(G_CHECKSUM_SHA1, reinterpret_cast<const guchar*>(secret.data()), secret.size());
-    g_hmac_update(hmac, reinterpret_cast<const guchar*>(username.data()),
-                  static_cast<gssize>(username.size()));
-    std::array<guint8, 20> digest{};
-    gsize length = digest.size();
-    g_hmac_get_digest(hmac, digest.data(), &length);
-    g_hmac_unref(hmac);
-    gchar* encoded = g_base64_encode(digest.data(), length);
-    std::string password = encoded;
-    g_free(encoded);
-    return {username, password};
-}
-
 // One jgather-demo run in @p host with @p flags; its JSON (stdout) and its stderr.
 struct DemoRun {
     int exit = -1;
@@ -502,7 +480,7 @@ std::vector<std::string> relays_of(const std::string& json) {
 } // namespace
 
 TEST_F(Calls, TurnConfiguredByHandAllocatesARelayOverUdpAndOverTcp) {
-    const auto [user, password] = turn_rest_credentials(kTurnSecret, "alice");
+    const auto [user, password] = jgather::test::turn_rest_credentials(kTurnSecret, "alice");
     for (const char* transport : {"udp", "tcp"}) {
         SCOPED_TRACE(transport);
         const auto r = demo(*lab_, "c1",
@@ -527,7 +505,7 @@ TEST_F(Calls, TurnConfiguredByHandAllocatesARelayOverUdpAndOverTcp) {
 }
 
 TEST_F(Calls, ATurnServerThatRefusesOrIsDeadIsReportedAndCostsNoMoreThanLibnicesGiveUp) {
-    const auto [user, password] = turn_rest_credentials("not-the-secret", "alice");
+    const auto [user, password] = jgather::test::turn_rest_credentials("not-the-secret", "alice");
     for (const char* server : {kTurnServer, "203.0.113.99"}) {
         SCOPED_TRACE(server);
         const auto r = demo(*lab_, "c1",

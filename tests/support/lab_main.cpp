@@ -1,6 +1,8 @@
 // jgather-lab: brings up the NAT lab of scripts/lab.sh with prosody, ejabberd (with its STUN
-// listener) and coturn on its public side, runs jgather-demo (host, Server IP Check, STUN) from a
-// client behind each NAT and from a public client, and removes everything again.
+// listener) and coturn (STUN and TURN) on its public side, runs jgather-demo (host, Server IP
+// Check, STUN) from a client behind each NAT and from a public client, then through a NiceAgent
+// with the servers' STUN/TURN services (XEP-0215) behind the port-randomising NAT, and removes
+// everything again.
 // `bash scripts/demo.sh` runs it.
 //
 //   jgather-lab PATH-TO-jgather-demo [extra demo flags...]
@@ -38,11 +40,14 @@ int main(int argc, char** argv) {
         options.netns = lab.ns("srv");
         options.ip = "203.0.113.1";
         options.port = 5222;
+        // XEP-0215: both announce coturn (STUN, TURN over UDP and TCP) with TURN-REST
+        // credentials coturn checks against the same secret.
+        options.extdisco_secret = "jgather-lab-turn-secret";
         XmppServer prosody(XmppServer::Kind::Prosody, options);
         options.port = 5223;
         options.stun_port = 3479;
         XmppServer ejabberd(XmppServer::Kind::Ejabberd, options);
-        jgather::test::Coturn coturn("203.0.113.1", 3478, lab.ns("srv"));
+        jgather::test::Coturn coturn("203.0.113.1", 3478, lab.ns("srv"), options.extdisco_secret);
         jgather::test::Coturn coturn6("2001:db8:0:1::1", 3478, lab.ns("srv"));
 
         struct Client {
@@ -94,6 +99,31 @@ int main(int argc, char** argv) {
                 args.insert(args.end(), extra.begin(), extra.end());
                 jgather::test::run_command(args);
             }
+        }
+        // Behind the NAT that maps every destination to a new port, only a relay reaches the
+        // outside: gathered through a NiceAgent with the server's services.
+        for (const XmppServer* server : {&prosody, &ejabberd}) {
+            if (interrupted) {
+                break;
+            }
+            std::printf("\n=== %s, --nice --extdisco (its STUN and TURN services), client behind "
+                        "NAT 3 (LAN 198.51.100.130, WAN 203.0.113.4, a new port per "
+                        "destination)\n",
+                        jgather::test::to_string(server == &prosody ? XmppServer::Kind::Prosody
+                                                                    : XmppServer::Kind::Ejabberd)
+                            .c_str());
+            std::fflush(stdout);
+            std::vector<std::string> args = {"ip",          "netns",
+                                             "exec",        lab.ns("c3"),
+                                             demo,          "--nice",
+                                             "--extdisco",  "--ipv4",
+                                             "--jid",       "romeo@example.org",
+                                             "--password",  "secret123",
+                                             "--xmpp-host", "203.0.113.1",
+                                             "--xmpp-port", std::to_string(server->port()),
+                                             "--xmpp-ca",   server->ca_file()};
+            args.insert(args.end(), extra.begin(), extra.end());
+            jgather::test::run_command(args);
         }
         std::fprintf(stderr, "\nlab: stopping the servers and removing the namespaces\n");
     } catch (const std::exception& e) {
