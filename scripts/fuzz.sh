@@ -7,7 +7,10 @@ seconds=${1:-60}
 build=${FUZZ_BUILD_DIR:-build-fuzz}
 [ -d "$build" ] || CXX=clang++ meson setup "$build" -Dfuzzing=true -Db_lundef=false \
   -Dtests=disabled -Dexamples=disabled -Dbenchmarks=disabled >/dev/null
-meson compile -C "$build" >/dev/null
+if ! meson compile -C "$build" >"$build/fuzz-compile.log" 2>&1; then
+  echo "fuzz: the targets do not build (clang):"; grep -E -A8 'error|FAILED' "$build/fuzz-compile.log" | head -40
+  exit 1
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 for reader in xep0176 xep0065 xep0260 stun; do

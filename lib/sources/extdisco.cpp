@@ -129,8 +129,8 @@ public:
     ~Private() override {
         // A source still waiting is told (it finishes from its own loop handle), so that its
         // gathering does not wait for its deadline for an answer that cannot come.
-        for (auto& [id, told] : std::exchange(gone_, {})) {
-            detail::contain([&] { told(); });
+        for (auto& entry : std::exchange(gone_, {})) {
+            detail::contain([&] { entry.second(); });
         }
         cancel_lookups();
         client().removeConnectionListener(this);
