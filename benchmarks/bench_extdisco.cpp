@@ -1,7 +1,8 @@
 // STUN and TURN from the XMPP server (XEP-0215) in the NAT lab: from the client behind NAT 1, a
 // NiceAgent (one stream, one component, upnp and ice-tcp off) gathers host, srflx and relay
 // candidates from the lab's coturn (STUN + TURN with TURN-REST credentials), configured
-//   - by hand, libnice alone (the credentials made by this program from the shared secret);
+//   - by hand, libnice alone and through jgather (the credentials made by this program from
+//     the shared secret);
 //   - by jgather from prosody's announcement (ExtdiscoService), asked in every round (a new
 //     service: one <services/> round trip before gathering), and cached (one service for all
 //     rounds, as an application with a long-lived connection has);
@@ -159,7 +160,7 @@ int main(int argc, char** argv) {
         auto cached = std::make_unique<jgather::ExtdiscoService>(*connection);
         run_jgather(context, *loop, cached.get(), {}); // the first answer, now cached
 
-        enum class Mode { LibniceByHand, Fresh, Cached, LibniceDead, JgatherDead };
+        enum class Mode { LibniceByHand, JgatherByHand, Fresh, Cached, LibniceDead, JgatherDead };
         struct Row {
             const char* label;
             Mode mode;
@@ -167,6 +168,7 @@ int main(int argc, char** argv) {
         };
         std::vector<Row> rows = {
             {"libnice alone, by hand", Mode::LibniceByHand, {}, {}, {}},
+            {"jgather, by hand", Mode::JgatherByHand, {}, {}, {}},
             {"jgather, XEP-0215 asked", Mode::Fresh, {}, {}, {}},
             {"jgather, XEP-0215 cached", Mode::Cached, {}, {}, {}},
             {"libnice alone, dead TURN", Mode::LibniceDead, {}, {}, {}},
@@ -178,6 +180,9 @@ int main(int argc, char** argv) {
                 switch (row.mode) {
                 case Mode::LibniceByHand:
                     s = run_libnice(context, kServer, user, password);
+                    break;
+                case Mode::JgatherByHand:
+                    s = run_jgather(context, *loop, nullptr, turn(kServer));
                     break;
                 case Mode::Fresh: {
                     jgather::ExtdiscoService fresh(*connection);
@@ -210,7 +215,7 @@ int main(int argc, char** argv) {
                     "ratio", "relays");
         const double base_relay = median(rows[0].relay);
         const double base_done = median(rows[0].done);
-        const double dead_done = median(rows[3].done);
+        const double dead_done = median(rows[4].done);
         for (const Row& row : rows) {
             const bool dead = row.mode == Mode::LibniceDead || row.mode == Mode::JgatherDead;
             const double relay = row.relay.empty() ? -1 : median(row.relay);

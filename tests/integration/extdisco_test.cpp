@@ -119,6 +119,38 @@ TEST_P(Extdisco, EveryServiceIsReadWithCredentialsAndTheAnswerIsCached) {
     EXPECT_EQ(service.queries_sent(), sent);
 }
 
+TEST(ExtdiscoProsody, StaticCredentialsAreHandedOutAsConfiguredAndNeverExpire) {
+    // prosody's mod_external_services also takes a fixed user name and password per service
+    // (a TURN server with long-term users); they come inline, restricted, without `expires`.
+    test::XmppServerOptions options;
+    options.extdisco_secret = "jgather-turn-secret";
+    options.extdisco_static_turn = {{"static-user", "static-password"}};
+    XmppServer server(XmppServer::Kind::Prosody, options);
+    test::TestLoop loop;
+    xmpp::XmppConnection connection(loop.context(), account(server));
+    ASSERT_TRUE(test::connect_and_wait(loop, connection));
+    ExtdiscoService service(connection);
+    const ExternalServices found = ask(loop, service);
+    ASSERT_TRUE(found.error.empty()) << found.error;
+    const ExternalService* turn = find(found, ServiceType::Turn, "203.0.113.5", "udp");
+    ASSERT_NE(turn, nullptr);
+    EXPECT_TRUE(turn->usable()) << turn->problem;
+    EXPECT_TRUE(turn->restricted);
+    EXPECT_EQ(turn->username, "static-user");
+    EXPECT_EQ(turn->password, "static-password");
+    EXPECT_FALSE(turn->expires);
+    // Beside the TURN-REST ones: three TURN servers over UDP/TCP, this one with its own user.
+    const auto relays = found.turn_servers();
+    ASSERT_EQ(relays.size(), 3U);
+    const auto fixed = std::find_if(relays.begin(), relays.end(), [](const TurnServer& t) {
+        return t.address.to_string() == "203.0.113.5:3478";
+    });
+    ASSERT_NE(fixed, relays.end());
+    EXPECT_EQ(fixed->username, "static-user");
+    EXPECT_EQ(fixed->password, "static-password");
+    EXPECT_EQ(fixed->transport, RelayTransport::Udp);
+}
+
 TEST_P(Extdisco, CredentialsNearExpiryAreAskedAgain) {
     test::XmppServerOptions options;
     options.extdisco_secret = "jgather-turn-secret";

@@ -260,8 +260,13 @@ void XmppServer::start_prosody() {
                "secret = true, ttl = "
             << options_.extdisco_ttl.count() << " };\n"
             << "  { type = \"stun\", transport = \"udp\", host = \"127.0.0.1\", port = 3478 };\n"
-            << "  { type = \"stun\", transport = \"udp\", host = \"localhost\", port = 3478 };\n"
-            << "}\n";
+            << "  { type = \"stun\", transport = \"udp\", host = \"localhost\", port = 3478 };\n";
+        if (options_.extdisco_static_turn) {
+            cfg << "  { type = \"turn\", transport = \"udp\", host = \"203.0.113.5\", port = 3478, "
+                << "username = \"" << options_.extdisco_static_turn->first << "\", password = \""
+                << options_.extdisco_static_turn->second << "\" };\n";
+        }
+        cfg << "}\n";
     }
     cfg << "ssl = { certificate = \"" << d << "/server.pem\"; key = \"" << d << "/server.key\" }\n"
         << "VirtualHost \"" << options_.domain << "\"\n";

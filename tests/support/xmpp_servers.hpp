@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <sys/types.h>
 #include <utility>
@@ -49,6 +50,9 @@ struct XmppServerOptions {
      * Empty: the module is not loaded. */
     std::string extdisco_secret;
     std::chrono::seconds extdisco_ttl{3600}; ///< Lifetime of the credentials handed out.
+    /** prosody only, with extdisco_secret: also a TURN server 203.0.113.5:3478/udp with these
+     * static long-term credentials (user name, password), handed out as configured. */
+    std::optional<std::pair<std::string, std::string>> extdisco_static_turn;
 };
 
 /** @brief A running XMPP server; stopped (by PID) on destruction. */
