@@ -41,6 +41,9 @@ struct ProvidedBases {
      * first. */
     std::vector<Base> bases;
     std::vector<DroppedAddress> dropped; ///< Local addresses that became no base, with why.
+    /** The usable addresses no base could be opened on, with the system's reason (a socket or
+     * bind failure: out of descriptors, the port range taken); they are in #dropped too. */
+    std::vector<DroppedAddress> unbound;
     /** The credentials of the agent that owns the sockets, if one does (its connectivity checks
      * use them); unset: the gatherer draws fresh ones. */
     std::optional<IceCredentials> credentials;

@@ -36,10 +36,10 @@ JGATHER_EXPORT std::optional<RelayTransport> parse_relay_transport(std::string_v
 
 /** @brief A TURN server with long-term credentials (RFC 8489 §9.2). */
 struct TurnServer {
-    TransportAddress address;                    ///< Literal IP and port.
+    TransportAddress address;                       ///< Literal IP and port.
     RelayTransport transport = RelayTransport::Udp; ///< How to reach it.
-    std::string username;                        ///< Long-term credential username.
-    std::string password;                        ///< Its password (never printed).
+    std::string username;                           ///< Long-term credential username.
+    std::string password;                           ///< Its password (never printed).
     /** Who said so, e.g. "--turn" or "extdisco example.org" (reports, never the wire). */
     std::string origin;
     /** Equal when every member is. */
@@ -82,9 +82,9 @@ struct ExternalService {
     /** `transport`, or the type's default when absent: "udp" for stun/turn, "tcp" for the
      * TLS kinds. */
     std::string transport;
-    std::string name;     ///< `name`, if any.
-    std::string username; ///< `username` (inline or from `<credentials/>`).
-    std::string password; ///< `password` (never printed).
+    std::string name;        ///< `name`, if any.
+    std::string username;    ///< `username` (inline or from `<credentials/>`).
+    std::string password;    ///< `password` (never printed).
     bool restricted = false; ///< `restricted`: credentials are needed and time-limited.
     /** `expires` (XEP-0082 DateTime), if any. */
     std::optional<std::chrono::system_clock::time_point> expires;

@@ -162,7 +162,9 @@ struct SourceStatus {
         return {SourceState::Ok, {}, std::move(detail)};
     }
     /** Failure with a message. */
-    static SourceStatus failed(std::string why) { return {SourceState::Failed, std::move(why), {}}; }
+    static SourceStatus failed(std::string why) {
+        return {SourceState::Failed, std::move(why), {}};
+    }
 };
 
 /**
@@ -213,6 +215,9 @@ public:
     [[nodiscard]] virtual std::span<const LocalAddress> local_addresses() const = 0;
     /** The remaining time before the gathering's deadline. */
     [[nodiscard]] virtual std::chrono::milliseconds time_left() const = 0;
+    /** The usable local addresses no base could be opened on, with the system's reason
+     * (ProvidedBases::unbound): why a family may have no base. */
+    [[nodiscard]] virtual std::span<const DroppedAddress> unbound() const { return {}; }
 
     /** Reports an external address; the gatherer derives candidates from it. */
     virtual void add_external_address(ExternalAddress address) = 0;

@@ -61,6 +61,7 @@ public:
             return d_.result_.local_addresses;
         }
         std::chrono::milliseconds time_left() const override { return d_.time_left(); }
+        std::span<const DroppedAddress> unbound() const override { return d_.unbound_; }
         void add_external_address(ExternalAddress address) override {
             if (reporting()) {
                 d_.on_external_address(*this, std::move(address));
@@ -74,7 +75,7 @@ public:
         void finish(SourceStatus status) override {
             if (reporting()) {
                 d_.end_source(*this, status.state, std::move(status.error), false,
-                             std::move(status.detail));
+                              std::move(status.detail));
             }
         }
         Result<void> send_datagram(std::size_t base_index, std::span<const std::uint8_t> data,
@@ -122,6 +123,7 @@ public:
     std::vector<std::unique_ptr<Slot>> slots_;
     std::optional<detail::Combiner> combiner_;
     std::vector<Base> bases_;
+    std::vector<DroppedAddress> unbound_; // usable addresses the provider could not open
     std::vector<std::vector<std::pair<TransportAddress, std::vector<std::uint8_t>>>> unclaimed_;
     detail::UniqueFd s5b_listener_;
     // The candidate lists live in the combiner; result_ copies them when read (sync()).
@@ -223,6 +225,7 @@ Result<void> Gatherer::Private::gather() {
     result_.local_addresses = provided->local_addresses;
     result_.dropped = std::move(provided->dropped);
     bases_ = std::move(provided->bases);
+    unbound_ = std::move(provided->unbound);
     unclaimed_.resize(bases_.size());
 
     if (options_.s5b) {
@@ -241,8 +244,17 @@ Result<void> Gatherer::Private::gather() {
     phase_ = GatherPhase::Running;
     // Host candidates are known now; like every event they are delivered from the loop.
     apply(combiner_->add_hosts());
-    post(
-        {Event::Kind::SourceDone, {}, {}, {provider_->name(), SourceState::Ok, {}, since_start(), {}}});
+    // Ok with the bases it has; the addresses it could not open are said (the system's reason),
+    // so that a family without a base is never a mystery.
+    std::string not_opened;
+    for (const DroppedAddress& d : unbound_) {
+        not_opened +=
+            (not_opened.empty() ? "not opened: " : "; ") + d.address + " (" + d.reason + ")";
+    }
+    post({Event::Kind::SourceDone,
+          {},
+          {},
+          {provider_->name(), SourceState::Ok, {}, since_start(), std::move(not_opened)}});
     sources_pending_ = true; // started by deliver(), which post() scheduled
     deadline_ = loop_.call_after(options_.deadline, [this] {
         deadline_.reset();
@@ -435,7 +447,10 @@ void Gatherer::Private::end_all(SourceState state, const std::string& why) {
         if (was_running) {
             stop_source(*slot);
         }
-        post({Event::Kind::SourceDone, {}, {}, {slot->source->name(), state, why, since_start(), {}}});
+        post({Event::Kind::SourceDone,
+              {},
+              {},
+              {slot->source->name(), state, why, since_start(), {}}});
     }
     update_receiving();
     complete();

@@ -48,6 +48,7 @@ public:
                 if (!bound) {
                     provided.dropped.push_back({usable.local.ip.to_string(), usable.local.interface,
                                                 bound.error().message});
+                    provided.unbound.push_back(provided.dropped.back());
                     if (first_failure.empty()) {
                         first_failure = bound.error().message;
                     }

@@ -126,9 +126,8 @@ public:
             return;
         }
         if (transactions_.empty()) {
-            finish({SourceState::Failed, options_.servers.empty()
-                                             ? "no STUN server configured"
-                                             : "no base of a STUN server's address family"});
+            finish({SourceState::Failed,
+                    options_.servers.empty() ? "no STUN server configured" : no_base_reason(sink)});
             return;
         }
         // The schedule must fit in the gathering, or a configured send would never happen.
@@ -155,6 +154,24 @@ public:
     }
 
 private:
+    // Why no base can ask the servers: none is of their families; and where an address of such
+    // a family could not be opened, the system's reason (out of descriptors, say), which is the
+    // real cause.
+    std::string no_base_reason(const SourceSink& sink) const {
+        std::string text = "no base of a STUN server's address family";
+        for (const DroppedAddress& d : sink.unbound()) {
+            const auto ip = IpAddress::parse(d.address);
+            const bool of_a_server =
+                ip && std::any_of(
+                          options_.servers.begin(), options_.servers.end(),
+                          [&](const TransportAddress& s) { return s.ip.family() == ip->family(); });
+            if (of_a_server) {
+                text += "; " + d.address + " could not be opened: " + d.reason;
+            }
+        }
+        return text;
+    }
+
     // Starts the next queued transaction if Ta has passed since the last one started.
     void pace() {
         pacer_.reset();
