@@ -3,6 +3,7 @@
 // TURNS, and targets a server may not send a client to. The addresses announced are only
 // read here (the nat suite's lab reaches them).
 #include <algorithm>
+#include <functional>
 
 #include <gtest/gtest.h>
 
@@ -59,6 +60,27 @@ GatherOptions loopback_only() {
     o.deadline = 10000ms;
     return o;
 }
+
+// A loopback gathering with nothing but @p service's STUN source. From that source's report it
+// keeps the error, destroys the gatherer and runs @p also: both are allowed from a callback.
+struct StunSourceRun {
+    StunSourceRun(test::TestLoop& loop, ExtdiscoService& service,
+                  std::function<void()> also = nullptr)
+        : gatherer(std::make_unique<Gatherer>(loop.loop(), loopback_only())) {
+        gatherer->add_source(service.stun_source());
+        gatherer->on_source_done = [this, also](const SourceReport& report) {
+            if (report.name == "stun") {
+                error = report.error;
+                gatherer.reset();
+                if (also) {
+                    also();
+                }
+            }
+        };
+    }
+    std::unique_ptr<Gatherer> gatherer;
+    std::string error;
+};
 
 } // namespace
 
@@ -194,21 +216,12 @@ TEST_P(Extdisco, WithoutTheModuleTheDiscoveryFailsWithTheServersError) {
     // Its STUN source fails with the server's error (from the cached answer); the gatherer and
     // the service are destroyed from that report.
     auto owned = std::make_unique<ExtdiscoService>(connection);
-    auto gatherer = std::make_unique<Gatherer>(loop.loop(), loopback_only());
-    gatherer->add_source(owned->stun_source());
-    std::string stun_error;
-    gatherer->on_source_done = [&](const SourceReport& report) {
-        if (report.name == "stun") {
-            stun_error = report.error;
-            gatherer.reset();
-            owned.reset();
-        }
-    };
-    ASSERT_TRUE(gatherer->gather());
-    EXPECT_TRUE(loop.run_until([&] { return gatherer == nullptr; }, 10s));
+    StunSourceRun run(loop, *owned, [&] { owned.reset(); });
+    ASSERT_TRUE(run.gatherer->gather());
+    EXPECT_TRUE(loop.run_until([&] { return run.gatherer == nullptr; }, 10s));
     EXPECT_EQ(owned, nullptr);
-    EXPECT_NE(stun_error.find("no STUN server: "), std::string::npos) << stun_error;
-    EXPECT_NE(stun_error.find("answered <services"), std::string::npos) << stun_error;
+    EXPECT_NE(run.error.find("no STUN server: "), std::string::npos) << run.error;
+    EXPECT_NE(run.error.find("answered <services"), std::string::npos) << run.error;
 }
 
 TEST_P(Extdisco, TheServiceMayBeDestroyedFromItsCallbacksAndUnderItsSource) {
@@ -252,24 +265,16 @@ TEST_P(Extdisco, TheServiceMayBeDestroyedFromItsCallbacksAndUnderItsSource) {
     for (const bool in_flight : {false, true}) {
         SCOPED_TRACE(in_flight ? "query in flight" : "before the source started");
         service = std::make_unique<ExtdiscoService>(connection);
-        auto gatherer = std::make_unique<Gatherer>(loop.loop(), loopback_only());
-        gatherer->add_source(service->stun_source());
-        std::string stun_error;
-        gatherer->on_source_done = [&](const SourceReport& report) {
-            if (report.name == "stun") {
-                stun_error = report.error;
-                gatherer.reset();
-            }
-        };
+        StunSourceRun run(loop, *service);
         const auto started = std::chrono::steady_clock::now();
-        ASSERT_TRUE(gatherer->gather());
+        ASSERT_TRUE(run.gatherer->gather());
         if (in_flight) {
             ASSERT_TRUE(loop.run_until([&] { return service->queries_sent() > 0; }, 2s));
         }
         service.reset();
-        EXPECT_TRUE(loop.run_until([&] { return gatherer == nullptr; }, 5s));
+        EXPECT_TRUE(loop.run_until([&] { return run.gatherer == nullptr; }, 5s));
         EXPECT_LT(std::chrono::steady_clock::now() - started, 2s) << "not held until the deadline";
-        EXPECT_EQ(stun_error, "the external service discovery was destroyed before it answered");
+        EXPECT_EQ(run.error, "the external service discovery was destroyed before it answered");
         loop.run_until([] { return false; }, 300ms); // an answer arriving now finds nobody
     }
 }
