@@ -19,6 +19,7 @@
 #include <jgather/candidate.hpp>
 #include <jgather/export.hpp>
 #include <jgather/loop.hpp>
+#include <jgather/network.hpp>
 #include <jgather/result.hpp>
 #include <jgather/source.hpp>
 
@@ -65,6 +66,10 @@ struct GatherOptions {
      * verdict). The NiceAgent adapter also sets libnice's `force-relay`, so the agent checks
      * from its relays only. SOCKS5 candidates are not affected. */
     bool relay_only = false;
+    /** The ICE generation written into every ICE candidate (XEP-0176 `generation`, 0-255).
+     * An ICE restart (RFC 8445 §9: after a network change, say) gathers again with the
+     * previous generation + 1; the new gatherer draws fresh credentials. */
+    unsigned generation = 0;
 };
 
 /** @brief How one source ended. */
@@ -149,7 +154,8 @@ struct GatherResult {
  *
  * Events. Every callback runs from the loop, through one queue, in the order the gatherer
  * decided: host candidates first, then every other candidate as its finding arrives, each
- * source's end, and on_complete last; nothing is delivered after on_complete, and none is
+ * source's end, and on_complete last; nothing but on_network_change is delivered after
+ * on_complete, and none is
  * called from gather(), cancel() or a source's own call stack. So the gatherer may be destroyed,
  * and cancel() called, from any callback (and at any other time): sources still running are
  * stopped, sockets not taken are closed, and no event of that gatherer runs afterwards.
@@ -187,6 +193,24 @@ public:
     std::function<void(const SourceReport&)> on_source_done;
     /** Called once when the gathering completes (all sources ended, deadline, or cancel). */
     std::function<void(const GatherResult&)> on_complete;
+    /**
+     * Called when the local network changed in a way that matters to this gathering, while it
+     * runs and after it completed (the one event that can follow on_complete), until the
+     * gatherer is destroyed: NetworkChange::removed lists addresses of its bases that
+     * disappeared or whose interface went down (their candidates are dead),
+     * NetworkChange::changed those of its bases that changed otherwise (an IPv6 address
+     * deprecated: it still works, RFC 4862 §5.5.4, but is no longer preferred), and
+     * NetworkChange::added the addresses HostOptions would now use that have no base (new, or
+     * newly usable). Set it before gather(); it is not called when HostOptions::addresses
+     * replaces enumeration (the application knows its addresses).
+     *
+     * jgather does not add candidates to a gathering that ran: the answer to a change is an ICE
+     * restart (RFC 8445 §9), a new Gatherer with GatherOptions::generation + 1, fresh
+     * credentials, and the new candidates sent as a new generation (XEP-0176; after its
+     * end-of-candidates a generation takes no more, RFC 8838 §13). An exception thrown here is
+     * caught: it ends a running gathering like any callback's, and is dropped after completion.
+     */
+    std::function<void(const NetworkChange&)> on_network_change;
 
     /**
      * Starts gathering. Enumerates interfaces and binds sockets now; emits from the loop.

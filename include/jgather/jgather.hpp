@@ -13,6 +13,7 @@
 #include <jgather/gatherer.hpp>
 #include <jgather/ice_servers.hpp>
 #include <jgather/loop.hpp>
+#include <jgather/network.hpp>
 #include <jgather/result.hpp>
 #include <jgather/source.hpp>
 #include <jgather/sources/external.hpp>

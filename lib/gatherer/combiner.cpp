@@ -83,6 +83,9 @@ bool Combiner::keep(Candidate candidate, Changes& changes) {
                  " not advertised: relay-only (GatherOptions::relay_only)"});
         return false;
     }
+    if (candidate.transport() == TransportKind::IceUdp) {
+        candidate.ice()->generation = setup_.generation; // XEP-0176 `generation`
+    }
     auto& list = candidate.transport() == TransportKind::IceUdp ? ice_ : s5b_;
     (candidate.transport() == TransportKind::IceUdp ? candidate.ice()->id : candidate.s5b()->cid) =
         new_id();

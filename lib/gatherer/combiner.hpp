@@ -38,6 +38,8 @@ struct CombinerSetup {
     std::vector<LocalAddress> local_addresses;
     /** GatherOptions::relay_only: ICE candidates other than relays are dropped, not kept. */
     bool relay_only = false;
+    /** GatherOptions::generation, written into every ICE candidate. */
+    unsigned generation = 0;
 };
 
 /**

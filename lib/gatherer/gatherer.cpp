@@ -6,6 +6,7 @@
 
 #include <jgather/gatherer.hpp>
 
+#include "../network/interface_monitor.hpp"
 #include "../sources/host.hpp"
 #include "../util/guard.hpp"
 #include "../util/random.hpp"
@@ -33,6 +34,7 @@ public:
     ~Private() {
         // Teardown order: nothing may call back into a half-destroyed gatherer, so the loop
         // handles go first, then the sources are stopped, then the provider stops reading.
+        network_subscription_.reset();
         pump_.reset();
         deadline_.reset();
         reaper_.reset();
@@ -141,6 +143,10 @@ public:
     bool sources_pending_ = false;
     std::unique_ptr<LoopHandle> deadline_;
     std::unique_ptr<LoopHandle> reaper_;
+    // The loop's interface monitor (when enumerating): held for the gatherer's life, so that a
+    // burst of gatherings shares one dump and one netlink socket.
+    std::shared_ptr<detail::InterfaceMonitor> monitor_;
+    std::unique_ptr<detail::InterfaceMonitor::Subscription> network_subscription_;
     Clock::time_point start_;
     // Lets a callback destroy the gatherer: the delivery loop checks it after each callback.
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
@@ -175,6 +181,7 @@ private:
     void abort(const std::string& why);
     void update_receiving();
     void dispatch(const Datagram& datagram);
+    void network_changed(const NetworkChange& change);
 };
 
 Result<void> Gatherer::Private::validate() const {
@@ -196,6 +203,10 @@ Result<void> Gatherer::Private::validate() const {
     if (options_.s5b_port && *options_.s5b_port == 0) {
         return Error{"the SOCKS5 port must be 1-65535"};
     }
+    if (options_.generation > 255) {
+        return Error{"the generation must be 0-255 (XEP-0176: an xs:unsignedByte), not " +
+                     std::to_string(options_.generation)};
+    }
     if (options_.s5b && options_.jid.empty()) {
         return Error{"SOCKS5 candidates need GatherOptions::jid, the offering entity's full JID "
                      "(XEP-0065 §5.3.1)"};
@@ -211,7 +222,20 @@ Result<void> Gatherer::Private::gather() {
         return valid;
     }
     start_ = Clock::now();
+    const bool enumerating = !options_.host.addresses;
+    if (enumerating) {
+        // The loop's monitor knows the addresses: no dump of our own (one per loop, at first use).
+        auto monitor = detail::InterfaceMonitor::of(loop_);
+        if (!monitor) {
+            return monitor.error();
+        }
+        monitor_ = std::move(monitor.value());
+        options_.host.addresses = monitor_->addresses();
+    }
     auto provided = provider_->open(options_);
+    if (enumerating) {
+        options_.host.addresses.reset(); // the application gave none: changes concern us
+    }
     if (!provided) {
         return provided.error();
     }
@@ -240,7 +264,11 @@ Result<void> Gatherer::Private::gather() {
     }
     combiner_.emplace(detail::CombinerSetup{options_.ice, options_.s5b, options_.jid,
                                             result_.s5b_port, bases_, result_.local_addresses,
-                                            options_.relay_only});
+                                            options_.relay_only, options_.generation});
+    if (monitor_ && owner_.on_network_change) {
+        network_subscription_ = monitor_->subscribe(
+            [this](const NetworkChange& change) { network_changed(change); });
+    }
     phase_ = GatherPhase::Running;
     // Host candidates are known now; like every event they are delivered from the loop.
     apply(combiner_->add_hosts());
@@ -537,6 +565,60 @@ void Gatherer::Private::dispatch(const Datagram& datagram) {
         unclaimed_[datagram.base_index].size() < kMaxUnclaimedDatagrams) {
         unclaimed_[datagram.base_index].emplace_back(
             datagram.from, std::vector<std::uint8_t>(datagram.data.begin(), datagram.data.end()));
+    }
+}
+
+void Gatherer::Private::network_changed(const NetworkChange& change) {
+    const auto is_base = [this](const LocalAddress& address) {
+        return std::any_of(bases_.begin(), bases_.end(), [&](const Base& base) {
+            return base.local.ip == address.ip &&
+                   base.local.interface_index == address.interface_index;
+        });
+    };
+    NetworkChange mine;
+    std::vector<LocalAddress> maybe_usable;
+    for (const LocalAddress& address : change.removed) {
+        if (is_base(address)) {
+            mine.removed.push_back(address);
+        }
+    }
+    for (const LocalAddress& address : change.changed) {
+        if (!is_base(address)) {
+            maybe_usable.push_back(address);
+        } else if (!address.up || address.dad_failed) {
+            mine.removed.push_back(address); // still listed, but nothing reaches it
+        } else {
+            mine.changed.push_back(address);
+        }
+    }
+    maybe_usable.insert(maybe_usable.end(), change.added.begin(), change.added.end());
+    if (!maybe_usable.empty()) {
+        // Usable as this gathering would judge it now (its HostOptions, the whole list: the
+        // privacy rule looks at the neighbours).
+        std::optional<detail::HostSelection> selection;
+        (void)detail::contain([&] {
+            selection = detail::select_host_addresses(monitor_->addresses(), options_.host);
+        });
+        for (const detail::UsableAddress& usable : selection ? selection->usable
+                                                             : std::vector<detail::UsableAddress>{}) {
+            const bool news =
+                std::any_of(maybe_usable.begin(), maybe_usable.end(), [&](const LocalAddress& a) {
+                    return a.ip == usable.local.ip &&
+                           a.interface_index == usable.local.interface_index;
+                });
+            if (news && !is_base(usable.local)) {
+                mine.added.push_back(usable.local);
+            }
+        }
+    }
+    auto callback = owner_.on_network_change; // a copy: the callback may destroy the gatherer
+    if (mine.empty() || !callback) {
+        return;
+    }
+    const std::weak_ptr<bool> alive = alive_;
+    auto threw = detail::contain([&] { callback(mine); });
+    if (!alive.expired() && threw && phase_ == GatherPhase::Running && !decided_) {
+        abort("on_network_change threw: " + *threw); // nothing to end once complete
     }
 }
 

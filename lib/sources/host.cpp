@@ -10,7 +10,7 @@
 #include <exception>
 
 #include "../util/random.hpp"
-#include "netlink.hpp"
+#include "../network/netlink.hpp"
 #include "../util/sockaddr.hpp"
 
 namespace jgather::detail {

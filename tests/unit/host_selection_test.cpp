@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "sources/host.hpp"
-#include "sources/netlink.hpp"
+#include "network/netlink.hpp"
 
 using namespace jgather;
 using namespace jgather::detail;
