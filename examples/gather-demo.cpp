@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <sstream>
@@ -11,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include <glib-unix.h>
 #include <glib.h>
 
 #include <jgather/glib.hpp>
@@ -46,6 +48,9 @@ they arrive (ms since start); the final result goes to stdout.
   --nice                gather through a libnice NiceAgent (what a libnice application would
                         advertise): its host candidates with its numbers, its own STUN srflx
   --external-ip IP[:PORT]  a known external address (1:1 NAT); PORT = forwarded S5B port
+  --watch               keep running: print each network change that concerns the
+                        gathering, then gather again as an ICE restart (generation + 1,
+                        fresh credentials); ends on SIGINT or SIGTERM
 
 STUN (server-reflexive candidates):
   --stun IP[:PORT]      a STUN server (repeatable; port 3478 by default); with --nice the
@@ -77,7 +82,9 @@ struct Options {
     bool explain = false;
     std::string peer_jid = "peer@example.org/jgather";
     std::string sid;
-    std::vector<std::unique_ptr<jgather::Source>> sources;
+    /** Makes the sources of one gathering (--watch gathers again, with new ones). */
+    std::vector<std::function<std::unique_ptr<jgather::Source>()>> sources;
+    bool watch = false;
     jgather::GatherOptions gather;
     bool nice = false;
     cli::RelayFlags relay;
@@ -183,11 +190,16 @@ Options parse_args(int argc, char** argv) {
         } else if (arg == "--nice") {
             o.nice = true;
         } else if (arg == "--external-ip") {
-            auto source = jgather::ConfiguredExternalSource::parse(value());
-            if (!source) {
+            const std::string text(value());
+            if (auto source = jgather::ConfiguredExternalSource::parse(text); !source) {
                 usage_error("--external-ip: " + source.error().message);
             }
-            o.sources.push_back(std::move(source.value()));
+            o.sources.emplace_back([text] {
+                return std::unique_ptr<jgather::Source>(
+                    std::move(jgather::ConfiguredExternalSource::parse(text).value()));
+            });
+        } else if (arg == "--watch") {
+            o.watch = true;
         } else if (o.relay.parse(arg, value)) {
             // --extdisco, --turn*, --relay-only
         } else {
@@ -206,7 +218,10 @@ Options parse_args(int argc, char** argv) {
         // With --nice, libnice asks its own STUN server; with --extdisco, the discovery's
         // STUN source asks these and the announced ones.
         if (!o.nice && !o.relay.extdisco) {
-            o.sources.push_back(std::make_unique<jgather::StunSource>(o.stun));
+            o.sources.emplace_back([stun = o.stun] {
+                return std::unique_ptr<jgather::Source>(
+                    std::make_unique<jgather::StunSource>(stun));
+            });
         }
     }
     o.turn = o.relay.servers();
@@ -411,11 +426,57 @@ void print_result(const Options& o, const jgather::GatherResult& r) {
     }
 }
 
+std::string describe(const jgather::LocalAddress& a) {
+    std::string text = a.ip.to_string() + "/" + std::to_string(a.prefix_length) + " on " +
+                       a.interface;
+    if (!a.up) {
+        text += " (interface down)";
+    } else if (a.deprecated) {
+        text += " (deprecated)";
+    } else if (a.tentative) {
+        text += " (tentative)";
+    }
+    return text;
+}
+
+// --watch: one line (text) or one JSON object per change, flushed at once.
+void print_change(const Options& o, const jgather::NetworkChange& change, double at_ms) {
+    using List = std::vector<jgather::LocalAddress>;
+    const std::pair<const char*, const List*> parts[] = {
+        {"added", &change.added}, {"removed", &change.removed}, {"changed", &change.changed}};
+    if (o.format == "json") {
+        std::cout << "{\"network_change\": {\"ms\": " << at_ms;
+        for (const auto& [name, list] : parts) {
+            std::cout << ", \"" << name << "\": [";
+            for (std::size_t i = 0; i < list->size(); ++i) {
+                const jgather::LocalAddress& a = (*list)[i];
+                std::cout << (i ? ", " : "") << "{\"ip\": " << json_string(a.ip.to_string())
+                          << ", \"interface\": " << json_string(a.interface)
+                          << ", \"up\": " << (a.up ? "true" : "false")
+                          << ", \"deprecated\": " << (a.deprecated ? "true" : "false") << "}";
+            }
+            std::cout << "]";
+        }
+        std::cout << "}}\n";
+    } else {
+        std::cout << "Network change:";
+        for (const auto& [name, list] : parts) {
+            for (const jgather::LocalAddress& a : *list) {
+                std::cout << " " << name << " " << describe(a) << ";";
+            }
+        }
+        std::cout << "\n";
+    }
+    std::cout << std::flush;
+}
+
 } // namespace
 
-// Runs one gathering on the default context and prints it; returns the exit status.
+// Runs one gathering on the default context and prints it; returns the exit status. With
+// --watch it then waits for a network change that concerns it and returns 0 with *again set.
 int gather_and_print(Options& options, jgather::EventLoop& loop, GMainLoop* main_loop,
-                     jgather::SicService* sic, jgather::ExtdiscoService* extdisco) {
+                     jgather::SicService* sic, jgather::ExtdiscoService* extdisco,
+                     bool* again = nullptr) {
     const auto start = std::chrono::steady_clock::now();
     jgather::Gatherer gatherer(loop, options.gather);
     // --nice: the agent a libnice application would own, one stream, on the same context.
@@ -447,8 +508,8 @@ int gather_and_print(Options& options, jgather::EventLoop& loop, GMainLoop* main
             return 1;
         }
     }
-    for (auto& source : options.sources) {
-        gatherer.add_source(std::move(source));
+    for (const auto& make_source : options.sources) {
+        gatherer.add_source(make_source());
     }
     if (sic) {
         gatherer.add_source(sic->source());
@@ -475,8 +536,21 @@ int gather_and_print(Options& options, jgather::EventLoop& loop, GMainLoop* main
     };
     gatherer.on_complete = [&](const jgather::GatherResult& result) {
         print_result(options, result);
-        g_main_loop_quit(main_loop);
+        std::cout << std::flush;
+        if (!options.watch) {
+            g_main_loop_quit(main_loop);
+        }
     };
+    bool changed = false;
+    if (options.watch) {
+        gatherer.on_network_change = [&](const jgather::NetworkChange& change) {
+            const auto since = std::chrono::duration_cast<std::chrono::microseconds>(
+                std::chrono::steady_clock::now() - start);
+            print_change(options, change, ms(since));
+            changed = true; // RFC 8445 §9: gather again as an ICE restart
+            g_main_loop_quit(main_loop);
+        };
+    }
     int exit_code = 0;
     auto start_gathering = [&] {
         if (auto started = gatherer.gather(); !started) {
@@ -518,6 +592,36 @@ int gather_and_print(Options& options, jgather::EventLoop& loop, GMainLoop* main
         }
         cli::close_agent(agent.release(), g_main_context_default());
     }
+    if (again) {
+        *again = changed && exit_code == 0;
+    }
+    return exit_code;
+}
+
+// Gathers once, or (--watch) again after every network change until SIGINT/SIGTERM.
+int gather_until_done(Options& options, jgather::EventLoop& loop, GMainLoop* main_loop,
+                      jgather::SicService* sic, jgather::ExtdiscoService* extdisco) {
+    if (!options.watch) {
+        return gather_and_print(options, loop, main_loop, sic, extdisco);
+    }
+    const auto quit = +[](gpointer data) -> gboolean {
+        g_main_loop_quit(static_cast<GMainLoop*>(data));
+        return G_SOURCE_CONTINUE;
+    };
+    const guint sigint = g_unix_signal_add(SIGINT, quit, main_loop);
+    const guint sigterm = g_unix_signal_add(SIGTERM, quit, main_loop);
+    int exit_code = 0;
+    for (bool again = true; again && exit_code == 0;) {
+        exit_code = gather_and_print(options, loop, main_loop, sic, extdisco, &again);
+        if (again) {
+            // An ICE restart: the next generation, with the fresh credentials of a new gatherer.
+            options.gather.generation = (options.gather.generation + 1) % 256;
+            std::cout << "Gathering again: generation " << options.gather.generation << "\n"
+                      << std::flush;
+        }
+    }
+    g_source_remove(sigint);
+    g_source_remove(sigterm);
     return exit_code;
 }
 
@@ -534,7 +638,7 @@ int main(int argc, char** argv) {
     auto loop = jgather::glib::make_loop(nullptr);
     int exit_code = 0;
     if (options.xmpp.password.empty()) {
-        exit_code = gather_and_print(options, *loop, main_loop, nullptr, nullptr);
+        exit_code = gather_until_done(options, *loop, main_loop, nullptr, nullptr);
     } else {
         // The gathering starts at once: host candidates never wait for XMPP. Server IP Check
         // waits for the connection inside its own source, bounded by --timeout; a failed
@@ -565,7 +669,7 @@ int main(int argc, char** argv) {
                          options.xmpp.jid.c_str());
         }
         exit_code =
-            gather_and_print(options, *loop, main_loop, &sic, extdisco ? &*extdisco : nullptr);
+            gather_until_done(options, *loop, main_loop, &sic, extdisco ? &*extdisco : nullptr);
         connection.on_connected = nullptr;
         connection.on_disconnected = nullptr;
         connection.disconnect();

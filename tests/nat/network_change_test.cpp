@@ -1,0 +1,348 @@
+// The interface monitor inside a test namespace: addresses added and removed, an IPv6 address
+// going deprecated, an interface going down; a gathering told of what concerns it, running or
+// completed; one monitor per loop and namespace. Documentation ranges only (RFC 5737, 3849).
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <csignal>
+#include <cstdlib>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <jgather/jgather.hpp>
+
+#include "network/interface_monitor.hpp"
+#include "support/glib_loop.hpp"
+#include "support/netns.hpp"
+
+using namespace jgather;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+bool has(const std::vector<LocalAddress>& list, const std::string& ip) {
+    return std::any_of(list.begin(), list.end(),
+                       [&](const LocalAddress& a) { return a.ip.to_string() == ip; });
+}
+
+const LocalAddress* find(const std::vector<LocalAddress>& list, const std::string& ip) {
+    auto it = std::find_if(list.begin(), list.end(),
+                           [&](const LocalAddress& a) { return a.ip.to_string() == ip; });
+    return it == list.end() ? nullptr : &*it;
+}
+
+// A namespace with two veth links, lan0 and lan1 (their peers in the same namespace), up.
+// "lan" names: veth* would be classified as container plumbing and left out by default.
+class NetworkChanges : public ::testing::Test {
+protected:
+    void SetUp() override {
+        ns_ = std::make_unique<test::Netns>("netchg");
+        ns_->ip({"link", "set", "lo", "up"});
+        for (const char* n : {"0", "1"}) {
+            ns_->ip({"link", "add", std::string("lan") + n, "type", "veth", "peer", "name",
+                     std::string("lanp") + n});
+            ns_->ip({"link", "set", std::string("lan") + n, "up"});
+            ns_->ip({"link", "set", std::string("lanp") + n, "up"});
+        }
+        inside_ = std::make_unique<test::EnterNetns>(*ns_);
+        loop_ = std::make_unique<test::TestLoop>();
+    }
+    void TearDown() override {
+        loop_.reset();
+        inside_.reset();
+        ns_.reset();
+    }
+
+    // Starts a watch that collects every change.
+    void watch() {
+        auto started = NetworkWatch::start(loop_->loop(), [this](const NetworkChange& change) {
+            changes_.push_back(change);
+            seen_at_ = Clock::now();
+        });
+        ASSERT_TRUE(started) << started.error().message;
+        watch_ = std::move(started.value());
+    }
+
+    // Runs `ip` and waits until a reported change satisfies @p test; prints how long it took.
+    bool change_after(const std::vector<std::string>& ip_args,
+                      const std::function<bool(const NetworkChange&)>& test) {
+        const std::size_t before = changes_.size();
+        const auto start = Clock::now();
+        ns_->ip(ip_args);
+        const bool seen = loop_->run_until([&] {
+            return std::any_of(changes_.begin() + static_cast<long>(before), changes_.end(), test);
+        }, 5000ms);
+        if (seen) {
+            std::printf("  reported %.1f ms after `ip` returned\n",
+                        std::chrono::duration<double, std::milli>(seen_at_ - start).count());
+        }
+        return seen;
+    }
+
+    std::unique_ptr<test::Netns> ns_;
+    std::unique_ptr<test::EnterNetns> inside_;
+    std::unique_ptr<test::TestLoop> loop_;
+    std::unique_ptr<NetworkWatch> watch_;
+    std::vector<NetworkChange> changes_;
+    Clock::time_point seen_at_;
+};
+
+TEST_F(NetworkChanges, AnAddressAddedAndRemovedIsReported) {
+    watch();
+    EXPECT_FALSE(has(watch_->addresses(), "192.0.2.10"));
+    ASSERT_TRUE(change_after({"addr", "add", "192.0.2.10/24", "dev", "lan0"},
+                             [](const NetworkChange& c) { return has(c.added, "192.0.2.10"); }));
+    const LocalAddress* added = find(watch_->addresses(), "192.0.2.10");
+    ASSERT_NE(added, nullptr);
+    EXPECT_EQ(added->interface, "lan0");
+    EXPECT_EQ(added->prefix_length, 24u);
+    ASSERT_TRUE(change_after({"addr", "del", "192.0.2.10/24", "dev", "lan0"},
+                             [](const NetworkChange& c) { return has(c.removed, "192.0.2.10"); }));
+    EXPECT_FALSE(has(watch_->addresses(), "192.0.2.10"));
+}
+
+TEST_F(NetworkChanges, AnIpv6AddressGoingDeprecatedIsAChange) {
+    watch();
+    ASSERT_TRUE(change_after({"-6", "addr", "add", "2001:db8:1::10/64", "dev", "lan0", "nodad"},
+                             [](const NetworkChange& c) {
+                                 const auto* a = find(c.added, "2001:db8:1::10");
+                                 return a && !a->deprecated;
+                             }));
+    // RFC 4862 §5.5.4: a preferred lifetime of 0 deprecates the address at once.
+    ASSERT_TRUE(change_after({"-6", "addr", "change", "2001:db8:1::10/64", "dev", "lan0",
+                              "nodad", "preferred_lft", "0"},
+                             [](const NetworkChange& c) {
+                                 const auto* a = find(c.changed, "2001:db8:1::10");
+                                 return a && a->deprecated;
+                             }));
+}
+
+TEST_F(NetworkChanges, AnInterfaceGoingDownChangesItsAddresses) {
+    watch();
+    ASSERT_TRUE(change_after({"addr", "add", "198.51.100.10/24", "dev", "lan1"},
+                             [](const NetworkChange& c) { return has(c.added, "198.51.100.10"); }));
+    ASSERT_TRUE(change_after({"link", "set", "lan1", "down"}, [](const NetworkChange& c) {
+        const auto* a = find(c.changed, "198.51.100.10");
+        return a && !a->up;
+    }));
+    ASSERT_TRUE(change_after({"link", "set", "lan1", "up"}, [](const NetworkChange& c) {
+        const auto* a = find(c.changed, "198.51.100.10");
+        return a && a->up;
+    }));
+    // A link deleted takes its addresses with it.
+    ASSERT_TRUE(change_after({"link", "del", "lan1"}, [](const NetworkChange& c) {
+        return has(c.removed, "198.51.100.10");
+    }));
+}
+
+TEST_F(NetworkChanges, AnAddressAddedJustBeforeAGatheringIsUsedWithoutALoopIteration) {
+    watch(); // the monitor exists and has not read the notification yet when gather() runs
+    ns_->ip({"addr", "add", "192.0.2.20/24", "dev", "lan0"});
+    GatherOptions options;
+    Gatherer g(loop_->loop(), options);
+    ASSERT_TRUE(g.gather());
+    ASSERT_TRUE(loop_->run_until([&] { return g.complete(); }));
+    EXPECT_TRUE(std::any_of(g.result().ice.begin(), g.result().ice.end(),
+                            [](const Candidate& c) { return c.host == "192.0.2.20"; }));
+}
+
+TEST_F(NetworkChanges, OneMonitorPerLoopAndNamespace) {
+    auto first = detail::InterfaceMonitor::of(loop_->loop());
+    auto second = detail::InterfaceMonitor::of(loop_->loop());
+    ASSERT_TRUE(first && second);
+    EXPECT_EQ(first->get(), second->get());
+    test::TestLoop other_loop;
+    auto other = detail::InterfaceMonitor::of(other_loop.loop());
+    ASSERT_TRUE(other);
+    EXPECT_NE(first->get(), other->get());
+    {
+        test::Netns elsewhere("netchg2");
+        test::EnterNetns in_elsewhere(elsewhere);
+        auto there = detail::InterfaceMonitor::of(loop_->loop());
+        ASSERT_TRUE(there);
+        EXPECT_NE(first->get(), there->get()) << "a monitor reports on its own namespace only";
+    }
+}
+
+// A gathering on lan0 whose base goes away and where a usable address appears on lan0, while an
+// address on the deny-listed lan1 is not news to it.
+TEST_F(NetworkChanges, ACompletedGatheringIsToldWhatConcernsIt) {
+    ns_->ip({"addr", "add", "192.0.2.10/24", "dev", "lan0"});
+    GatherOptions options;
+    options.host.deny_interfaces = {"lan1"};
+    options.generation = 1;
+    Gatherer g(loop_->loop(), options);
+    std::vector<NetworkChange> told;
+    g.on_network_change = [&](const NetworkChange& change) { told.push_back(change); };
+    ASSERT_TRUE(g.gather());
+    ASSERT_TRUE(loop_->run_until([&] { return g.complete(); }));
+    ASSERT_FALSE(g.result().ice.empty());
+    for (const Candidate& c : g.result().ice) {
+        EXPECT_EQ(c.ice()->generation, 1u) << "GatherOptions::generation is written";
+    }
+
+    ns_->ip({"addr", "add", "203.0.113.10/24", "dev", "lan1"}); // deny-listed: no news
+    ns_->ip({"addr", "add", "198.51.100.10/24", "dev", "lan0"});
+    ASSERT_TRUE(loop_->run_until([&] { return !told.empty(); }, 5000ms));
+    loop_->drain();
+    ASSERT_EQ(told.size(), 1u);
+    ASSERT_EQ(told[0].added.size(), 1u);
+    EXPECT_EQ(told[0].added[0].ip.to_string(), "198.51.100.10");
+    EXPECT_TRUE(told[0].removed.empty());
+
+    ns_->ip({"addr", "del", "192.0.2.10/24", "dev", "lan0"});
+    ASSERT_TRUE(loop_->run_until([&] { return told.size() == 2; }, 5000ms));
+    ASSERT_EQ(told[1].removed.size(), 1u);
+    EXPECT_EQ(told[1].removed[0].ip.to_string(), "192.0.2.10");
+    EXPECT_TRUE(told[1].added.empty());
+    for (const auto& s : g.take_sockets()) {
+        close(s.fd);
+    }
+}
+
+// A STUN server that never answers keeps the gathering running while its base goes.
+TEST_F(NetworkChanges, ARunningGatheringIsToldAndMayBeDestroyedFromTheCallback) {
+    ns_->ip({"addr", "add", "192.0.2.10/24", "dev", "lan0"});
+    GatherOptions options;
+    options.deadline = 10s;
+    auto g = std::make_unique<Gatherer>(loop_->loop(), options);
+    StunOptions stun;
+    stun.servers = {*TransportAddress::parse("192.0.2.99:3478")};
+    stun.final_wait = 8000ms;
+    g->add_source(std::make_unique<StunSource>(stun));
+    GatherPhase phase_when_told = GatherPhase::Idle;
+    bool told = false;
+    g->on_network_change = [&](const NetworkChange& change) {
+        told = has(change.removed, "192.0.2.10");
+        phase_when_told = g->phase();
+        g.reset(); // allowed: nothing of the gatherer runs afterwards (ASan checks)
+    };
+    bool host_done = false; // the STUN source starts in the same pass, after this event
+    g->on_source_done = [&](const SourceReport& r) { host_done = host_done || r.name == "host"; };
+    ASSERT_TRUE(g->gather());
+    ASSERT_TRUE(loop_->run_until([&] { return host_done; }, 2000ms));
+    ns_->ip({"addr", "del", "192.0.2.10/24", "dev", "lan0"});
+    ASSERT_TRUE(loop_->run_until([&] { return told; }, 5000ms));
+    EXPECT_EQ(phase_when_told, GatherPhase::Running);
+    EXPECT_EQ(g, nullptr);
+    loop_->drain();
+}
+
+// A child process with its stdout on a pipe, read line by line with a deadline; killed (by
+// PID) and reaped on destruction.
+class Child {
+public:
+    explicit Child(const std::vector<std::string>& argv) {
+        int fds[2];
+        if (::pipe(fds) != 0) {
+            throw std::runtime_error("pipe");
+        }
+        posix_spawn_file_actions_t actions;
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+        posix_spawn_file_actions_addclose(&actions, fds[0]);
+        std::vector<char*> args;
+        for (const std::string& a : argv) {
+            args.push_back(const_cast<char*>(a.c_str()));
+        }
+        args.push_back(nullptr);
+        // The child is created by this thread: it starts in the thread's network namespace.
+        const int spawned =
+            ::posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
+        posix_spawn_file_actions_destroy(&actions);
+        ::close(fds[1]);
+        out_ = fds[0];
+        if (spawned != 0) {
+            pid_ = -1;
+            throw std::runtime_error("cannot start " + argv[0]);
+        }
+    }
+    ~Child() {
+        if (pid_ > 0) {
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, nullptr, 0);
+        }
+        ::close(out_);
+    }
+    // Reads until a line containing @p text has arrived (true) or @p limit passed (false).
+    bool wait_for(const std::string& text, std::chrono::milliseconds limit = 5000ms) {
+        const auto until = Clock::now() + limit;
+        for (;;) {
+            if (auto at = buffer_.find(text, consumed_); at != std::string::npos) {
+                consumed_ = at + text.size();
+                return true;
+            }
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                until - Clock::now());
+            pollfd p{out_, POLLIN, 0};
+            if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+                return false;
+            }
+            char chunk[4096];
+            const ssize_t got = ::read(out_, chunk, sizeof chunk);
+            if (got <= 0) {
+                return false;
+            }
+            buffer_.append(chunk, static_cast<std::size_t>(got));
+        }
+    }
+    // Sends SIGTERM and returns the exit status (-1 if it did not exit normally).
+    int terminate() {
+        ::kill(pid_, SIGTERM);
+        int status = 0;
+        ::waitpid(pid_, &status, 0);
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+    const std::string& output() const { return buffer_; }
+
+private:
+    pid_t pid_ = -1;
+    int out_ = -1;
+    std::string buffer_;
+    std::size_t consumed_ = 0;
+};
+
+TEST_F(NetworkChanges, DemoWatchPrintsChangesAndGathersAgain) {
+    const char* demo = std::getenv("JGATHER_DEMO");
+    ASSERT_NE(demo, nullptr) << "meson passes JGATHER_DEMO";
+    ns_->ip({"addr", "add", "192.0.2.10/24", "dev", "lan0"});
+    Child child({demo, "--watch", "--ipv4", "--timeout", "1000"});
+    ASSERT_TRUE(child.wait_for("192.0.2.10")) << child.output();
+    ASSERT_TRUE(child.wait_for("Completed in")) << child.output();
+    EXPECT_EQ(child.output().find("198.51.100.10"), std::string::npos);
+
+    ns_->ip({"addr", "add", "198.51.100.10/24", "dev", "lan0"});
+    ASSERT_TRUE(child.wait_for("Network change: added 198.51.100.10/24 on lan0"))
+        << child.output();
+    ASSERT_TRUE(child.wait_for("Gathering again: generation 1")) << child.output();
+    ASSERT_TRUE(child.wait_for("198.51.100.10")) << "the new address is gathered: "
+                                                 << child.output();
+    ASSERT_TRUE(child.wait_for("Completed in")) << child.output();
+
+    ns_->ip({"addr", "del", "192.0.2.10/24", "dev", "lan0"});
+    ASSERT_TRUE(child.wait_for("Network change: removed 192.0.2.10/24 on lan0"))
+        << child.output();
+    ASSERT_TRUE(child.wait_for("Gathering again: generation 2")) << child.output();
+    ASSERT_TRUE(child.wait_for("Completed in")) << child.output();
+    EXPECT_EQ(child.terminate(), 0) << child.output();
+}
+
+TEST_F(NetworkChanges, AGenerationAboveAnUnsignedByteIsRefused) {
+    GatherOptions options;
+    options.generation = 256;
+    Gatherer g(loop_->loop(), options);
+    auto started = g.gather();
+    ASSERT_FALSE(started);
+    EXPECT_NE(started.error().message.find("generation"), std::string::npos);
+}
+
+} // namespace
