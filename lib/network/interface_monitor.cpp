@@ -6,24 +6,13 @@
 #include <cstring>
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 
 #include "../loop/per_loop.hpp"
 #include "../util/guard.hpp"
+#include "../util/netns.hpp"
 
 namespace jgather::detail {
 namespace {
-
-// Which network namespace the calling thread is in: one monitor per loop *and* namespace, since
-// a netlink socket reports on the namespace it was opened in (a thread may setns() between two
-// gatherings on one loop).
-std::pair<std::uint64_t, std::uint64_t> current_netns() {
-    struct stat st{};
-    if (::stat("/proc/thread-self/ns/net", &st) != 0) {
-        return {0, 0}; // no /proc: one namespace as far as we can tell
-    }
-    return {st.st_dev, st.st_ino};
-}
 
 bool same_address(const LocalAddress& a, const LocalAddress& b) {
     return a.interface_index == b.interface_index && a.ip == b.ip;

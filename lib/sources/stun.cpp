@@ -14,6 +14,7 @@
 
 #include <jgather/sources/stun.hpp>
 
+#include "server_health.hpp"
 #include "stun_message.hpp"
 
 namespace jgather {
@@ -55,6 +56,9 @@ Result<void> StunOptions::validate() const {
     if (final_wait.count() <= 0) {
         return Error{"StunOptions::final_wait must be positive"};
     }
+    if (remember_silence.count() < 0 || probe_interval.count() < 0) {
+        return Error{"StunOptions::remember_silence and probe_interval must not be negative"};
+    }
     if (retransmissions > 16) {
         return Error{"StunOptions::retransmissions " + std::to_string(retransmissions) +
                      " is more than 16; RFC 8489 §6.2.1 recommends 6 sends in all"};
@@ -83,6 +87,7 @@ public:
         enum class State { Queued, Active, Done };
         std::size_t base_index = 0;
         TransportAddress server;
+        TransportAddress configured; // the server as configured (server may be an alternate)
         std::string server_text; // the configured server: the foundation input and origin
         StunMessage message{};
         std::array<std::uint8_t, STUN_MAX_MESSAGE_SIZE_IPV6> buffer{};
@@ -102,8 +107,20 @@ public:
             return;
         }
         const auto bases = sink.bases();
+        auto& health = detail::ServerHealth::instance();
         // "First the first server of each base": server-major order, paced by Ta.
         for (const TransportAddress& server : options_.servers) {
+            if (options_.remember_silence.count() > 0) {
+                if (auto silence = health.silent(server)) {
+                    // Known silent: not waited for again; probed in the background instead.
+                    skipped_.push_back(server.to_string() + " skipped: no answer " +
+                                       ms(silence->ago) + " ago (remembered " +
+                                       ms(silence->left) + " more; probed in the background)");
+                    health.probe(sink.loop(), server, options_.probe_interval,
+                                 options_.final_wait);
+                    continue;
+                }
+            }
             for (std::size_t i = 0; i < bases.size(); ++i) {
                 if (server.ip.family() != bases[i].local.ip.family()) {
                     continue; // RFC 8489: IPv4 servers from IPv4 bases, IPv6 from IPv6
@@ -111,6 +128,7 @@ public:
                 auto t = std::make_unique<Transaction>();
                 t->base_index = i;
                 t->server = server;
+                t->configured = server;
                 t->server_text = server.to_string();
                 queue_.push_back(t.get());
                 transactions_.push_back(std::move(t));
@@ -126,8 +144,9 @@ public:
             return;
         }
         if (transactions_.empty()) {
-            finish({SourceState::Failed,
-                    options_.servers.empty() ? "no STUN server configured" : no_base_reason(sink)});
+            finish({SourceState::Failed, options_.servers.empty() ? "no STUN server configured"
+                                         : !skipped_.empty()       ? joined(skipped_)
+                                                                   : no_base_reason(sink)});
             return;
         }
         // The schedule must fit in the gathering, or a configured send would never happen.
@@ -250,6 +269,10 @@ private:
             return true; // our id from elsewhere: forged or misrouted, and ignored
         }
         const stun::BindingAnswer answer = stun::read_binding_answer(agent_, d.data);
+        if (answer.kind != stun::BindingAnswer::Kind::Ignored) {
+            answered_.insert(t->server_text); // it is there, whatever it said
+            detail::ServerHealth::instance().answered(t->configured);
+        }
         switch (answer.kind) {
         case stun::BindingAnswer::Kind::Ignored:
             return true;
@@ -313,6 +336,31 @@ private:
         complete(t, {});
     }
 
+    // Servers that answered none of this gathering's requests (every base gave up on them) are
+    // remembered silent: the next gathering does not wait for them.
+    void remember_silent_servers() {
+        auto& health = detail::ServerHealth::instance();
+        for (const std::string& server : silent_) {
+            if (answered_.count(server) != 0) {
+                continue;
+            }
+            for (const auto& t : transactions_) {
+                if (t->server_text == server) {
+                    health.timed_out(t->configured, options_.remember_silence);
+                    break;
+                }
+            }
+        }
+    }
+
+    static std::string joined(const std::vector<std::string>& parts) {
+        std::string text;
+        for (const std::string& part : parts) {
+            text += (text.empty() ? "" : "; ") + part;
+        }
+        return text;
+    }
+
     void give_up(Transaction& t) {
         if (std::find(silent_.begin(), silent_.end(), t.server_text) == silent_.end()) {
             silent_.push_back(t.server_text);
@@ -357,6 +405,7 @@ private:
                 return;
             }
         }
+        remember_silent_servers();
         std::string why;
         if (!silent_.empty()) {
             why = "no answer from";
@@ -367,6 +416,9 @@ private:
         }
         for (const std::string& f : failures_) {
             why += (why.empty() ? "" : "; ") + f;
+        }
+        for (const std::string& s : skipped_) {
+            why += (why.empty() ? "" : "; ") + s;
         }
         if (successes_ > 0) {
             finish({SourceState::Ok, why}); // some answered: ok, with what did not
@@ -396,6 +448,8 @@ private:
     std::set<std::string> reported_;
     std::vector<std::string> failures_;
     std::vector<std::string> silent_;
+    std::vector<std::string> skipped_;  // servers remembered silent, not asked
+    std::set<std::string> answered_;    // servers that answered anything
     unsigned successes_ = 0;
 };
 

@@ -65,6 +65,17 @@ struct JGATHER_EXPORT StunOptions {
     std::chrono::milliseconds pacing{50};
     /** When the source completes. */
     StunCompletion completion = StunCompletion::AllServers;
+    /**
+     * Health memory: a server that answered none of a gathering's requests is remembered as
+     * silent for this long (per process and network namespace). Later gatherings skip it at
+     * once instead of waiting for it again (the skip is reported with its reason) and probe it
+     * in the background; any answer to a probe or a request forgets the silence, so a server
+     * that comes back is used from the next gathering on. 0: nothing is remembered.
+     */
+    std::chrono::milliseconds remember_silence{30000};
+    /** While a server is remembered silent, a gathering that skips it probes it (one Binding
+     * request from a socket of its own, waited for final_wait) at most this often. */
+    std::chrono::milliseconds probe_interval{2000};
 
     /** Checks the settings: servers usable (a literal unicast address, port 1-65535), pacing
      * 5 ms or more (RFC 8445 §14.2), initial_rto and final_wait positive. The message names the

@@ -1,0 +1,54 @@
+// Health memory: STUN servers that did not answer, remembered for a while so that later
+// gatherings do not wait for them again, and probed in the background so that one that comes
+// back is used again as soon as it answers.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include <jgather/address.hpp>
+#include <jgather/loop.hpp>
+
+namespace jgather::detail {
+
+/** @brief How a remembered server stands. */
+struct Silence {
+    std::chrono::milliseconds ago;  ///< Since it was given up.
+    std::chrono::milliseconds left; ///< Until it is forgotten (and waited for again).
+};
+
+/**
+ * @brief The process's memory of silent servers, per network namespace (what one namespace
+ * cannot reach, another may). Locked: gatherings on loops of other threads share it.
+ *
+ * Kept across gatherings, loops and sources: a desktop client gathers one call at a time, and
+ * the server that timed out for the last call is the one to skip. Nothing in it runs unless a
+ * probe is out; a probe owns its socket and loop handles and ends within its timeout.
+ */
+class ServerHealth {
+public:
+    /** The one memory. */
+    static ServerHealth& instance();
+
+    /** Set while @p server is remembered silent in the calling thread's namespace. */
+    std::optional<Silence> silent(const TransportAddress& server);
+    /** @p server did not answer: remember it for @p memory (0: not at all). */
+    void timed_out(const TransportAddress& server, std::chrono::milliseconds memory);
+    /** @p server answered (anything): forget its silence. */
+    void answered(const TransportAddress& server);
+    /** Probes @p server from a socket of its own on @p loop (one Binding request; any answer
+     * from it forgets its silence), unless a probe of it is out or one started within
+     * @p interval. The probe ends after @p timeout. */
+    void probe(EventLoop& loop, const TransportAddress& server, std::chrono::milliseconds interval,
+               std::chrono::milliseconds timeout);
+    /** Forgets everything (tests). */
+    void clear();
+
+private:
+    ServerHealth() = default;
+    class Private;
+    Private& d();
+};
+
+} // namespace jgather::detail
