@@ -1,7 +1,9 @@
 #include "server_health.hpp"
 
 #include <arpa/inet.h>
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -95,8 +97,16 @@ public:
         }
     }
 
+    // RFC 6298 §2 estimator of one server's RTT.
+    struct Estimate {
+        double srtt_ms = 0;
+        double rttvar_ms = 0;
+        Clock::time_point last;
+    };
+
     std::mutex mutex;
     std::map<Key, Entry> entries;
+    std::map<Key, Estimate> estimates;
 };
 
 ServerHealth& ServerHealth::instance() {
@@ -179,10 +189,48 @@ void ServerHealth::probe(EventLoop& loop, const TransportAddress& server,
     entry.probe = std::move(probe);
 }
 
+// RFC 8489 §6.2.1: an RTO cached per server is discarded after 10 minutes without a transaction.
+constexpr auto kRtoStale = std::chrono::minutes(10);
+
+std::optional<std::chrono::milliseconds> ServerHealth::rto(const TransportAddress& server) {
+    Private& p = d();
+    const std::lock_guard lock(p.mutex);
+    auto it = p.estimates.find(key_of(server));
+    if (it == p.estimates.end()) {
+        return std::nullopt;
+    }
+    if (Clock::now() - it->second.last > kRtoStale) {
+        p.estimates.erase(it);
+        return std::nullopt;
+    }
+    // RFC 6298 §2.3: RTO = SRTT + max(G, K·RTTVAR), K = 4; G (the clock granularity) 1 ms.
+    const double rto = it->second.srtt_ms + std::max(1.0, 4 * it->second.rttvar_ms);
+    return std::chrono::milliseconds(static_cast<long long>(rto + 0.999));
+}
+
+void ServerHealth::measured(const TransportAddress& server, std::chrono::microseconds rtt) {
+    Private& p = d();
+    const std::lock_guard lock(p.mutex);
+    const double r = static_cast<double>(rtt.count()) / 1000.0;
+    const auto now = Clock::now();
+    auto [it, first] = p.estimates.try_emplace(key_of(server));
+    Private::Estimate& e = it->second;
+    if (first || now - e.last > kRtoStale) {
+        e.srtt_ms = r; // RFC 6298 §2.2: the first measurement
+        e.rttvar_ms = r / 2;
+    } else {
+        // RFC 6298 §2.3 with alpha = 1/8, beta = 1/4.
+        e.rttvar_ms = 0.75 * e.rttvar_ms + 0.25 * std::abs(e.srtt_ms - r);
+        e.srtt_ms = 0.875 * e.srtt_ms + 0.125 * r;
+    }
+    e.last = now;
+}
+
 void ServerHealth::clear() {
     Private& p = d();
     const std::lock_guard lock(p.mutex);
     p.entries.clear();
+    p.estimates.clear();
 }
 
 } // namespace jgather::detail

@@ -42,6 +42,12 @@ public:
      * @p interval. The probe ends after @p timeout. */
     void probe(EventLoop& loop, const TransportAddress& server, std::chrono::milliseconds interval,
                std::chrono::milliseconds timeout);
+    /** The retransmission timeout learned for @p server (RFC 8489 §6.2.1: cached per server,
+     * stale after 10 minutes without a transaction), if any. */
+    std::optional<std::chrono::milliseconds> rto(const TransportAddress& server);
+    /** An RTT measured to @p server on a request sent once (Karn: never a retransmitted
+     * one); updates its RTO by RFC 6298 §2. */
+    void measured(const TransportAddress& server, std::chrono::microseconds rtt);
     /** Forgets everything (tests). */
     void clear();
 

@@ -94,7 +94,6 @@ public:
         if (!receiver_) {
             return;
         }
-        buffer_.resize(kMaxDatagram); // only a gathering that reads pays for it
         for (std::size_t i = 0; i < sockets_.size(); ++i) {
             if (sockets_[i].valid()) {
                 watches_.push_back(loop.watch_readable(sockets_[i].get(), [this, i] { read(i); }));
@@ -120,6 +119,10 @@ public:
 
 private:
     void read(std::size_t index) {
+        // One buffer per thread, not per gathering (64 KiB each of a thousand gatherings): a
+        // datagram's bytes are valid during its handler call only (Datagram::data), and no
+        // read runs inside another's handler.
+        thread_local std::array<std::uint8_t, kMaxDatagram> buffer_;
         for (;;) {
             sockaddr_storage from{};
             socklen_t from_length = sizeof from;
@@ -147,7 +150,6 @@ private:
     std::vector<detail::UniqueFd> sockets_; // one per base, same index
     std::vector<std::unique_ptr<LoopHandle>> watches_;
     std::shared_ptr<std::function<void(const Datagram&)>> receiver_;
-    std::vector<std::uint8_t> buffer_;
 };
 
 } // namespace

@@ -9,8 +9,6 @@
 #include <span>
 #include <string>
 
-#include <stun/stunagent.h>
-#include <stun/usages/bind.h>
 
 #include <jgather/sources/stun.hpp>
 
@@ -27,9 +25,6 @@ constexpr std::uint16_t kDefaultStunPort = 3478;
 
 // RFC 8445 §14.2: Ta is never configured below 5 ms.
 constexpr std::chrono::milliseconds kMinimumPacing{5};
-
-// libnice's agent keeps this many outstanding transaction ids (stun/constants.h).
-constexpr std::size_t kMaxTransactions = STUN_AGENT_MAX_SAVED_IDS;
 
 std::string ms(std::chrono::milliseconds value) {
     return std::to_string(value.count()) + " ms";
@@ -79,9 +74,7 @@ std::chrono::milliseconds StunOptions::give_up_at(std::size_t transactions) cons
 
 class StunSource::Private {
 public:
-    explicit Private(StunOptions options) : options_(std::move(options)) {
-        stun::init_agent(agent_);
-    }
+    explicit Private(StunOptions options) : options_(std::move(options)) {}
 
     struct Transaction {
         enum class State { Queued, Active, Done };
@@ -89,12 +82,10 @@ public:
         TransportAddress server;
         TransportAddress configured; // the server as configured (server may be an alternate)
         std::string server_text; // the configured server: the foundation input and origin
-        StunMessage message{};
-        std::array<std::uint8_t, STUN_MAX_MESSAGE_SIZE_IPV6> buffer{};
-        std::size_t length = 0;
-        StunTransactionId id{};
+        stun::BindingRequest request; // built when the transaction begins
         unsigned sends = 0;
         std::chrono::milliseconds rto{};
+        Clock::time_point first_sent{};
         State state = State::Queued;
         bool followed_alternate = false;
         std::unique_ptr<LoopHandle> timer; // the next retransmission, then the give-up
@@ -133,15 +124,6 @@ public:
                 queue_.push_back(t.get());
                 transactions_.push_back(std::move(t));
             }
-        }
-        if (transactions_.size() > kMaxTransactions) {
-            // libnice's agent remembers STUN_AGENT_MAX_SAVED_IDS transactions; more would be
-            // sent but their answers never recognised.
-            finish({SourceState::Failed, std::to_string(transactions_.size()) +
-                                             " base×server pairs are more than the " +
-                                             std::to_string(kMaxTransactions) +
-                                             " libnice's STUN agent can track; use fewer"});
-            return;
         }
         if (transactions_.empty()) {
             finish({SourceState::Failed, options_.servers.empty() ? "no STUN server configured"
@@ -219,17 +201,24 @@ private:
 
     void begin(Transaction& t) {
         t.state = Transaction::State::Active;
-        t.length = stun_usage_bind_create(&agent_, &t.message, t.buffer.data(), t.buffer.size());
-        stun_message_id(&t.message, t.id);
+        t.request = stun::make_binding_request();
         t.sends = 0;
-        t.rto = options_.initial_rto;
+        // RFC 8489 §6.2.1: start from the RTO learned for this server, never below the
+        // configured one (RFC 8445 §14.3's floor during gathering).
+        t.rto = std::max(options_.initial_rto,
+                         detail::ServerHealth::instance().rto(t.server).value_or(options_.initial_rto));
+        t.first_sent = Clock::now();
         send(t);
     }
 
     void send(Transaction& t) {
         ++t.sends;
-        if (auto sent =
-                sink_->send_datagram(t.base_index, std::span(t.buffer.data(), t.length), t.server);
+        if (t.request.length == 0) {
+            complete(t, "libnice could not build a Binding request");
+            return;
+        }
+        if (auto sent = sink_->send_datagram(
+                t.base_index, std::span(t.request.bytes.data(), t.request.length), t.server);
             !sent) {
             complete(t, sent.error().message);
             return;
@@ -258,7 +247,8 @@ private:
         for (const auto& candidate : transactions_) {
             if (candidate->state == Transaction::State::Active &&
                 candidate->base_index == d.base_index &&
-                std::memcmp(candidate->id, cookie_and_id.data(), cookie_and_id.size()) == 0) {
+                std::memcmp(candidate->request.id.data(), cookie_and_id.data(),
+                            cookie_and_id.size()) == 0) {
                 t = candidate.get();
             }
         }
@@ -268,10 +258,15 @@ private:
         if (d.from != t->server) {
             return true; // our id from elsewhere: forged or misrouted, and ignored
         }
-        const stun::BindingAnswer answer = stun::read_binding_answer(agent_, d.data);
+        const stun::BindingAnswer answer = stun::read_binding_answer(t->request.id, d.data);
         if (answer.kind != stun::BindingAnswer::Kind::Ignored) {
             answered_.insert(t->server_text); // it is there, whatever it said
-            detail::ServerHealth::instance().answered(t->configured);
+            auto& health = detail::ServerHealth::instance();
+            health.answered(t->configured);
+            if (t->sends == 1) { // Karn's algorithm: no sample from a retransmitted request
+                health.measured(t->server, std::chrono::duration_cast<std::chrono::microseconds>(
+                                               Clock::now() - t->first_sent));
+            }
         }
         switch (answer.kind) {
         case stun::BindingAnswer::Kind::Ignored:
@@ -286,7 +281,6 @@ private:
                 return true;
             }
             // RFC 8489 §10: try the alternate server once, as a new (paced) transaction.
-            stun_agent_forget_transaction(&agent_, t->id);
             t->followed_alternate = true;
             t->timer.reset();
             t->server = answer.address;
@@ -389,9 +383,6 @@ private:
     }
 
     void end(Transaction& t) {
-        if (t.state == Transaction::State::Active) {
-            stun_agent_forget_transaction(&agent_, t.id);
-        }
         t.state = Transaction::State::Done;
         t.timer.reset();
     }
@@ -438,7 +429,6 @@ private:
     }
 
     StunOptions options_;
-    StunAgent agent_{};
     SourceSink* sink_ = nullptr;
     std::vector<std::unique_ptr<Transaction>> transactions_;
     std::deque<Transaction*> queue_; // not yet started, in pacing order

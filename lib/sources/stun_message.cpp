@@ -86,12 +86,36 @@ constexpr std::array<std::uint16_t, 12> kKnownAttributes = {STUN_ATTRIBUTE_MAPPE
 
 } // namespace
 
-void init_agent(StunAgent& agent) {
-    // RFC 5389/8489 messages. No USE_FINGERPRINT: with it libnice rejects answers that carry
-    // none, and ejabberd's carry none (interop.md); without it libnice checks none, so
-    // read_binding_answer() checks a FINGERPRINT that is present itself.
-    stun_agent_init(&agent, kKnownAttributes.data(), STUN_COMPATIBILITY_RFC5389,
-                    static_cast<StunAgentUsageFlags>(0));
+namespace {
+
+// The thread's agent (see make_binding_request()).
+StunAgent& thread_agent() {
+    thread_local StunAgent agent = [] {
+        StunAgent a;
+        // RFC 5389/8489 messages. No USE_FINGERPRINT: with it libnice rejects answers that
+        // carry none, and ejabberd's carry none (interop.md); without it libnice checks none,
+        // so read_binding_answer() checks a FINGERPRINT that is present itself.
+        stun_agent_init(&a, kKnownAttributes.data(), STUN_COMPATIBILITY_RFC5389,
+                        static_cast<StunAgentUsageFlags>(0));
+        return a;
+    }();
+    return agent;
+}
+
+} // namespace
+
+BindingRequest make_binding_request() {
+    StunAgent& agent = thread_agent();
+    BindingRequest request;
+    StunMessage message{};
+    request.length = stun_usage_bind_create(&agent, &message, request.bytes.data(),
+                                            request.bytes.size());
+    StunTransactionId id{};
+    stun_message_id(&message, id);
+    std::memcpy(request.id.data(), id, request.id.size());
+    // Held for this call only: the source keeps the id and matches answers itself.
+    stun_agent_forget_transaction(&agent, id);
+    return request;
 }
 
 std::uint32_t crc32(std::span<const std::uint8_t> data) {
@@ -143,16 +167,34 @@ Fingerprint check_fingerprint(std::span<const std::uint8_t> message) {
     return Fingerprint::Absent;
 }
 
-BindingAnswer read_binding_answer(StunAgent& agent, std::span<const std::uint8_t> datagram) {
+BindingAnswer read_binding_answer(const TransactionId& id, std::span<const std::uint8_t> datagram) {
     if (check_fingerprint(datagram) == Fingerprint::Invalid) {
         return {}; // RFC 8489 §14.7: a wrong FINGERPRINT, so not (intact) STUN
     }
     const auto failed = [](std::string why) {
         return BindingAnswer{BindingAnswer::Kind::Failed, {}, std::move(why)};
     };
+    // libnice validates a response only against a request its agent remembers: make the
+    // thread's agent remember ours for this call. stun_agent_finish_message() records the id
+    // it finds in the message (stun/stunagent.c), so a request with our id is finished into
+    // a scratch buffer; the validation consumes it, and anything else forgets it.
+    StunAgent& agent = thread_agent();
+    {
+        StunMessage scratch{};
+        std::array<std::uint8_t, kMaxRequestSize> bytes;
+        stun_agent_init_request(&agent, &scratch, bytes.data(), bytes.size(), STUN_BINDING);
+        std::memcpy(bytes.data() + kCookieAndIdOffset, id.data(), id.size());
+        if (stun_agent_finish_message(&agent, &scratch, nullptr, 0) == 0) {
+            return {};
+        }
+    }
     StunMessage message{};
-    switch (
-        stun_agent_validate(&agent, &message, datagram.data(), datagram.size(), nullptr, nullptr)) {
+    const StunValidationStatus status =
+        stun_agent_validate(&agent, &message, datagram.data(), datagram.size(), nullptr, nullptr);
+    StunTransactionId held{};
+    std::memcpy(held, id.data(), id.size());
+    stun_agent_forget_transaction(&agent, held); // a no-op when the validation consumed it
+    switch (status) {
     case STUN_VALIDATION_SUCCESS:
         break;
     case STUN_VALIDATION_UNKNOWN_ATTRIBUTE:

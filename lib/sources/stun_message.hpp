@@ -4,6 +4,7 @@
 // the sender and FINGERPRINT are checked here first. Then libnice reads the answer.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -42,8 +43,29 @@ enum class Fingerprint : std::uint8_t {
 /** Checks the FINGERPRINT of @p message, which is_binding_response() accepted. */
 Fingerprint check_fingerprint(std::span<const std::uint8_t> message);
 
-/** Initialises @p agent the way the STUN source uses it. */
-void init_agent(StunAgent& agent);
+/** RFC 8489 §5: a transaction id with the magic cookie before it (libnice's StunTransactionId). */
+using TransactionId = std::array<std::uint8_t, kCookieAndIdSize>;
+
+/** The longest Binding request we build: the header, no attributes (libnice's agent adds
+ * none with the flags the STUN source uses). Checked when built. */
+inline constexpr std::size_t kMaxRequestSize = 64;
+
+/** @brief A Binding request ready to send. */
+struct BindingRequest {
+    std::array<std::uint8_t, kMaxRequestSize> bytes; ///< Not zeroed beyond #length.
+    std::size_t length = 0;                          ///< 0: it could not be built.
+    TransactionId id{};                              ///< Its cookie and transaction id.
+};
+
+/**
+ * Builds a Binding request with libnice's STUN code (a fresh random transaction id).
+ *
+ * One StunAgent per thread serves every STUN source on it (shared state, not 12.8 KB per
+ * gathering): it holds a transaction only for the instant of a call, so no gathering's
+ * transactions mix with another's and STUN_AGENT_MAX_SAVED_IDS never limits how many are
+ * out; each source matches answers to its own transactions (id, base, server) itself.
+ */
+BindingRequest make_binding_request();
 
 /** @brief What a Binding response to one of our transactions says. */
 struct BindingAnswer {
@@ -59,8 +81,9 @@ struct BindingAnswer {
 };
 
 /** Reads @p datagram, a Binding response that is_binding_response() accepted and that the
- * caller matched to a transaction @p agent created and to the server's address. Anything but
- * Ignored means libnice's agent has forgotten the transaction. */
-BindingAnswer read_binding_answer(StunAgent& agent, std::span<const std::uint8_t> datagram);
+ * caller matched to its transaction @p id (from make_binding_request()) and to the server's
+ * address: libnice's agent validates it (unknown comprehension-required attributes fail it,
+ * RFC 8489 §6.3.3) and reads the address. */
+BindingAnswer read_binding_answer(const TransactionId& id, std::span<const std::uint8_t> datagram);
 
 } // namespace jgather::stun

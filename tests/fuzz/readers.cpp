@@ -18,21 +18,16 @@ namespace {
 // libnice's agent really sent (the source drops other ids before reading).
 std::string check_stun_answer(const std::uint8_t* data, std::size_t size) {
     std::vector<std::uint8_t> datagram(data, data + size);
-    StunAgent agent{};
-    stun::init_agent(agent);
-    StunMessage request{};
-    std::array<std::uint8_t, STUN_MAX_MESSAGE_SIZE_IPV6> buffer{};
-    stun_usage_bind_create(&agent, &request, buffer.data(), buffer.size());
+    const stun::BindingRequest request = stun::make_binding_request();
     if (datagram.size() >= stun::kHeaderSize) {
-        StunTransactionId id{};
-        stun_message_id(&request, id);
-        std::memcpy(datagram.data() + stun::kCookieAndIdOffset, id, stun::kCookieAndIdSize);
+        std::memcpy(datagram.data() + stun::kCookieAndIdOffset, request.id.data(),
+                    stun::kCookieAndIdSize);
     }
     if (!stun::is_binding_response(datagram)) {
         return {};
     }
     const auto fingerprint = stun::check_fingerprint(datagram);
-    const stun::BindingAnswer answer = stun::read_binding_answer(agent, datagram);
+    const stun::BindingAnswer answer = stun::read_binding_answer(request.id, datagram);
     using Kind = stun::BindingAnswer::Kind;
     if (fingerprint == stun::Fingerprint::Invalid && answer.kind != Kind::Ignored) {
         return "stun: an answer with a bad FINGERPRINT was read";

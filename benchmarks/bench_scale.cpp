@@ -1,0 +1,375 @@
+// Scale: N concurrent gatherings on one GMainContext, jgather and libnice 0.1.21 alternately in
+// the same run, host-only and host + STUN (coturn), inside a network namespace of its own
+// (one address, 192.0.2.10 on a veth; IPv6 off so that both gather exactly one base).
+//
+// Per N and mode: wall time to all complete; median and 99th-percentile latency of one
+// gathering (its gather() to its completion); CPU per gathering (getrusage); RSS and fds per
+// gathering while all are alive; memory returned after they are destroyed (malloc_trim). Then:
+// a lone gathering, the given-addresses mode, and a second gathering against a dead server.
+//
+//   sudo build/benchmarks/bench-scale [N ...]        (default: 100 1000 10000 where fds allow)
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <dirent.h>
+#include <malloc.h>
+#include <memory>
+#include <string>
+#include <sys/resource.h>
+#include <unistd.h>
+#include <vector>
+
+#include <agent.h>
+#include <glib.h>
+
+#include <jgather/glib.hpp>
+#include <jgather/jgather.hpp>
+#include <jgather/sources/stun.hpp>
+
+#include "libnice_baseline.hpp"
+#include "support/netns.hpp"
+#include "support/xmpp_servers.hpp"
+
+namespace {
+
+using bench::Clock;
+using bench::since;
+
+constexpr const char* kAddress = "192.0.2.10";
+
+double cpu_ms() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    const auto ms = [](const timeval& t) { return t.tv_sec * 1e3 + t.tv_usec / 1e3; };
+    return ms(usage.ru_utime) + ms(usage.ru_stime);
+}
+
+long rss_kb() {
+    long pages_total = 0;
+    long pages_resident = 0;
+    if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+        if (std::fscanf(f, "%ld %ld", &pages_total, &pages_resident) != 2) {
+            pages_resident = 0;
+        }
+        std::fclose(f);
+    }
+    return pages_resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+int open_fds() {
+    int count = 0;
+    if (DIR* dir = opendir("/proc/self/fd")) {
+        while (readdir(dir)) {
+            ++count;
+        }
+        closedir(dir);
+    }
+    return count - 3; // ".", ".." and the directory's own descriptor
+}
+
+double percentile(std::vector<double> v, double p) {
+    if (v.empty()) {
+        return 0;
+    }
+    std::sort(v.begin(), v.end());
+    return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
+}
+
+struct Figures {
+    double wall_ms = 0;
+    double median_ms = 0;
+    double p99_ms = 0;
+    double cpu_us = 0;      // per gathering
+    double rss_kb = 0;      // per gathering, all alive
+    double fds = 0;         // per gathering, all alive
+    double returned = 0;    // share of the growth given back after destroy
+    int candidates = 0;     // total srflx (STUN) or host candidates, as a check
+};
+
+void settle(GMainContext* context) {
+    while (g_main_context_iteration(context, FALSE)) {
+    }
+    malloc_trim(0);
+}
+
+struct Setup {
+    GMainContext* context;
+    jgather::EventLoop* loop;
+    std::uint16_t stun_port; // 0: host only
+    bool given_addresses = false;
+};
+
+Figures run_jgather(const Setup& s, int n) {
+    settle(s.context);
+    const long rss0 = rss_kb();
+    const int fds0 = open_fds();
+    const double cpu0 = cpu_ms();
+    std::vector<std::unique_ptr<jgather::Gatherer>> gatherers;
+    std::vector<Clock::time_point> starts(static_cast<std::size_t>(n));
+    std::vector<double> latency;
+    latency.reserve(static_cast<std::size_t>(n));
+    int done = 0;
+    Figures f;
+    jgather::GatherOptions options;
+    options.s5b = false;
+    if (s.given_addresses) {
+        jgather::LocalAddress a;
+        a.ip = *jgather::IpAddress::parse(kAddress);
+        a.interface = "lan0";
+        a.interface_index = 2;
+        options.host.addresses = std::vector<jgather::LocalAddress>{a};
+    }
+    jgather::StunOptions stun;
+    if (s.stun_port) {
+        stun.servers = {{*jgather::IpAddress::parse(kAddress), s.stun_port}};
+        stun.remember_silence = std::chrono::milliseconds(0);
+    }
+    const auto start = Clock::now();
+    gatherers.reserve(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) {
+        auto g = std::make_unique<jgather::Gatherer>(*s.loop, options);
+        if (s.stun_port) {
+            g->add_source(std::make_unique<jgather::StunSource>(stun));
+        }
+        g->on_complete = [&, i](const jgather::GatherResult& r) {
+            latency.push_back(since(starts[static_cast<std::size_t>(i)]));
+            for (const auto& c : r.ice) {
+                f.candidates += s.stun_port ? (c.ice()->type == jgather::IceType::Srflx) : 1;
+            }
+            for (const auto& d : r.dropped) { // a srflx equal to its base: no NAT here
+                f.candidates += s.stun_port && d.reason.find("no NAT") != std::string::npos;
+            }
+            ++done;
+        };
+        starts[static_cast<std::size_t>(i)] = Clock::now();
+        if (!g->gather()) {
+            std::fprintf(stderr, "bench-scale: jgather gather() failed at %d\n", i);
+            std::exit(1);
+        }
+        gatherers.push_back(std::move(g));
+    }
+    while (done < n) {
+        g_main_context_iteration(s.context, TRUE);
+    }
+    f.wall_ms = since(start);
+    f.cpu_us = (cpu_ms() - cpu0) * 1e3 / n;
+    const long rss1 = rss_kb();
+    f.rss_kb = static_cast<double>(rss1 - rss0) / n;
+    f.fds = static_cast<double>(open_fds() - fds0) / n;
+    gatherers.clear();
+    settle(s.context);
+    f.returned = rss1 > rss0 ? static_cast<double>(rss1 - rss_kb()) / (rss1 - rss0) : 1.0;
+    f.median_ms = percentile(latency, 0.5);
+    f.p99_ms = percentile(latency, 0.99);
+    return f;
+}
+
+Figures run_libnice(const Setup& s, int n) {
+    settle(s.context);
+    const long rss0 = rss_kb();
+    const int fds0 = open_fds();
+    const double cpu0 = cpu_ms();
+    struct Run {
+        Clock::time_point start;
+        double latency = -1;
+        NiceAgent* agent = nullptr;
+        guint stream = 0;
+        gulong done_id = 0;
+    };
+    std::vector<Run> runs(static_cast<std::size_t>(n));
+    int done = 0;
+    const auto start = Clock::now();
+    for (Run& r : runs) {
+        r.start = Clock::now();
+        r.agent = nice_agent_new(s.context, NICE_COMPATIBILITY_RFC5245);
+        g_object_set(r.agent, "upnp", FALSE, "ice-tcp", FALSE, nullptr);
+        if (s.stun_port) {
+            g_object_set(r.agent, "stun-server", kAddress, "stun-server-port", s.stun_port,
+                         nullptr);
+        }
+        struct Ctx {
+            Run* run;
+            int* done;
+        };
+        auto* ctx = new Ctx{&r, &done};
+        r.done_id = g_signal_connect_data(
+            r.agent, "candidate-gathering-done", G_CALLBACK(+[](NiceAgent*, guint, gpointer data) {
+                auto* c = static_cast<Ctx*>(data);
+                c->run->latency = since(c->run->start);
+                ++*c->done;
+            }),
+            ctx, +[](gpointer data, GClosure*) { delete static_cast<Ctx*>(data); },
+            GConnectFlags{});
+        r.stream = nice_agent_add_stream(r.agent, 1);
+        nice_agent_attach_recv(
+            r.agent, r.stream, 1, s.context,
+            +[](NiceAgent*, guint, guint, guint, gchar*, gpointer) {}, nullptr);
+        nice_agent_gather_candidates(r.agent, r.stream);
+    }
+    while (done < n) {
+        g_main_context_iteration(s.context, TRUE);
+    }
+    Figures f;
+    f.wall_ms = since(start);
+    f.cpu_us = (cpu_ms() - cpu0) * 1e3 / n;
+    const long rss1 = rss_kb();
+    f.rss_kb = static_cast<double>(rss1 - rss0) / n;
+    f.fds = static_cast<double>(open_fds() - fds0) / n;
+    std::vector<double> latency;
+    for (Run& r : runs) {
+        latency.push_back(r.latency);
+        GSList* locals = nice_agent_get_local_candidates(r.agent, r.stream, 1);
+        for (GSList* l = locals; l; l = l->next) {
+            const auto* c = static_cast<NiceCandidate*>(l->data);
+            f.candidates += s.stun_port ? (c->type == NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE)
+                                        : (c->type == NICE_CANDIDATE_TYPE_HOST);
+        }
+        g_slist_free_full(locals, reinterpret_cast<GDestroyNotify>(nice_candidate_free));
+    }
+    for (Run& r : runs) {
+        g_signal_handler_disconnect(r.agent, r.done_id);
+        nice_agent_attach_recv(r.agent, r.stream, 1, s.context, nullptr, nullptr);
+        nice_agent_remove_stream(r.agent, r.stream);
+        g_object_unref(r.agent);
+    }
+    runs.clear();
+    settle(s.context);
+    f.returned = rss1 > rss0 ? static_cast<double>(rss1 - rss_kb()) / (rss1 - rss0) : 1.0;
+    f.median_ms = percentile(latency, 0.5);
+    f.p99_ms = percentile(latency, 0.99);
+    return f;
+}
+
+void print(const char* label, int n, const Figures& j, const Figures& l) {
+    const auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
+    std::printf("%-10s %6d  %-9s %9.1f %9.2f %9.2f %9.1f %9.2f %6.2f %8.0f%% %7d\n", label, n,
+                "jgather", j.wall_ms, j.median_ms, j.p99_ms, j.cpu_us, j.rss_kb, j.fds,
+                j.returned * 100, j.candidates);
+    std::printf("%-10s %6s  %-9s %9.1f %9.2f %9.2f %9.1f %9.2f %6.2f %8.0f%% %7d\n", "", "",
+                "libnice", l.wall_ms, l.median_ms, l.p99_ms, l.cpu_us, l.rss_kb, l.fds,
+                l.returned * 100, l.candidates);
+    std::printf("%-10s %6s  %-9s %9.3f %9.3f %9.3f %9.3f %9.3f %6.2f\n", "", "", "ratio",
+                ratio(j.wall_ms, l.wall_ms), ratio(j.median_ms, l.median_ms),
+                ratio(j.p99_ms, l.p99_ms), ratio(j.cpu_us, l.cpu_us), ratio(j.rss_kb, l.rss_kb),
+                ratio(j.fds, l.fds));
+}
+
+double dead_server_second_ms(const Setup& s, std::uint16_t dead, bool libnice) {
+    if (libnice) {
+        (void)bench::run_libnice(s.context, kAddress, dead);
+        return bench::run_libnice(s.context, kAddress, dead).done_ms;
+    }
+    jgather::StunOptions stun; // the defaults: health memory on
+    stun.servers = {{*jgather::IpAddress::parse(kAddress), dead}};
+    double second = 0;
+    for (int round = 0; round < 2; ++round) {
+        jgather::GatherOptions options;
+        options.s5b = false;
+        jgather::Gatherer g(*s.loop, options);
+        g.add_source(std::make_unique<jgather::StunSource>(stun));
+        bool done = false;
+        g.on_complete = [&](const jgather::GatherResult&) { done = true; };
+        const auto start = Clock::now();
+        if (!g.gather()) {
+            std::exit(1);
+        }
+        while (!done) {
+            g_main_context_iteration(s.context, TRUE);
+        }
+        second = since(start);
+    }
+    return second;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    std::vector<int> sizes;
+    for (int i = 1; i < argc; ++i) {
+        sizes.push_back(std::atoi(argv[i]));
+    }
+    if (sizes.empty()) {
+        sizes = {100, 1000, 10000};
+    }
+    rlimit files{};
+    getrlimit(RLIMIT_NOFILE, &files);
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+    try {
+        jgather::test::Netns ns("scale");
+        ns.ip({"link", "set", "lo", "up"});
+        // A veth pair (no dummy module in every kernel); "lan0": not named like plumbing.
+        ns.ip({"link", "add", "lan0", "type", "veth", "peer", "name", "lanp0"});
+        ns.ip({"link", "set", "lanp0", "up"});
+        ns.ip({"link", "set", "lan0", "up"});
+        ns.ip({"addr", "add", std::string(kAddress) + "/24", "dev", "lan0"});
+        jgather::test::run_command({"ip", "netns", "exec", ns.name(), "sysctl", "-qw",
+                                    "net.ipv6.conf.all.disable_ipv6=1"});
+        jgather::test::EnterNetns inside(ns);
+        const std::uint16_t stun_port = jgather::test::free_udp_port(kAddress);
+        jgather::test::Coturn coturn(kAddress, stun_port, ns.name());
+        const std::uint16_t dead = jgather::test::free_udp_port(kAddress);
+
+        GMainContext* context = g_main_context_new();
+        auto loop = jgather::glib::make_loop(context);
+        Setup setup{context, loop.get(), 0};
+        // Warm up both (coturn's first answers, libnice's and GLib's one-time allocations).
+        (void)bench::run_libnice(context, kAddress, stun_port);
+        setup.stun_port = stun_port;
+        (void)run_jgather(setup, 10);
+        (void)run_libnice(setup, 10);
+
+        std::printf("N concurrent gatherings on one GMainContext, one address (%s), coturn on it;\n"
+                    "fd limit %lu. Latency: gather() to completion. Per gathering: CPU, RSS and\n"
+                    "fds while all are alive; returned: share of the RSS growth given back.\n\n",
+                    kAddress, static_cast<unsigned long>(files.rlim_cur));
+        std::printf("%-10s %6s  %-9s %9s %9s %9s %9s %9s %6s %9s %7s\n", "mode", "N", "", "wall ms",
+                    "median", "p99 ms", "CPU us", "RSS KB", "fds", "returned", "cands");
+        for (const bool with_stun : {false, true}) {
+            setup.stun_port = with_stun ? stun_port : 0;
+            for (int n : sizes) {
+                if (static_cast<rlim_t>(n) * 2 + 64 > files.rlim_cur) {
+                    std::printf("%-10s %6d  skipped: libnice needs 2 fds per gathering, the limit"
+                                " is %lu\n",
+                                with_stun ? "host+stun" : "host", n,
+                                static_cast<unsigned long>(files.rlim_cur));
+                    continue;
+                }
+                const Figures j = run_jgather(setup, n);
+                const Figures l = run_libnice(setup, n);
+                print(with_stun ? "host+stun" : "host", n, j, l);
+            }
+        }
+
+        setup.stun_port = stun_port;
+        std::vector<double> lone, given, enumerated;
+        for (int i = 0; i < 21; ++i) {
+            lone.push_back(run_jgather(setup, 1).median_ms);
+        }
+        const int n = sizes.size() > 1 ? sizes[1] : sizes[0];
+        for (int i = 0; i < 3; ++i) {
+            setup.given_addresses = false;
+            enumerated.push_back(run_jgather(setup, n).cpu_us);
+            setup.given_addresses = true;
+            given.push_back(run_jgather(setup, n).cpu_us);
+        }
+        setup.given_addresses = false;
+        std::printf("\nlone gathering, host+stun: median %.3f ms (21 runs)\n", bench::median(lone));
+        std::printf("N=%d host+stun CPU per gathering: enumerating %.1f us, given addresses "
+                    "%.1f us (ratio %.3f)\n",
+                    n, bench::median(enumerated), bench::median(given),
+                    bench::median(enumerated) / bench::median(given));
+        const double jg_dead = dead_server_second_ms(setup, dead, false);
+        const double ni_dead = dead_server_second_ms(setup, dead, true);
+        std::printf("second gathering against a dead STUN server: jgather %.2f ms, libnice "
+                    "%.1f ms (ratio %.4f)\n",
+                    jg_dead, ni_dead, jg_dead / ni_dead);
+        loop.reset();
+        g_main_context_unref(context);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "bench-scale: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}
