@@ -12,6 +12,7 @@
 #include "../util/random.hpp"
 #include "../util/unique_fd.hpp"
 #include "combiner.hpp"
+#include "start_queue.hpp"
 
 namespace jgather {
 
@@ -35,6 +36,7 @@ public:
         // Teardown order: nothing may call back into a half-destroyed gatherer, so the loop
         // handles go first, then the sources are stopped, then the provider stops reading.
         network_subscription_.reset();
+        start_ticket_.reset();
         pump_.reset();
         deadline_.reset();
         reaper_.reset();
@@ -147,6 +149,9 @@ public:
     // burst of gatherings shares one dump and one netlink socket.
     std::shared_ptr<detail::InterfaceMonitor> monitor_;
     std::unique_ptr<detail::InterfaceMonitor::Subscription> network_subscription_;
+    // Fair starts: the sources start in the loop's StartQueue turn, not in the first delivery.
+    std::shared_ptr<detail::StartQueue> start_queue_;
+    std::unique_ptr<detail::StartQueue::Ticket> start_ticket_;
     Clock::time_point start_;
     // Lets a callback destroy the gatherer: the delivery loop checks it after each callback.
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
@@ -166,6 +171,7 @@ private:
     void deliver();
     void apply(const detail::Changes& changes);
     void start_sources();
+    void start_turn();
     void on_external_address(Slot& slot, ExternalAddress address);
     void on_source_candidate(Slot& slot, SourceCandidate found);
     // Ends a source and queues its report. With @p stop (the gatherer ends it, from inside one
@@ -283,7 +289,10 @@ Result<void> Gatherer::Private::gather() {
           {},
           {},
           {provider_->name(), SourceState::Ok, {}, since_start(), std::move(not_opened)}});
-    sources_pending_ = true; // started by deliver(), which post() scheduled
+    sources_pending_ = true; // queued by deliver(), which post() scheduled
+    if (!slots_.empty()) {
+        start_queue_ = detail::StartQueue::of(loop_);
+    }
     deadline_ = loop_.call_after(options_.deadline, [this] {
         deadline_.reset();
         end_all(SourceState::TimedOut, "the gathering's deadline passed");
@@ -313,8 +322,16 @@ void Gatherer::Private::deliver() {
             if (!sources_pending_) {
                 break;
             }
-            start_sources(); // what they report at once is delivered in this same pass
-            continue;
+            if (!start_queue_) {
+                start_sources(); // nothing to start: completes in this same pass
+                continue;
+            }
+            if (!start_ticket_) {
+                // The sources start in this loop's turn: a burst of gatherings starts in
+                // slices, with the answers to earlier ones read in between.
+                start_ticket_ = start_queue_->enqueue([this] { start_turn(); });
+            }
+            break;
         }
         const Event event = std::move(queue_.front());
         queue_.pop_front();
@@ -383,6 +400,17 @@ void Gatherer::Private::apply(const detail::Changes& changes) {
     for (const auto& [old, replacement] : changes.superseded) {
         post({Event::Kind::Superseded, old, replacement, {}});
     }
+}
+
+void Gatherer::Private::start_turn() {
+    start_ticket_.reset();
+    if (!sources_pending_ || phase_ != GatherPhase::Running || decided_) {
+        return;
+    }
+    delivering_ = true; // what they report at once is delivered right after, in this turn
+    start_sources();
+    delivering_ = false;
+    deliver();
 }
 
 void Gatherer::Private::start_sources() {
@@ -466,6 +494,7 @@ void Gatherer::Private::reap() {
 
 void Gatherer::Private::end_all(SourceState state, const std::string& why) {
     sources_pending_ = false;
+    start_ticket_.reset();
     for (auto& slot : slots_) {
         if (slot->state == Slot::State::Ended) {
             continue;
