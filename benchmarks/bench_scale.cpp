@@ -38,11 +38,20 @@ using bench::since;
 
 constexpr const char* kAddress = "192.0.2.10";
 
+double to_ms(const timeval& t) {
+    return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_usec) / 1e3;
+}
+
 double cpu_ms() {
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
-    const auto ms = [](const timeval& t) { return t.tv_sec * 1e3 + t.tv_usec / 1e3; };
-    return ms(usage.ru_utime) + ms(usage.ru_stime);
+    return to_ms(usage.ru_utime) + to_ms(usage.ru_stime);
+}
+
+double system_cpu_ms() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return to_ms(usage.ru_stime);
 }
 
 long rss_kb() {
@@ -81,6 +90,7 @@ struct Figures {
     double median_ms = 0;
     double p99_ms = 0;
     double cpu_us = 0;      // per gathering
+    double system_us = 0;   // of which in the kernel (syscalls, page faults)
     double rss_kb = 0;      // per gathering, all alive
     double fds = 0;         // per gathering, all alive
     double returned = 0;    // share of the growth given back after destroy
@@ -105,6 +115,7 @@ Figures run_jgather(const Setup& s, int n) {
     const long rss0 = rss_kb();
     const int fds0 = open_fds();
     const double cpu0 = cpu_ms();
+    const double sys0 = system_cpu_ms();
     std::vector<std::unique_ptr<jgather::Gatherer>> gatherers;
     std::vector<Clock::time_point> starts(static_cast<std::size_t>(n));
     std::vector<double> latency;
@@ -154,6 +165,7 @@ Figures run_jgather(const Setup& s, int n) {
     }
     f.wall_ms = since(start);
     f.cpu_us = (cpu_ms() - cpu0) * 1e3 / n;
+    f.system_us = (system_cpu_ms() - sys0) * 1e3 / n;
     const long rss1 = rss_kb();
     f.rss_kb = static_cast<double>(rss1 - rss0) / n;
     f.fds = static_cast<double>(open_fds() - fds0) / n;
@@ -170,6 +182,7 @@ Figures run_libnice(const Setup& s, int n) {
     const long rss0 = rss_kb();
     const int fds0 = open_fds();
     const double cpu0 = cpu_ms();
+    const double sys0 = system_cpu_ms();
     struct Run {
         Clock::time_point start;
         double latency = -1;
@@ -213,6 +226,7 @@ Figures run_libnice(const Setup& s, int n) {
     Figures f;
     f.wall_ms = since(start);
     f.cpu_us = (cpu_ms() - cpu0) * 1e3 / n;
+    f.system_us = (system_cpu_ms() - sys0) * 1e3 / n;
     const long rss1 = rss_kb();
     f.rss_kb = static_cast<double>(rss1 - rss0) / n;
     f.fds = static_cast<double>(open_fds() - fds0) / n;
@@ -249,6 +263,8 @@ void print(const char* label, int n, const Figures& j, const Figures& l) {
     std::printf("%-10s %6s  %-9s %9.1f %9.2f %9.2f %9.1f %9.2f %6.2f %8.0f%% %7d\n", "", "",
                 "libnice", l.wall_ms, l.median_ms, l.p99_ms, l.cpu_us, l.rss_kb, l.fds,
                 l.returned * 100, l.candidates);
+    std::printf("%-10s %6s  %-9s CPU in the kernel: jgather %.1f us, libnice %.1f us\n", "", "",
+                "", j.system_us, l.system_us);
     std::printf("%-10s %6s  %-9s %9.3f %9.3f %9.3f %9.3f %9.3f %6.2f\n", "", "", "ratio",
                 ratio(j.wall_ms, l.wall_ms), ratio(j.median_ms, l.median_ms),
                 ratio(j.p99_ms, l.p99_ms), ratio(j.cpu_us, l.cpu_us), ratio(j.rss_kb, l.rss_kb),

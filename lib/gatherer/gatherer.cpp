@@ -6,12 +6,14 @@
 
 #include <jgather/gatherer.hpp>
 
+#include "../loop/multiplex.hpp"
 #include "../network/interface_monitor.hpp"
 #include "../sources/host.hpp"
 #include "../util/guard.hpp"
 #include "../util/random.hpp"
 #include "../util/unique_fd.hpp"
 #include "combiner.hpp"
+#include "event_pump.hpp"
 #include "start_queue.hpp"
 
 namespace jgather {
@@ -27,17 +29,17 @@ constexpr std::size_t kPwdLength = 24;
 } // namespace
 
 // Hidden: a nested class inherits the exported visibility of Gatherer otherwise.
-class __attribute__((visibility("hidden"))) Gatherer::Private {
+class __attribute__((visibility("hidden"))) Gatherer::Private final : public detail::Deliverer {
 public:
     Private(Gatherer& owner, EventLoop& loop, GatherOptions options)
-        : owner_(owner), loop_(loop), options_(std::move(options)) {}
+        : owner_(owner), mux_(detail::MultiplexLoop::of(loop)), loop_(*mux_),
+          options_(std::move(options)) {}
 
-    ~Private() {
+    ~Private() override {
         // Teardown order: nothing may call back into a half-destroyed gatherer, so the loop
         // handles go first, then the sources are stopped, then the provider stops reading.
         network_subscription_.reset();
         start_ticket_.reset();
-        pump_.reset();
         deadline_.reset();
         reaper_.reset();
         for (auto& slot : slots_) {
@@ -120,6 +122,9 @@ public:
     };
 
     Gatherer& owner_;
+    // Every timer and watch of the gathering (and of its sources, through SourceSink::loop())
+    // rides on the loop's multiplexer: two sources on the caller's loop for all gatherings.
+    std::shared_ptr<detail::MultiplexLoop> mux_;
     EventLoop& loop_;
     GatherOptions options_;
     GatherPhase phase_ = GatherPhase::Idle;
@@ -139,7 +144,8 @@ public:
     bool decided_ = false; // the result is final; on_complete is queued
     bool delivered_complete_ = false;
     bool receiving_ = false;
-    std::unique_ptr<LoopHandle> pump_;
+    std::shared_ptr<detail::EventPump> pump_; // the loop's (from gather() on)
+    bool pump_scheduled_ = false;
     // The sources start from the first delivery, right after the host events: no loop
     // iteration (and no GSource) of their own.
     bool sources_pending_ = false;
@@ -168,7 +174,7 @@ private:
     }
 
     void post(Event event);
-    void deliver();
+    void deliver() override;
     void apply(const detail::Changes& changes);
     void start_sources();
     void start_turn();
@@ -228,10 +234,11 @@ Result<void> Gatherer::Private::gather() {
         return valid;
     }
     start_ = Clock::now();
+    pump_ = detail::EventPump::of(loop_);
     const bool enumerating = !options_.host.addresses;
     if (enumerating) {
         // The loop's monitor knows the addresses: no dump of our own (one per loop, at first use).
-        auto monitor = detail::InterfaceMonitor::of(loop_);
+        auto monitor = detail::InterfaceMonitor::of(mux_->base());
         if (!monitor) {
             return monitor.error();
         }
@@ -308,13 +315,14 @@ void Gatherer::Private::post(Event event) {
         result_.sources.push_back(event.report); // in the order of the events
     }
     queue_.push_back(std::move(event));
-    if (!pump_ && !delivering_) {
-        pump_ = loop_.call_after(std::chrono::milliseconds(0), [this] { deliver(); });
+    if (!pump_scheduled_ && !delivering_) {
+        pump_scheduled_ = true;
+        pump_->schedule(*this, alive_);
     }
 }
 
 void Gatherer::Private::deliver() {
-    pump_.reset();
+    pump_scheduled_ = false;
     delivering_ = true;
     const std::weak_ptr<bool> alive = alive_;
     for (;;) {

@@ -12,6 +12,7 @@
 
 #include <jgather/sources/stun.hpp>
 
+#include "../loop/multiplex.hpp"
 #include "server_health.hpp"
 #include "stun_message.hpp"
 
@@ -107,7 +108,9 @@ public:
                     skipped_.push_back(server.to_string() + " skipped: no answer " +
                                        ms(silence->ago) + " ago (remembered " +
                                        ms(silence->left) + " more; probed in the background)");
-                    health.probe(sink.loop(), server, options_.probe_interval,
+                    // On the caller's loop itself: the probe outlives this gathering.
+                    health.probe(detail::MultiplexLoop::base_of(sink.loop()), server,
+                                 options_.probe_interval,
                                  options_.final_wait);
                     continue;
                 }
