@@ -13,6 +13,9 @@ std::shared_ptr<StartQueue> StartQueue::of(EventLoop& loop) {
 
 StartQueue::Ticket::~Ticket() {
     auto& waiting = queue_->waiting_;
+    if (waiting.empty() || id_ < waiting.front().id) {
+        return; // started already (first in, first out): nothing to search
+    }
     auto it = std::find_if(waiting.begin(), waiting.end(),
                            [this](const Waiting& w) { return w.id == id_; });
     if (it != waiting.end()) {

@@ -104,22 +104,23 @@ void MultiplexLoop::run_timers() {
     timer_.reset();
     armed_for_ = {};
     const auto now = Clock::now();
-    // Timers made from here on wait for the next turn of the base loop.
-    const std::uint64_t made_before = next_id_;
-    for (auto it = schedule_.begin(); it != schedule_.end() && it->first.first <= now;) {
-        const std::uint64_t id = it->second;
-        if (id >= made_before) {
-            ++it;
-            continue;
-        }
+    // What is due now, in due order; timers made from here on wait for the next turn of the
+    // base loop (a callback that re-arms itself at 0 ms yields to the sockets).
+    std::vector<std::uint64_t> due;
+    for (auto it = schedule_.begin(); it != schedule_.end() && it->first.first <= now; ++it) {
+        due.push_back(it->second);
+    }
+    for (const std::uint64_t id : due) {
         auto timer = timers_.find(id);
+        if (timer == timers_.end()) {
+            continue; // cancelled by an earlier callback of this turn
+        }
         std::function<void()> callback = std::move(timer->second.callback);
+        schedule_.erase(timer->second.due);
         timers_.erase(timer);
-        schedule_.erase(it);
         // The callback is ours now: its handle may be destroyed inside it. Nothing escapes
         // into the base loop's C frames.
         (void)contain(callback);
-        it = schedule_.begin(); // a callback may have cancelled or added any timer
     }
     arm();
 }

@@ -23,9 +23,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using Key = std::tuple<std::uint64_t, std::uint64_t, std::string>; // namespace, server
 
-Key key_of(const TransportAddress& server) {
-    const auto [dev, ino] = current_netns();
-    return {dev, ino, server.to_string()};
+Key key_of(const ServerHealth::Namespace& ns, const TransportAddress& server) {
+    return {ns.first, ns.second, server.to_string()};
 }
 
 std::chrono::milliseconds whole_ms(Clock::duration d) {
@@ -122,42 +121,49 @@ ServerHealth::Private& ServerHealth::d() {
 }
 
 std::optional<Silence> ServerHealth::silent(const TransportAddress& server) {
+    return silent(current_netns(), server);
+}
+
+std::optional<Silence> ServerHealth::silent(const Namespace& ns, const TransportAddress& server) {
     Private& p = d();
     const std::lock_guard lock(p.mutex);
     const auto now = Clock::now();
     p.prune(now);
-    auto it = p.entries.find(key_of(server));
+    auto it = p.entries.find(key_of(ns, server));
     if (it == p.entries.end()) {
         return std::nullopt;
     }
     return Silence{whole_ms(now - it->second.since), whole_ms(it->second.until - now)};
 }
 
-void ServerHealth::timed_out(const TransportAddress& server, std::chrono::milliseconds memory) {
+void ServerHealth::timed_out(const Namespace& ns, const TransportAddress& server,
+                             std::chrono::milliseconds memory) {
     if (memory.count() <= 0) {
         return;
     }
     Private& p = d();
     const std::lock_guard lock(p.mutex);
     const auto now = Clock::now();
-    Private::Entry& entry = p.entries[key_of(server)];
+    Private::Entry& entry = p.entries[key_of(ns, server)];
     if (entry.until <= now) {
         entry.since = now;
     }
     entry.until = now + memory;
 }
 
-void ServerHealth::answered(const TransportAddress& server) {
+void ServerHealth::answered(const Namespace& ns, const TransportAddress& server) {
     Private& p = d();
     const std::lock_guard lock(p.mutex);
-    p.entries.erase(key_of(server));
+    if (!p.entries.empty()) {
+        p.entries.erase(key_of(ns, server));
+    }
 }
 
 void ServerHealth::probe(EventLoop& loop, const TransportAddress& server,
                          std::chrono::milliseconds interval, std::chrono::milliseconds timeout) {
     Private& p = d();
     const std::lock_guard lock(p.mutex);
-    const Key key = key_of(server);
+    const Key key = key_of(current_netns(), server);
     auto it = p.entries.find(key);
     const auto now = Clock::now();
     if (it == p.entries.end() || it->second.probe || now - it->second.last_probe < interval) {
@@ -192,10 +198,11 @@ void ServerHealth::probe(EventLoop& loop, const TransportAddress& server,
 // RFC 8489 §6.2.1: an RTO cached per server is discarded after 10 minutes without a transaction.
 constexpr auto kRtoStale = std::chrono::minutes(10);
 
-std::optional<std::chrono::milliseconds> ServerHealth::rto(const TransportAddress& server) {
+std::optional<std::chrono::milliseconds> ServerHealth::rto(const Namespace& ns,
+                                                         const TransportAddress& server) {
     Private& p = d();
     const std::lock_guard lock(p.mutex);
-    auto it = p.estimates.find(key_of(server));
+    auto it = p.estimates.find(key_of(ns, server));
     if (it == p.estimates.end()) {
         return std::nullopt;
     }
@@ -208,12 +215,13 @@ std::optional<std::chrono::milliseconds> ServerHealth::rto(const TransportAddres
     return std::chrono::milliseconds(static_cast<long long>(rto + 0.999));
 }
 
-void ServerHealth::measured(const TransportAddress& server, std::chrono::microseconds rtt) {
+void ServerHealth::measured(const Namespace& ns, const TransportAddress& server,
+                            std::chrono::microseconds rtt) {
     Private& p = d();
     const std::lock_guard lock(p.mutex);
     const double r = static_cast<double>(rtt.count()) / 1000.0;
     const auto now = Clock::now();
-    auto [it, first] = p.estimates.try_emplace(key_of(server));
+    auto [it, first] = p.estimates.try_emplace(key_of(ns, server));
     Private::Estimate& e = it->second;
     if (first || now - e.last > kRtoStale) {
         e.srtt_ms = r; // RFC 6298 §2.2: the first measurement

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <utility>
 #include <optional>
 #include <string>
 
@@ -28,15 +30,21 @@ struct Silence {
  */
 class ServerHealth {
 public:
+    /** A network namespace (current_netns()): a source reads it once, not per call. */
+    using Namespace = std::pair<std::uint64_t, std::uint64_t>;
+
     /** The one memory. */
     static ServerHealth& instance();
 
-    /** Set while @p server is remembered silent in the calling thread's namespace. */
+    /** Set while @p server is remembered silent in namespace @p ns. */
+    std::optional<Silence> silent(const Namespace& ns, const TransportAddress& server);
+    /** silent() in the calling thread's namespace. */
     std::optional<Silence> silent(const TransportAddress& server);
     /** @p server did not answer: remember it for @p memory (0: not at all). */
-    void timed_out(const TransportAddress& server, std::chrono::milliseconds memory);
+    void timed_out(const Namespace& ns, const TransportAddress& server,
+                   std::chrono::milliseconds memory);
     /** @p server answered (anything): forget its silence. */
-    void answered(const TransportAddress& server);
+    void answered(const Namespace& ns, const TransportAddress& server);
     /** Probes @p server from a socket of its own on @p loop (one Binding request; any answer
      * from it forgets its silence), unless a probe of it is out or one started within
      * @p interval. The probe ends after @p timeout. */
@@ -44,10 +52,12 @@ public:
                std::chrono::milliseconds timeout);
     /** The retransmission timeout learned for @p server (RFC 8489 §6.2.1: cached per server,
      * stale after 10 minutes without a transaction), if any. */
-    std::optional<std::chrono::milliseconds> rto(const TransportAddress& server);
+    std::optional<std::chrono::milliseconds> rto(const Namespace& ns,
+                                                 const TransportAddress& server);
     /** An RTT measured to @p server on a request sent once (Karn: never a retransmitted
      * one); updates its RTO by RFC 6298 §2. */
-    void measured(const TransportAddress& server, std::chrono::microseconds rtt);
+    void measured(const Namespace& ns, const TransportAddress& server,
+                  std::chrono::microseconds rtt);
     /** Forgets everything (tests). */
     void clear();
 

@@ -123,26 +123,22 @@ private:
         // datagram's bytes are valid during its handler call only (Datagram::data), and no
         // read runs inside another's handler.
         thread_local std::array<std::uint8_t, kMaxDatagram> buffer_;
-        for (;;) {
-            sockaddr_storage from{};
-            socklen_t from_length = sizeof from;
-            const ssize_t got =
-                ::recvfrom(sockets_[index].get(), buffer_.data(), buffer_.size(), MSG_DONTWAIT,
-                           reinterpret_cast<sockaddr*>(&from), &from_length);
-            if (got < 0) {
-                return; // EAGAIN; an ICMP error (ECONNREFUSED) is consumed the same way
-            }
-            const auto sender = detail::from_sockaddr(from);
-            const auto receiver = receiver_; // the receiver may end the reading
-            if (!receiver || !sender) {
-                return;
-            }
+        // One datagram per wake-up: the watch is level-triggered, so another one waiting
+        // calls again, and no recvfrom() is made only to hear EAGAIN.
+        sockaddr_storage from{};
+        socklen_t from_length = sizeof from;
+        const ssize_t got =
+            ::recvfrom(sockets_[index].get(), buffer_.data(), buffer_.size(), MSG_DONTWAIT,
+                       reinterpret_cast<sockaddr*>(&from), &from_length);
+        if (got < 0) {
+            return; // EAGAIN; an ICMP error (ECONNREFUSED) is consumed the same way
+        }
+        const auto sender = detail::from_sockaddr(from);
+        const auto receiver = receiver_; // the receiver may end the reading
+        if (receiver && sender) {
             (*receiver)(
                 {index, *sender,
                  std::span<const std::uint8_t>(buffer_.data(), static_cast<std::size_t>(got))});
-            if (!receiver_) {
-                return;
-            }
         }
     }
 

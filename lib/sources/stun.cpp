@@ -13,6 +13,7 @@
 #include <jgather/sources/stun.hpp>
 
 #include "../loop/multiplex.hpp"
+#include "../util/netns.hpp"
 #include "server_health.hpp"
 #include "stun_message.hpp"
 
@@ -100,10 +101,11 @@ public:
         }
         const auto bases = sink.bases();
         auto& health = detail::ServerHealth::instance();
+        netns_ = detail::current_netns(); // once: the memory is per namespace
         // "First the first server of each base": server-major order, paced by Ta.
         for (const TransportAddress& server : options_.servers) {
             if (options_.remember_silence.count() > 0) {
-                if (auto silence = health.silent(server)) {
+                if (auto silence = health.silent(netns_, server)) {
                     // Known silent: not waited for again; probed in the background instead.
                     skipped_.push_back(server.to_string() + " skipped: no answer " +
                                        ms(silence->ago) + " ago (remembered " +
@@ -209,7 +211,7 @@ private:
         // RFC 8489 §6.2.1: start from the RTO learned for this server, never below the
         // configured one (RFC 8445 §14.3's floor during gathering).
         t.rto = std::max(options_.initial_rto,
-                         detail::ServerHealth::instance().rto(t.server).value_or(options_.initial_rto));
+                         detail::ServerHealth::instance().rto(netns_, t.server).value_or(options_.initial_rto));
         t.first_sent = Clock::now();
         send(t);
     }
@@ -265,9 +267,9 @@ private:
         if (answer.kind != stun::BindingAnswer::Kind::Ignored) {
             answered_.insert(t->server_text); // it is there, whatever it said
             auto& health = detail::ServerHealth::instance();
-            health.answered(t->configured);
+            health.answered(netns_, t->configured);
             if (t->sends == 1) { // Karn's algorithm: no sample from a retransmitted request
-                health.measured(t->server, std::chrono::duration_cast<std::chrono::microseconds>(
+                health.measured(netns_, t->server, std::chrono::duration_cast<std::chrono::microseconds>(
                                                Clock::now() - t->first_sent));
             }
         }
@@ -343,7 +345,7 @@ private:
             }
             for (const auto& t : transactions_) {
                 if (t->server_text == server) {
-                    health.timed_out(t->configured, options_.remember_silence);
+                    health.timed_out(netns_, t->configured, options_.remember_silence);
                     break;
                 }
             }
@@ -443,6 +445,7 @@ private:
     std::vector<std::string> silent_;
     std::vector<std::string> skipped_;  // servers remembered silent, not asked
     std::set<std::string> answered_;    // servers that answered anything
+    detail::ServerHealth::Namespace netns_{};
     unsigned successes_ = 0;
 };
 
