@@ -100,7 +100,8 @@ TEST_F(NetworkChanges, AnAddressAddedAndRemovedIsReported) {
     EXPECT_FALSE(has(watch_->addresses(), "192.0.2.10"));
     ASSERT_TRUE(change_after({"addr", "add", "192.0.2.10/24", "dev", "lan0"},
                              [](const NetworkChange& c) { return has(c.added, "192.0.2.10"); }));
-    const LocalAddress* added = find(watch_->addresses(), "192.0.2.10");
+    const std::vector<LocalAddress> now = watch_->addresses();
+    const LocalAddress* added = find(now, "192.0.2.10");
     ASSERT_NE(added, nullptr);
     EXPECT_EQ(added->interface, "lan0");
     EXPECT_EQ(added->prefix_length, 24u);
