@@ -8,6 +8,7 @@
 // a lone gathering, the given-addresses mode, and a second gathering against a dead server.
 //
 //   sudo build/benchmarks/bench-scale [N ...]        (default: 100 1000 10000 where fds allow)
+#include <agent.h>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -20,7 +21,6 @@
 #include <unistd.h>
 #include <vector>
 
-#include <agent.h>
 #include <glib.h>
 
 #include <jgather/glib.hpp>
@@ -89,14 +89,14 @@ struct Figures {
     double wall_ms = 0;
     double median_ms = 0;
     double p99_ms = 0;
-    double cpu_us = 0;      // per gathering
-    double system_us = 0;   // of which in the kernel (syscalls, page faults)
+    double cpu_us = 0;          // per gathering
+    double system_us = 0;       // of which in the kernel (syscalls, page faults)
     double after_median_ms = 0; // completion counted from the end of the burst (the loop's
     double after_p99_ms = 0;    // first chance to run): the fairness of the loop's share
-    double rss_kb = 0;      // per gathering, all alive
-    double fds = 0;         // per gathering, all alive
-    double returned = 0;    // share of the growth given back after destroy
-    int candidates = 0;     // total srflx (STUN) or host candidates, as a check
+    double rss_kb = 0;          // per gathering, all alive
+    double fds = 0;             // per gathering, all alive
+    double returned = 0;        // share of the growth given back after destroy
+    int candidates = 0;         // total srflx (STUN) or host candidates, as a check
 };
 
 void settle(GMainContext* context) {
@@ -282,15 +282,17 @@ void print_one(const char* label, int n, const Figures& j) {
 }
 
 void print(const char* label, int n, const Figures& j, const Figures& l) {
-    const auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
+    const auto ratio = [](double a, double b) {
+        return b > 0 ? a / b : 0.0;
+    };
     std::printf("%-10s %6d  %-9s %9.1f %9.2f %9.2f %9.1f %9.2f %6.2f %8.0f%% %7d\n", label, n,
                 "jgather", j.wall_ms, j.median_ms, j.p99_ms, j.cpu_us, j.rss_kb, j.fds,
                 j.returned * 100, j.candidates);
     std::printf("%-10s %6s  %-9s %9.1f %9.2f %9.2f %9.1f %9.2f %6.2f %8.0f%% %7d\n", "", "",
                 "libnice", l.wall_ms, l.median_ms, l.p99_ms, l.cpu_us, l.rss_kb, l.fds,
                 l.returned * 100, l.candidates);
-    std::printf("%-10s %6s  %-9s of the CPU in the kernel: jgather %.1f us, libnice %.1f us\n",
-                "", "", "", j.system_us, l.system_us);
+    std::printf("%-10s %6s  %-9s of the CPU in the kernel: jgather %.1f us, libnice %.1f us\n", "",
+                "", "", j.system_us, l.system_us);
     std::printf("%-10s %6s  %-9s after the burst: median/p99 jgather %.2f/%.2f ms, libnice "
                 "%.2f/%.2f ms\n",
                 "", "", "", j.after_median_ms, j.after_p99_ms, l.after_median_ms, l.after_p99_ms);
@@ -314,7 +316,9 @@ double dead_server_second_ms(const Setup& s, std::uint16_t dead, bool libnice) {
         jgather::Gatherer g(*s.loop, options);
         g.add_source(std::make_unique<jgather::StunSource>(stun));
         bool done = false;
-        g.on_complete = [&](const jgather::GatherResult&) { done = true; };
+        g.on_complete = [&](const jgather::GatherResult&) {
+            done = true;
+        };
         const auto start = Clock::now();
         if (!g.gather()) {
             std::exit(1);
@@ -431,9 +435,8 @@ int main(int argc, char** argv) {
         std::vector<double> change_ms;
         for (int i = 0; i < 9; ++i) {
             Clock::time_point seen{};
-            auto watch = jgather::NetworkWatch::start(*loop, [&](const jgather::NetworkChange&) {
-                seen = Clock::now();
-            });
+            auto watch = jgather::NetworkWatch::start(
+                *loop, [&](const jgather::NetworkChange&) { seen = Clock::now(); });
             if (!watch) {
                 std::fprintf(stderr, "bench-scale: %s\n", watch.error().message.c_str());
                 return 1;

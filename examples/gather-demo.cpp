@@ -427,8 +427,8 @@ void print_result(const Options& o, const jgather::GatherResult& r) {
 }
 
 std::string describe(const jgather::LocalAddress& a) {
-    std::string text = a.ip.to_string() + "/" + std::to_string(a.prefix_length) + " on " +
-                       a.interface;
+    std::string text =
+        a.ip.to_string() + "/" + std::to_string(a.prefix_length) + " on " + a.interface;
     if (!a.up) {
         text += " (interface down)";
     } else if (a.deprecated) {

@@ -279,8 +279,8 @@ Result<void> Gatherer::Private::gather() {
                                             result_.s5b_port, bases_, result_.local_addresses,
                                             options_.relay_only, options_.generation});
     if (monitor_ && owner_.on_network_change) {
-        network_subscription_ = monitor_->subscribe(
-            [this](const NetworkChange& change) { network_changed(change); });
+        network_subscription_ =
+            monitor_->subscribe([this](const NetworkChange& change) { network_changed(change); });
     }
     phase_ = GatherPhase::Running;
     // Host candidates are known now; like every event they are delivered from the loop.
@@ -636,8 +636,8 @@ void Gatherer::Private::network_changed(const NetworkChange& change) {
         (void)detail::contain([&] {
             selection = detail::select_host_addresses(monitor_->addresses(), options_.host);
         });
-        for (const detail::UsableAddress& usable : selection ? selection->usable
-                                                             : std::vector<detail::UsableAddress>{}) {
+        for (const detail::UsableAddress& usable :
+             selection ? selection->usable : std::vector<detail::UsableAddress>{}) {
             const bool news =
                 std::any_of(maybe_usable.begin(), maybe_usable.end(), [&](const LocalAddress& a) {
                     return a.ip == usable.local.ip &&

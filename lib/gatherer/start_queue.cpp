@@ -1,5 +1,4 @@
 #include "start_queue.hpp"
-
 #include <algorithm>
 
 #include "../loop/per_loop.hpp"

@@ -1,5 +1,4 @@
 #include "multiplex.hpp"
-
 #include <array>
 #include <cerrno>
 #include <sys/epoll.h>
@@ -44,8 +43,8 @@ std::shared_ptr<MultiplexLoop> MultiplexLoop::of(EventLoop& base) {
     if (auto* already = dynamic_cast<MultiplexLoop*>(&base)) {
         return already->shared_from_this();
     }
-    return shared_per_loop<MultiplexLoop>(base, 0,
-                                          [&base] { return std::make_shared<MultiplexLoop>(base); });
+    return shared_per_loop<MultiplexLoop>(
+        base, 0, [&base] { return std::make_shared<MultiplexLoop>(base); });
 }
 
 EventLoop& MultiplexLoop::base_of(EventLoop& loop) {
@@ -95,7 +94,8 @@ void MultiplexLoop::arm() {
         return; // the base timer fires no later than needed; run_timers() re-arms
     }
     const auto wait = std::chrono::ceil<std::chrono::milliseconds>(earliest - Clock::now());
-    timer_ = base_.call_after(std::max(wait, std::chrono::milliseconds(0)), [this] { run_timers(); });
+    timer_ =
+        base_.call_after(std::max(wait, std::chrono::milliseconds(0)), [this] { run_timers(); });
     armed_for_ = earliest;
 }
 

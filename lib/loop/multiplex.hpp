@@ -37,8 +37,8 @@ public:
     MultiplexLoop(const MultiplexLoop&) = delete;
     MultiplexLoop& operator=(const MultiplexLoop&) = delete;
 
-    [[nodiscard]] std::unique_ptr<LoopHandle>
-    call_after(std::chrono::milliseconds delay, std::function<void()> callback) override;
+    [[nodiscard]] std::unique_ptr<LoopHandle> call_after(std::chrono::milliseconds delay,
+                                                         std::function<void()> callback) override;
     [[nodiscard]] std::unique_ptr<LoopHandle>
     watch_readable(int fd, std::function<void()> callback) override;
 
@@ -70,7 +70,7 @@ private:
     // Due time and creation order -> id; and the timers themselves.
     std::multimap<std::pair<Clock::time_point, std::uint64_t>, std::uint64_t> schedule_;
     std::unordered_map<std::uint64_t, Timer> timers_;
-    std::unique_ptr<LoopHandle> timer_;  // the base loop's timer, for the earliest due time
+    std::unique_ptr<LoopHandle> timer_; // the base loop's timer, for the earliest due time
     Clock::time_point armed_for_{};
     UniqueFd epoll_;
     std::unique_ptr<LoopHandle> epoll_watch_;

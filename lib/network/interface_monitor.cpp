@@ -1,5 +1,4 @@
 #include "interface_monitor.hpp"
-
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -19,10 +18,10 @@ bool same_address(const LocalAddress& a, const LocalAddress& b) {
 }
 
 bool same_state(const LocalAddress& a, const LocalAddress& b) {
-    return a.prefix_length == b.prefix_length && a.interface == b.interface &&
-           a.kind == b.kind && a.link_kind == b.link_kind && a.up == b.up &&
-           a.tentative == b.tentative && a.deprecated == b.deprecated &&
-           a.temporary == b.temporary && a.dad_failed == b.dad_failed;
+    return a.prefix_length == b.prefix_length && a.interface == b.interface && a.kind == b.kind &&
+           a.link_kind == b.link_kind && a.up == b.up && a.tentative == b.tentative &&
+           a.deprecated == b.deprecated && a.temporary == b.temporary &&
+           a.dad_failed == b.dad_failed;
 }
 
 Result<UniqueFd> open_dump_socket() {
@@ -64,14 +63,12 @@ Result<std::shared_ptr<InterfaceMonitor>> InterfaceMonitor::of(EventLoop& loop) 
             UniqueFd fd(
                 ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE));
             if (!fd.valid()) {
-                return Error{std::string("cannot open a netlink socket: ") +
-                             std::strerror(errno)};
+                return Error{std::string("cannot open a netlink socket: ") + std::strerror(errno)};
             }
             sockaddr_nl groups{};
             groups.nl_family = AF_NETLINK;
             groups.nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
-            if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&groups), sizeof groups) !=
-                0) {
+            if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&groups), sizeof groups) != 0) {
                 return Error{std::string("cannot subscribe to interface changes: ") +
                              std::strerror(errno)};
             }
@@ -110,8 +107,8 @@ InterfaceMonitor::subscribe(std::function<void(const NetworkChange&)> listener) 
         reported_ = addresses_; // nobody heard of earlier changes: they are no news to anyone
     }
     const std::uint64_t id = next_id_++;
-    listeners_.emplace(id, std::make_shared<std::function<void(const NetworkChange&)>>(
-                               std::move(listener)));
+    listeners_.emplace(
+        id, std::make_shared<std::function<void(const NetworkChange&)>>(std::move(listener)));
     return std::make_unique<Subscription>(shared_from_this(), id);
 }
 
@@ -147,8 +144,8 @@ void InterfaceMonitor::read_pending() {
             break; // EAGAIN: nothing more queued
         }
         auto remaining = static_cast<unsigned>(got);
-        for (auto* msg = reinterpret_cast<const nlmsghdr*>(buffer.data());
-             NLMSG_OK(msg, remaining); msg = NLMSG_NEXT(msg, remaining)) {
+        for (auto* msg = reinterpret_cast<const nlmsghdr*>(buffer.data()); NLMSG_OK(msg, remaining);
+             msg = NLMSG_NEXT(msg, remaining)) {
             apply(msg);
             dirty_ = true;
         }

@@ -63,14 +63,13 @@ private:
     void report();
 
     EventLoop& loop_;
-    UniqueFd fd_;             // subscribed to the link and address groups, non-blocking
+    UniqueFd fd_; // subscribed to the link and address groups, non-blocking
     Links links_;
     std::vector<LocalAddress> addresses_;
     std::vector<LocalAddress> reported_; // the list as the listeners last heard of it
     std::unique_ptr<LoopHandle> watch_;
     std::unique_ptr<LoopHandle> report_;
-    std::map<std::uint64_t, std::shared_ptr<std::function<void(const NetworkChange&)>>>
-        listeners_;
+    std::map<std::uint64_t, std::shared_ptr<std::function<void(const NetworkChange&)>>> listeners_;
     std::uint64_t next_id_ = 1;
     unsigned resyncs_ = 0;
     bool dirty_ = false; // notifications applied since the last report

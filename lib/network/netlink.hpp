@@ -3,12 +3,11 @@
 // interface monitor's notifications alike.
 #pragma once
 
+#include <linux/netlink.h>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <linux/netlink.h>
 
 #include <jgather/result.hpp>
 #include <jgather/source.hpp>
@@ -17,8 +16,8 @@ namespace jgather::detail {
 
 /** @brief What the kernel says of one link (rtnetlink RTM_NEWLINK). */
 struct LinkInfo {
-    std::string name; ///< IFLA_IFNAME.
-    std::string kind; ///< IFLA_INFO_KIND, if any ("veth", "tun", ...).
+    std::string name;   ///< IFLA_IFNAME.
+    std::string kind;   ///< IFLA_INFO_KIND, if any ("veth", "tun", ...).
     unsigned flags = 0; ///< ifi_flags (IFF_UP, IFF_LOOPBACK, ...).
 };
 

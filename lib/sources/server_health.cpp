@@ -1,7 +1,6 @@
 #include "server_health.hpp"
-
-#include <arpa/inet.h>
 #include <algorithm>
+#include <arpa/inet.h>
 #include <array>
 #include <cmath>
 #include <cstring>
@@ -80,9 +79,9 @@ public:
         for (;;) {
             sockaddr_storage from{};
             socklen_t from_length = sizeof from;
-            const ssize_t got = ::recvfrom(probe.fd.get(), buffer.data(), buffer.size(),
-                                           MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from),
-                                           &from_length);
+            const ssize_t got =
+                ::recvfrom(probe.fd.get(), buffer.data(), buffer.size(), MSG_DONTWAIT,
+                           reinterpret_cast<sockaddr*>(&from), &from_length);
             if (got < 0) {
                 return; // EAGAIN, or an ICMP error reported on the socket: still silent
             }
@@ -183,9 +182,8 @@ void ServerHealth::probe(EventLoop& loop, const TransportAddress& server,
                  reinterpret_cast<const sockaddr*>(&to), length) < 0) {
         return;
     }
-    probe->watch = loop.watch_readable(probe->fd.get(), [&p, key, server] {
-        p.on_probe_readable(key, server);
-    });
+    probe->watch = loop.watch_readable(probe->fd.get(),
+                                       [&p, key, server] { p.on_probe_readable(key, server); });
     probe->timer = loop.call_after(timeout, [&p, key] {
         const std::lock_guard lock(p.mutex);
         if (auto found = p.entries.find(key); found != p.entries.end()) {
@@ -199,7 +197,7 @@ void ServerHealth::probe(EventLoop& loop, const TransportAddress& server,
 constexpr auto kRtoStale = std::chrono::minutes(10);
 
 std::optional<std::chrono::milliseconds> ServerHealth::rto(const Namespace& ns,
-                                                         const TransportAddress& server) {
+                                                           const TransportAddress& server) {
     Private& p = d();
     const std::lock_guard lock(p.mutex);
     auto it = p.estimates.find(key_of(ns, server));

@@ -5,9 +5,9 @@
 
 #include <chrono>
 #include <cstdint>
-#include <utility>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include <jgather/address.hpp>
 #include <jgather/loop.hpp>

@@ -9,7 +9,6 @@
 #include <span>
 #include <string>
 
-
 #include <jgather/sources/stun.hpp>
 
 #include "../loop/multiplex.hpp"
@@ -108,12 +107,11 @@ public:
                 if (auto silence = health.silent(netns_, server)) {
                     // Known silent: not waited for again; probed in the background instead.
                     skipped_.push_back(server.to_string() + " skipped: no answer " +
-                                       ms(silence->ago) + " ago (remembered " +
-                                       ms(silence->left) + " more; probed in the background)");
+                                       ms(silence->ago) + " ago (remembered " + ms(silence->left) +
+                                       " more; probed in the background)");
                     // On the caller's loop itself: the probe outlives this gathering.
                     health.probe(detail::MultiplexLoop::base_of(sink.loop()), server,
-                                 options_.probe_interval,
-                                 options_.final_wait);
+                                 options_.probe_interval, options_.final_wait);
                     continue;
                 }
             }
@@ -132,8 +130,8 @@ public:
         }
         if (transactions_.empty()) {
             finish({SourceState::Failed, options_.servers.empty() ? "no STUN server configured"
-                                         : !skipped_.empty()       ? joined(skipped_)
-                                                                   : no_base_reason(sink)});
+                                         : !skipped_.empty()      ? joined(skipped_)
+                                                                  : no_base_reason(sink)});
             return;
         }
         // The schedule must fit in the gathering, or a configured send would never happen.
@@ -210,8 +208,9 @@ private:
         t.sends = 0;
         // RFC 8489 §6.2.1: start from the RTO learned for this server, never below the
         // configured one (RFC 8445 §14.3's floor during gathering).
-        t.rto = std::max(options_.initial_rto,
-                         detail::ServerHealth::instance().rto(netns_, t.server).value_or(options_.initial_rto));
+        t.rto = std::max(
+            options_.initial_rto,
+            detail::ServerHealth::instance().rto(netns_, t.server).value_or(options_.initial_rto));
         t.first_sent = Clock::now();
         send(t);
     }
@@ -269,8 +268,9 @@ private:
             auto& health = detail::ServerHealth::instance();
             health.answered(netns_, t->configured);
             if (t->sends == 1) { // Karn's algorithm: no sample from a retransmitted request
-                health.measured(netns_, t->server, std::chrono::duration_cast<std::chrono::microseconds>(
-                                               Clock::now() - t->first_sent));
+                health.measured(netns_, t->server,
+                                std::chrono::duration_cast<std::chrono::microseconds>(
+                                    Clock::now() - t->first_sent));
             }
         }
         switch (answer.kind) {
@@ -443,8 +443,8 @@ private:
     std::set<std::string> reported_;
     std::vector<std::string> failures_;
     std::vector<std::string> silent_;
-    std::vector<std::string> skipped_;  // servers remembered silent, not asked
-    std::set<std::string> answered_;    // servers that answered anything
+    std::vector<std::string> skipped_; // servers remembered silent, not asked
+    std::set<std::string> answered_;   // servers that answered anything
     detail::ServerHealth::Namespace netns_{};
     unsigned successes_ = 0;
 };

@@ -108,8 +108,8 @@ BindingRequest make_binding_request() {
     StunAgent& agent = thread_agent();
     BindingRequest request;
     StunMessage message{};
-    request.length = stun_usage_bind_create(&agent, &message, request.bytes.data(),
-                                            request.bytes.size());
+    request.length =
+        stun_usage_bind_create(&agent, &message, request.bytes.data(), request.bytes.size());
     StunTransactionId id{};
     stun_message_id(&message, id);
     std::memcpy(request.id.data(), id, request.id.size());

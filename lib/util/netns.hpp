@@ -11,7 +11,7 @@ namespace jgather::detail {
  * /proc. What is learned of the network (interfaces, servers) holds for one namespace only, and
  * a thread may setns() between two gatherings. */
 inline std::pair<std::uint64_t, std::uint64_t> current_netns() {
-    struct stat st{};
+    struct stat st {};
     if (::stat("/proc/thread-self/ns/net", &st) != 0) {
         return {0, 0};
     }

@@ -3,16 +3,15 @@
 // completed; one monitor per loop and namespace. Documentation ranges only (RFC 5737, 3849).
 #include <algorithm>
 #include <chrono>
-#include <memory>
-#include <string>
-#include <vector>
-
 #include <csignal>
 #include <cstdlib>
+#include <memory>
 #include <poll.h>
 #include <spawn.h>
+#include <string>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -77,9 +76,12 @@ protected:
         const std::size_t before = changes_.size();
         const auto start = Clock::now();
         ns_->ip(ip_args);
-        const bool seen = loop_->run_until([&] {
-            return std::any_of(changes_.begin() + static_cast<long>(before), changes_.end(), test);
-        }, 5000ms);
+        const bool seen = loop_->run_until(
+            [&] {
+                return std::any_of(changes_.begin() + static_cast<long>(before), changes_.end(),
+                                   test);
+            },
+            5000ms);
         if (seen) {
             std::printf("  reported %.1f ms after `ip` returned\n",
                         std::chrono::duration<double, std::milli>(seen_at_ - start).count());
@@ -118,12 +120,12 @@ TEST_F(NetworkChanges, AnIpv6AddressGoingDeprecatedIsAChange) {
                                  return a && !a->deprecated;
                              }));
     // RFC 4862 §5.5.4: a preferred lifetime of 0 deprecates the address at once.
-    ASSERT_TRUE(change_after({"-6", "addr", "change", "2001:db8:1::10/64", "dev", "lan0",
-                              "nodad", "preferred_lft", "0"},
-                             [](const NetworkChange& c) {
-                                 const auto* a = find(c.changed, "2001:db8:1::10");
-                                 return a && a->deprecated;
-                             }));
+    ASSERT_TRUE(change_after(
+        {"-6", "addr", "change", "2001:db8:1::10/64", "dev", "lan0", "nodad", "preferred_lft", "0"},
+        [](const NetworkChange& c) {
+            const auto* a = find(c.changed, "2001:db8:1::10");
+            return a && a->deprecated;
+        }));
 }
 
 TEST_F(NetworkChanges, AnInterfaceGoingDownChangesItsAddresses) {
@@ -182,7 +184,9 @@ TEST_F(NetworkChanges, ACompletedGatheringIsToldWhatConcernsIt) {
     options.generation = 1;
     Gatherer g(loop_->loop(), options);
     std::vector<NetworkChange> told;
-    g.on_network_change = [&](const NetworkChange& change) { told.push_back(change); };
+    g.on_network_change = [&](const NetworkChange& change) {
+        told.push_back(change);
+    };
     ASSERT_TRUE(g.gather());
     ASSERT_TRUE(loop_->run_until([&] { return g.complete(); }));
     ASSERT_FALSE(g.result().ice.empty());
@@ -263,8 +267,7 @@ public:
         }
         args.push_back(nullptr);
         // The child is created by this thread: it starts in the thread's network namespace.
-        const int spawned =
-            ::posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
+        const int spawned = ::posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
         posix_spawn_file_actions_destroy(&actions);
         ::close(fds[1]);
         out_ = fds[0];
@@ -288,8 +291,8 @@ public:
                 consumed_ = at + text.size();
                 return true;
             }
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                until - Clock::now());
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
             pollfd p{out_, POLLIN, 0};
             if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
                 return false;
@@ -329,16 +332,14 @@ TEST_F(NetworkChanges, DemoWatchPrintsChangesAndGathersAgain) {
     EXPECT_EQ(child.output().find("198.51.100.10"), std::string::npos);
 
     ns_->ip({"addr", "add", "198.51.100.10/24", "dev", "lan0"});
-    ASSERT_TRUE(child.wait_for("Network change: added 198.51.100.10/24 on lan0"))
-        << child.output();
+    ASSERT_TRUE(child.wait_for("Network change: added 198.51.100.10/24 on lan0")) << child.output();
     ASSERT_TRUE(child.wait_for("Gathering again: generation 1")) << child.output();
-    ASSERT_TRUE(child.wait_for("198.51.100.10")) << "the new address is gathered: "
-                                                 << child.output();
+    ASSERT_TRUE(child.wait_for("198.51.100.10"))
+        << "the new address is gathered: " << child.output();
     ASSERT_TRUE(child.wait_for("Completed in")) << child.output();
 
     ns_->ip({"addr", "del", "192.0.2.10/24", "dev", "lan0"});
-    ASSERT_TRUE(child.wait_for("Network change: removed 192.0.2.10/24 on lan0"))
-        << child.output();
+    ASSERT_TRUE(child.wait_for("Network change: removed 192.0.2.10/24 on lan0")) << child.output();
     ASSERT_TRUE(child.wait_for("Gathering again: generation 2")) << child.output();
     ASSERT_TRUE(child.wait_for("Completed in")) << child.output();
     EXPECT_EQ(child.terminate(), 0) << child.output();

@@ -34,8 +34,7 @@ int open_fds() {
 // many 1 ms slices whatever the machine.
 class NextIterationSource final : public Source {
 public:
-    NextIterationSource(std::vector<int>& started, int index)
-        : started_(started), index_(index) {}
+    NextIterationSource(std::vector<int>& started, int index) : started_(started), index_(index) {}
     std::string name() const override { return "next-iteration"; }
     void start(SourceSink& sink) override {
         const auto until = std::chrono::steady_clock::now() + 5us;
@@ -114,7 +113,9 @@ TEST(Scale, AThousandGatheringsLeaveNoDescriptorBehind) {
             // Enumerating (the loop's monitor), a socket per base, a source.
             auto g = std::make_unique<Gatherer>(t.loop(), GatherOptions{});
             g->add_source(std::make_unique<NextIterationSource>(started, i));
-            g->on_complete = [&](const GatherResult&) { ++done; };
+            g->on_complete = [&](const GatherResult&) {
+                ++done;
+            };
             ASSERT_TRUE(g->gather());
             gatherers.push_back(std::move(g));
         }
