@@ -4,9 +4,11 @@
 #include <cerrno>
 #include <cstring>
 #include <linux/rtnetlink.h>
+#include <net/if.h>
 #include <sys/socket.h>
 
 #include "../loop/per_loop.hpp"
+#include "../sources/server_health.hpp"
 #include "../util/guard.hpp"
 #include "../util/netns.hpp"
 
@@ -73,6 +75,7 @@ Result<std::shared_ptr<InterfaceMonitor>> InterfaceMonitor::of(EventLoop& loop) 
                              std::strerror(errno)};
             }
             std::shared_ptr<InterfaceMonitor> monitor(new InterfaceMonitor(loop, std::move(fd)));
+            monitor->netns_ = current_netns();
             if (auto dumped = monitor->resync(); !dumped) {
                 return dumped.error();
             }
@@ -144,10 +147,16 @@ void InterfaceMonitor::read_pending() {
             break; // EAGAIN: nothing more queued
         }
         auto remaining = static_cast<unsigned>(got);
+        bool paths_changed = false;
         for (auto* msg = reinterpret_cast<const nlmsghdr*>(buffer.data()); NLMSG_OK(msg, remaining);
              msg = NLMSG_NEXT(msg, remaining)) {
-            apply(msg);
+            paths_changed = apply(msg) || paths_changed;
             dirty_ = true;
+        }
+        if (paths_changed) {
+            // An address came or went, a link went up or down: a server that was silent from
+            // the old network may answer from the new one, so none is skipped any longer.
+            ServerHealth::instance().forget_silences(netns_);
         }
     }
     if (dirty_ && !listeners_.empty() && !report_) {
@@ -155,17 +164,20 @@ void InterfaceMonitor::read_pending() {
     }
 }
 
-void InterfaceMonitor::apply(const nlmsghdr* msg) {
+bool InterfaceMonitor::apply(const nlmsghdr* msg) {
     switch (msg->nlmsg_type) {
     case RTM_NEWLINK: {
         auto [index, link] = read_link(msg);
+        const auto known = links_.find(index);
+        const bool up_changed =
+            known == links_.end() || ((known->second.flags ^ link.flags) & IFF_UP) != 0;
         for (LocalAddress& address : addresses_) {
             if (address.interface_index == static_cast<unsigned>(index)) {
                 apply_link(address, link);
             }
         }
         links_.insert_or_assign(index, std::move(link));
-        break;
+        return up_changed;
     }
     case RTM_DELLINK: {
         const int index = read_link(msg).first;
@@ -173,7 +185,7 @@ void InterfaceMonitor::apply(const nlmsghdr* msg) {
         std::erase_if(addresses_, [index](const LocalAddress& a) {
             return a.interface_index == static_cast<unsigned>(index);
         });
-        break;
+        return true;
     }
     case RTM_NEWADDR:
     case RTM_DELADDR: {
@@ -186,17 +198,20 @@ void InterfaceMonitor::apply(const nlmsghdr* msg) {
         if (msg->nlmsg_type == RTM_DELADDR) {
             if (it != addresses_.end()) {
                 addresses_.erase(it);
+                return true;
             }
         } else if (it != addresses_.end()) {
             *it = std::move(*entry);
         } else {
             addresses_.push_back(std::move(*entry));
+            return true;
         }
         break;
     }
     default:
         break;
     }
+    return false;
 }
 
 void InterfaceMonitor::schedule_report() {

@@ -58,7 +58,8 @@ private:
     InterfaceMonitor(EventLoop& loop, UniqueFd fd);
     Result<void> resync();
     void read_pending();
-    void apply(const nlmsghdr* msg);
+    // Applies one notification; true when an address came or went or a link went up or down.
+    bool apply(const nlmsghdr* msg);
     void schedule_report();
     void report();
 
@@ -74,6 +75,7 @@ private:
     unsigned resyncs_ = 0;
     bool dirty_ = false; // notifications applied since the last report
     bool stale_ = false; // a resync failed: the list may be wrong until one succeeds
+    std::pair<std::uint64_t, std::uint64_t> netns_{}; // the namespace it reports on
 };
 
 /** The net difference between two address lists (by interface index and IP). */

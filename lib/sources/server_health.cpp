@@ -232,6 +232,14 @@ void ServerHealth::measured(const Namespace& ns, const TransportAddress& server,
     e.last = now;
 }
 
+void ServerHealth::forget_silences(const Namespace& ns) {
+    Private& p = d();
+    const std::lock_guard lock(p.mutex);
+    std::erase_if(p.entries, [&ns](const auto& item) {
+        return std::get<0>(item.first) == ns.first && std::get<1>(item.first) == ns.second;
+    });
+}
+
 void ServerHealth::clear() {
     Private& p = d();
     const std::lock_guard lock(p.mutex);

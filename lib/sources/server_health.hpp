@@ -58,6 +58,9 @@ public:
      * one); updates its RTO by RFC 6298 §2. */
     void measured(const Namespace& ns, const TransportAddress& server,
                   std::chrono::microseconds rtt);
+    /** Forgets every silence in namespace @p ns: the network changed (the interface monitor
+     * calls it), and a server silent from the old one may answer now. */
+    void forget_silences(const Namespace& ns);
     /** Forgets everything (tests). */
     void clear();
 

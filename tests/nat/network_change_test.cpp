@@ -18,6 +18,8 @@
 #include <jgather/jgather.hpp>
 
 #include "network/interface_monitor.hpp"
+#include "sources/server_health.hpp"
+#include "util/netns.hpp"
 #include "support/glib_loop.hpp"
 #include "support/netns.hpp"
 
@@ -343,6 +345,21 @@ TEST_F(NetworkChanges, DemoWatchPrintsChangesAndGathersAgain) {
     ASSERT_TRUE(child.wait_for("Gathering again: generation 2")) << child.output();
     ASSERT_TRUE(child.wait_for("Completed in")) << child.output();
     EXPECT_EQ(child.terminate(), 0) << child.output();
+}
+
+TEST_F(NetworkChanges, ANewAddressForgetsTheSilentServers) {
+    watch(); // the loop's monitor is running
+    auto& health = detail::ServerHealth::instance();
+    const TransportAddress server = *TransportAddress::parse("192.0.2.99:3478");
+    health.timed_out(detail::current_netns(), server, 30s);
+    ASSERT_TRUE(health.silent(server));
+    ns_->ip({"link", "set", "lan1", "down"}); // no address on it: nothing to report, yet a path
+    ASSERT_TRUE(loop_->run_until([&] { return !health.silent(server); }, 5000ms))
+        << "a link going down may change what answers";
+    health.timed_out(detail::current_netns(), server, 30s);
+    ASSERT_TRUE(change_after({"addr", "add", "192.0.2.10/24", "dev", "lan0"},
+                             [](const NetworkChange& c) { return has(c.added, "192.0.2.10"); }));
+    EXPECT_FALSE(health.silent(server)) << "a server silent from the old network may answer now";
 }
 
 TEST_F(NetworkChanges, AGenerationAboveAnUnsignedByteIsRefused) {
