@@ -13,7 +13,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <dirent.h>
 #include <malloc.h>
 #include <memory>
 #include <string>
@@ -29,6 +28,7 @@
 
 #include "libnice_baseline.hpp"
 #include "support/netns.hpp"
+#include "support/process.hpp"
 #include "support/xmpp_servers.hpp"
 
 namespace {
@@ -66,16 +66,6 @@ long rss_kb() {
     return pages_resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
-int open_fds() {
-    int count = 0;
-    if (DIR* dir = opendir("/proc/self/fd")) {
-        while (readdir(dir)) {
-            ++count;
-        }
-        closedir(dir);
-    }
-    return count - 3; // ".", ".." and the directory's own descriptor
-}
 
 double percentile(std::vector<double> v, double p) {
     if (v.empty()) {
@@ -115,7 +105,7 @@ struct Setup {
 Figures run_jgather(const Setup& s, int n) {
     settle(s.context);
     const long rss0 = rss_kb();
-    const int fds0 = open_fds();
+    const int fds0 = jgather::test::open_fds();
     const double cpu0 = cpu_ms();
     const double sys0 = system_cpu_ms();
     std::vector<std::unique_ptr<jgather::Gatherer>> gatherers;
@@ -179,7 +169,7 @@ Figures run_jgather(const Setup& s, int n) {
     f.system_us = (system_cpu_ms() - sys0) * 1e3 / n;
     const long rss1 = rss_kb();
     f.rss_kb = static_cast<double>(rss1 - rss0) / n;
-    f.fds = static_cast<double>(open_fds() - fds0) / n;
+    f.fds = static_cast<double>(jgather::test::open_fds() - fds0) / n;
     gatherers.clear();
     settle(s.context);
     f.returned = rss1 > rss0 ? static_cast<double>(rss1 - rss_kb()) / (rss1 - rss0) : 1.0;
@@ -191,7 +181,7 @@ Figures run_jgather(const Setup& s, int n) {
 Figures run_libnice(const Setup& s, int n) {
     settle(s.context);
     const long rss0 = rss_kb();
-    const int fds0 = open_fds();
+    const int fds0 = jgather::test::open_fds();
     const double cpu0 = cpu_ms();
     const double sys0 = system_cpu_ms();
     struct Run {
@@ -243,7 +233,7 @@ Figures run_libnice(const Setup& s, int n) {
     f.system_us = (system_cpu_ms() - sys0) * 1e3 / n;
     const long rss1 = rss_kb();
     f.rss_kb = static_cast<double>(rss1 - rss0) / n;
-    f.fds = static_cast<double>(open_fds() - fds0) / n;
+    f.fds = static_cast<double>(jgather::test::open_fds() - fds0) / n;
     std::vector<double> latency;
     std::vector<double> after;
     for (Run& r : runs) {

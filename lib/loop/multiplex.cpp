@@ -9,34 +9,22 @@
 
 namespace jgather::detail {
 
-class MultiplexLoop::TimerHandle final : public LoopHandle {
+// A timer's or a watch's handle: cancels it through the multiplexer, if that still exists.
+class MultiplexLoop::Handle final : public LoopHandle {
 public:
-    TimerHandle(std::weak_ptr<MultiplexLoop> loop, std::uint64_t id)
-        : loop_(std::move(loop)), id_(id) {}
-    ~TimerHandle() override {
+    using Cancel = void (MultiplexLoop::*)(std::uint64_t);
+    Handle(std::weak_ptr<MultiplexLoop> loop, std::uint64_t id, Cancel cancel)
+        : loop_(std::move(loop)), id_(id), cancel_(cancel) {}
+    ~Handle() override {
         if (auto loop = loop_.lock()) {
-            loop->cancel_timer(id_);
+            ((*loop).*cancel_)(id_);
         }
     }
 
 private:
     std::weak_ptr<MultiplexLoop> loop_;
     std::uint64_t id_;
-};
-
-class MultiplexLoop::WatchHandle final : public LoopHandle {
-public:
-    WatchHandle(std::weak_ptr<MultiplexLoop> loop, std::uint64_t id)
-        : loop_(std::move(loop)), id_(id) {}
-    ~WatchHandle() override {
-        if (auto loop = loop_.lock()) {
-            loop->cancel_watch(id_);
-        }
-    }
-
-private:
-    std::weak_ptr<MultiplexLoop> loop_;
-    std::uint64_t id_;
+    Cancel cancel_;
 };
 
 std::shared_ptr<MultiplexLoop> MultiplexLoop::of(EventLoop& base) {
@@ -67,7 +55,7 @@ std::unique_ptr<LoopHandle> MultiplexLoop::call_after(std::chrono::milliseconds 
     const auto slot = schedule_.emplace(std::make_pair(due, id), id);
     timers_.emplace(id, Timer{std::move(callback), slot});
     arm();
-    return std::make_unique<TimerHandle>(weak_from_this(), id);
+    return std::make_unique<Handle>(weak_from_this(), id, &MultiplexLoop::cancel_timer);
 }
 
 void MultiplexLoop::cancel_timer(std::uint64_t id) {
@@ -162,7 +150,7 @@ std::unique_ptr<LoopHandle> MultiplexLoop::watch_readable(int fd, std::function<
         watch->fallback = base_.watch_readable(fd, std::move(callback));
     }
     watches_.emplace(id, std::move(watch));
-    return std::make_unique<WatchHandle>(weak_from_this(), id);
+    return std::make_unique<Handle>(weak_from_this(), id, &MultiplexLoop::cancel_watch);
 }
 
 void MultiplexLoop::cancel_watch(std::uint64_t id) {

@@ -56,8 +56,7 @@ private:
         std::function<void()> callback;
         std::unique_ptr<LoopHandle> fallback; // the base loop's own, when epoll cannot take it
     };
-    class TimerHandle;
-    class WatchHandle;
+    class Handle;
 
     void cancel_timer(std::uint64_t id);
     void cancel_watch(std::uint64_t id);

@@ -3,7 +3,6 @@
 // LSan and valgrind run this suite). The netlink monitor is shared: one for the whole burst.
 #include <algorithm>
 #include <chrono>
-#include <dirent.h>
 #include <memory>
 #include <vector>
 
@@ -12,22 +11,13 @@
 #include <jgather/jgather.hpp>
 
 #include "support/glib_loop.hpp"
+#include "support/process.hpp"
 
 using namespace jgather;
 using namespace std::chrono_literals;
 
 namespace {
 
-int open_fds() {
-    int count = 0;
-    if (DIR* dir = opendir("/proc/self/fd")) {
-        while (readdir(dir)) {
-            ++count;
-        }
-        closedir(dir);
-    }
-    return count;
-}
 
 // Finishes on the loop iteration after its start: an answer that needs the loop to come back.
 // Its start takes 5 µs, about what a STUN source's first send costs, so that a burst takes
@@ -103,7 +93,7 @@ TEST(Scale, AThousandGatheringsLeaveNoDescriptorBehind) {
         ASSERT_TRUE(t.run_until([&] { return warm.complete(); }));
     }
     t.drain();
-    const int before = open_fds();
+    const int before = test::open_fds();
     int peak = 0;
     {
         std::vector<std::unique_ptr<Gatherer>> gatherers;
@@ -120,7 +110,7 @@ TEST(Scale, AThousandGatheringsLeaveNoDescriptorBehind) {
             gatherers.push_back(std::move(g));
         }
         ASSERT_TRUE(t.run_until([&] { return done == 1000; }, 60s));
-        peak = open_fds();
+        peak = test::open_fds();
         // Half destroyed after completion, half cancelled first: both paths release all.
         for (std::size_t i = 0; i < gatherers.size(); i += 2) {
             gatherers[i]->cancel();
@@ -128,5 +118,5 @@ TEST(Scale, AThousandGatheringsLeaveNoDescriptorBehind) {
     }
     t.drain();
     EXPECT_GT(peak, before) << "the gatherings held sockets while alive";
-    EXPECT_EQ(open_fds(), before) << "every socket was closed with its gatherer";
+    EXPECT_EQ(test::open_fds(), before) << "every socket was closed with its gatherer";
 }
