@@ -114,6 +114,32 @@ TEST_F(NetworkChanges, AnAddressAddedAndRemovedIsReported) {
     EXPECT_FALSE(has(watch_->addresses(), "192.0.2.10"));
 }
 
+TEST_F(NetworkChanges, AWatchMayBeDestroyedFromItsOwnCallback) {
+    // Two watches on one monitor: the first destroys itself and the second from its callback;
+    // neither is called again, and the monitor lives on for a third (ASan checks the rest).
+    std::unique_ptr<NetworkWatch> first;
+    std::unique_ptr<NetworkWatch> second;
+    int first_calls = 0;
+    int second_calls = 0;
+    auto a = NetworkWatch::start(loop_->loop(), [&](const NetworkChange&) {
+        ++first_calls;
+        first.reset();
+        second.reset();
+    });
+    auto b = NetworkWatch::start(loop_->loop(), [&](const NetworkChange&) { ++second_calls; });
+    ASSERT_TRUE(a && b);
+    first = std::move(a.value());
+    second = std::move(b.value());
+    watch(); // the third
+    ASSERT_TRUE(change_after({"addr", "add", "192.0.2.30/24", "dev", "lan0"},
+                             [](const NetworkChange& c) { return has(c.added, "192.0.2.30"); }));
+    ASSERT_TRUE(change_after({"addr", "del", "192.0.2.30/24", "dev", "lan0"},
+                             [](const NetworkChange& c) { return has(c.removed, "192.0.2.30"); }));
+    EXPECT_EQ(first_calls, 1);
+    EXPECT_EQ(second_calls, 0) << "destroyed before its turn: not called";
+    EXPECT_EQ(first, nullptr);
+}
+
 TEST_F(NetworkChanges, AnIpv6AddressGoingDeprecatedIsAChange) {
     watch();
     ASSERT_TRUE(change_after({"-6", "addr", "add", "2001:db8:1::10/64", "dev", "lan0", "nodad"},
