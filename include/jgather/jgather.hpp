@@ -15,6 +15,7 @@
 #include <jgather/loop.hpp>
 #include <jgather/network.hpp>
 #include <jgather/result.hpp>
+#include <jgather/s5b.hpp>
 #include <jgather/source.hpp>
 #include <jgather/sources/external.hpp>
 #include <jgather/sources/stun.hpp>

@@ -39,6 +39,10 @@ public:
     /** Runs @p callback each time @p fd is readable, until the handle is destroyed. */
     [[nodiscard]] virtual std::unique_ptr<LoopHandle>
     watch_readable(int fd, std::function<void()> callback) = 0;
+    /** Runs @p callback each time @p fd is writable or in error (a non-blocking connect() has
+     * completed), until the handle is destroyed. */
+    [[nodiscard]] virtual std::unique_ptr<LoopHandle>
+    watch_writable(int fd, std::function<void()> callback) = 0;
 };
 
 } // namespace jgather

@@ -63,8 +63,17 @@ public:
     }
 
     std::unique_ptr<LoopHandle> watch_readable(int fd, Callback callback) override {
+        return watch(fd, G_IO_IN, std::move(callback));
+    }
+
+    std::unique_ptr<LoopHandle> watch_writable(int fd, Callback callback) override {
+        return watch(fd, G_IO_OUT, std::move(callback));
+    }
+
+private:
+    std::unique_ptr<LoopHandle> watch(int fd, GIOCondition condition, Callback callback) {
         GSource* source =
-            g_unix_fd_source_new(fd, static_cast<GIOCondition>(G_IO_IN | G_IO_ERR | G_IO_HUP));
+            g_unix_fd_source_new(fd, static_cast<GIOCondition>(condition | G_IO_ERR | G_IO_HUP));
         g_source_set_callback(
             source,
             // GLib's own G_SOURCE_FUNC idiom: a GUnixFDSourceFunc through a generic pointer.
@@ -77,7 +86,6 @@ public:
         return attach(source);
     }
 
-private:
     std::unique_ptr<LoopHandle> attach(GSource* source) {
         g_source_set_priority(source, G_PRIORITY_DEFAULT);
         g_source_attach(source, context_);

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <unordered_map>
+#include <utility>
 
 #include <jgather/loop.hpp>
 
@@ -41,6 +42,11 @@ public:
                                                          std::function<void()> callback) override;
     [[nodiscard]] std::unique_ptr<LoopHandle>
     watch_readable(int fd, std::function<void()> callback) override;
+    /** The base loop's own watch: only gatherings' sockets are multiplexed, and they are read. */
+    [[nodiscard]] std::unique_ptr<LoopHandle>
+    watch_writable(int fd, std::function<void()> callback) override {
+        return base_.watch_writable(fd, std::move(callback));
+    }
 
     /** The base loop. */
     [[nodiscard]] EventLoop& base() const { return base_; }

@@ -27,7 +27,7 @@ Candidate ice(const char* ip, std::uint16_t port, IceType type, const char* id) 
     return c;
 }
 
-Candidate s5b(const char* host, std::uint16_t port, S5bType type, const char* cid) {
+Candidate s5b_candidate(const char* host, std::uint16_t port, S5bType type, const char* cid) {
     Candidate c;
     c.fields = S5bFields{};
     c.host = host;
@@ -220,8 +220,8 @@ TEST(Xep0065, RoundTripsAndKeepsHostNames) {
 }
 
 TEST(Xep0065, StreamhostsFromGatheredCandidates) {
-    auto hosts = xep0065::streamhosts_from(
-        {s5b("192.0.2.1", 5000, S5bType::Direct, "a"), ice("192.0.2.1", 6000, IceType::Host, "b")});
+    auto hosts = xep0065::streamhosts_from({s5b_candidate("192.0.2.1", 5000, S5bType::Direct, "a"),
+                                            ice("192.0.2.1", 6000, IceType::Host, "b")});
     ASSERT_EQ(hosts.size(), 1U);
     EXPECT_EQ(hosts[0].jid, "romeo@montague.lit/orchard");
     EXPECT_EQ(hosts[0].port, 5000);
@@ -282,10 +282,10 @@ TEST(Xep0260, RoundTrips) {
         "vj3hs98y",
         xep0260::dstaddr("vj3hs98y", "romeo@montague.lit/orchard", "juliet@capulet.lit/balcony"),
         "tcp",
-        {s5b("192.0.2.1", 5086, S5bType::Direct, "hft54dqy"),
-         s5b("2001:db8::1", 5086, S5bType::Direct, "hutr46fe"),
-         s5b("203.0.113.5", 5086, S5bType::Assisted, "ht567dq"),
-         s5b("proxy.example.org", 7777, S5bType::Proxy, "hr65dqyd")}};
+        {s5b_candidate("192.0.2.1", 5086, S5bType::Direct, "hft54dqy"),
+         s5b_candidate("2001:db8::1", 5086, S5bType::Direct, "hutr46fe"),
+         s5b_candidate("203.0.113.5", 5086, S5bType::Assisted, "ht567dq"),
+         s5b_candidate("proxy.example.org", 7777, S5bType::Proxy, "hr65dqyd")}};
     auto back = xep0260::read(xep0260::write(t));
     ASSERT_TRUE(back) << back.error().message;
     EXPECT_EQ(back->sid, t.sid);
