@@ -132,6 +132,18 @@ struct ExternalAddress {
     bool ice_candidates_reported = false;
 };
 
+/**
+ * @brief A SOCKS5 proxy a source found (XEP-0065 §4: a streamhost of the server's proxy).
+ *
+ * The gatherer makes a XEP-0260 `proxy` candidate of it when SOCKS5 is gathered (the
+ * streamhost's JID is the candidate's, so the peer knows whom to ask for activation).
+ */
+struct ProxyFinding {
+    std::string jid;          ///< The proxy's JID, as its streamhost gave it.
+    TransportAddress address; ///< Where it listens (a literal IP: resolve host names first).
+    Origin origin;            ///< Who said so.
+};
+
 /** @brief How a source ended. */
 enum class SourceState : std::uint8_t {
     Ok,        ///< Finished normally.
@@ -223,6 +235,8 @@ public:
     virtual void add_external_address(ExternalAddress address) = 0;
     /** Reports a candidate the source made for a base. */
     virtual void add_candidate(SourceCandidate candidate) = 0;
+    /** Reports a SOCKS5 proxy; the gatherer derives a `proxy` candidate when it gathers S5B. */
+    virtual void add_proxy(ProxyFinding proxy) = 0;
     /** Finishes the source. Exactly once; reports after it are ignored. */
     virtual void finish(SourceStatus status) = 0;
 

@@ -225,6 +225,43 @@ Result<Changes> Combiner::add_external(ExternalAddress address) {
     return changes;
 }
 
+Result<Changes> Combiner::add_proxy(ProxyFinding proxy) {
+    const std::string where = proxy.address.to_string();
+    if (proxy.jid.empty()) {
+        return Error{"reported the proxy " + where + " without a JID (XEP-0065 §4.3.2)"};
+    }
+    if (proxy.address.port == 0) {
+        return Error{"reported the proxy " + proxy.jid + " without a port"};
+    }
+    const IpAddress ip = proxy.address.ip.unmapped();
+    if (ip.is_unspecified() || ip.is_multicast() || ip.is_broadcast()) {
+        return Error{"reported the proxy " + proxy.jid + " at " + where +
+                     ", where no peer can reach it"};
+    }
+    Changes changes;
+    if (!setup_.s5b) {
+        changes.dropped.push_back({where, "", "proxy " + proxy.jid + ": SOCKS5 is not gathered"});
+        return changes;
+    }
+    // XEP-0260 §2.2: type preference 10 for proxies; among them, the order they were found.
+    const auto rank =
+        static_cast<std::uint16_t>(std::count_if(s5b_.begin(), s5b_.end(), [](const Candidate& o) {
+            return o.s5b()->type == S5bType::Proxy;
+        }));
+    Candidate c = s5b_candidate(S5bType::Proxy, {ip, proxy.address.port},
+                                static_cast<std::uint16_t>(65535 - rank), proxy.jid,
+                                std::move(proxy.origin), "");
+    if (const Candidate* same = find_redundant(s5b_, c)) {
+        changes.dropped.push_back({where, "",
+                                   "proxy " + c.s5b()->jid + " is redundant with the " +
+                                       std::string(to_string(same->s5b()->type)) +
+                                       " candidate from " + same->origin.to_string()});
+        return changes;
+    }
+    keep(std::move(c), changes);
+    return changes;
+}
+
 Result<Changes> Combiner::add_source_candidate(const std::string& source, SourceCandidate found) {
     if (found.base_index >= setup_.bases.size()) {
         return Error{"reported a candidate for base " + std::to_string(found.base_index) +

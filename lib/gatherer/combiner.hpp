@@ -60,6 +60,10 @@ public:
     /** A candidate a source made for one of its bases. An error (nothing changed) when the
      * base is unknown, or the address is of another family than the base's or implausible. */
     Result<Changes> add_source_candidate(const std::string& source, SourceCandidate found);
+    /** A SOCKS5 proxy: one XEP-0260 `proxy` candidate (a drop when S5B is not gathered or the
+     * same proxy address is known). An error (nothing changed) without a JID or a port, or at
+     * an address no peer can reach (unspecified, multicast, broadcast). */
+    Result<Changes> add_proxy(ProxyFinding proxy);
 
     [[nodiscard]] const std::vector<Candidate>& ice() const { return ice_; }
     [[nodiscard]] const std::vector<Candidate>& s5b() const { return s5b_; }

@@ -78,6 +78,11 @@ public:
                 d_.on_source_candidate(*this, std::move(candidate));
             }
         }
+        void add_proxy(ProxyFinding proxy) override {
+            if (reporting()) {
+                d_.on_proxy(*this, std::move(proxy));
+            }
+        }
         void finish(SourceStatus status) override {
             if (reporting()) {
                 d_.end_source(*this, status.state, std::move(status.error), false,
@@ -180,6 +185,7 @@ private:
     void start_turn();
     void on_external_address(Slot& slot, ExternalAddress address);
     void on_source_candidate(Slot& slot, SourceCandidate found);
+    void on_proxy(Slot& slot, ProxyFinding proxy);
     // Ends a source and queues its report. With @p stop (the gatherer ends it, from inside one
     // of the source's own calls), its stop() is deferred to the loop: never on its own stack.
     void end_source(Slot& slot, SourceState state, std::string why, bool stop = false,
@@ -454,6 +460,18 @@ void Gatherer::Private::on_source_candidate(Slot& slot, SourceCandidate found) {
     const std::string text = found.address.to_string();
     const std::string name = slot.source->name();
     auto changes = combiner_->add_source_candidate(name, std::move(found));
+    if (!changes) {
+        result_.dropped.push_back({text, "", name + " " + changes.error().message});
+        reject(slot, changes.error().message);
+        return;
+    }
+    apply(*changes);
+}
+
+void Gatherer::Private::on_proxy(Slot& slot, ProxyFinding proxy) {
+    const std::string text = proxy.address.to_string();
+    const std::string name = slot.source->name();
+    auto changes = combiner_->add_proxy(std::move(proxy));
     if (!changes) {
         result_.dropped.push_back({text, "", name + " " + changes.error().message});
         reject(slot, changes.error().message);

@@ -239,6 +239,10 @@ void XmppServer::start_prosody() {
         << (options_.sic ? "; \"ipcheck\"" : "")
         << (options_.extdisco_secret.empty() ? "" : "; \"external_services\"") << " }\n"
         << "modules_disabled = { \"s2s\" }\n"
+        << (options_.proxy65_port == 0
+                ? std::string()
+                : "proxy65_ports = { " + std::to_string(options_.proxy65_port) +
+                      " }\nproxy65_interfaces = { \"" + options_.ip + "\" }\n")
         << "c2s_ports = { " << options_.port << " }\n"
         << "c2s_interfaces = { \"" << options_.ip << "\""
         << (options_.ip6.empty() ? "" : "; \"" + options_.ip6 + "\"") << " }\n"
@@ -270,6 +274,12 @@ void XmppServer::start_prosody() {
     }
     cfg << "ssl = { certificate = \"" << d << "/server.pem\"; key = \"" << d << "/server.key\" }\n"
         << "VirtualHost \"" << options_.domain << "\"\n";
+    if (options_.proxy65_port != 0) {
+        cfg << "Component \"proxy." << options_.domain << "\" \"proxy65\"\n";
+        if (!options_.proxy65_address.empty()) {
+            cfg << "  proxy65_address = \"" << options_.proxy65_address << "\"\n";
+        }
+    }
     std::filesystem::create_directory(d + "/data");
     write_file(config, cfg.str());
     for (const auto& [user, password] : options_.users) {
@@ -324,6 +334,15 @@ void XmppServer::start_ejabberd() {
         service("203.0.113.1", 3478, "turn", "tcp", true);
         service("203.0.113.1", 5349, "turns", "tcp", true);
         service("127.0.0.1", 3478, "stun", "udp", false);
+    }
+    if (options_.proxy65_port != 0) {
+        yml << "  mod_proxy65:\n"
+            << "    host: \"proxy." << options_.domain << "\"\n"
+            << "    ip: \"" << options_.ip << "\"\n"
+            << "    port: " << options_.proxy65_port << "\n";
+        if (!options_.proxy65_address.empty()) {
+            yml << "    hostname: \"" << options_.proxy65_address << "\"\n";
+        }
     }
     yml << (options_.sic ? "  mod_sic: {}\n" : "")
         << "  mod_disco: {}\n  mod_roster: {}\n  mod_ping: {}\n";

@@ -53,6 +53,12 @@ struct XmppServerOptions {
     /** prosody only, with extdisco_secret: also a TURN server 203.0.113.5:3478/udp with these
      * static long-term credentials (user name, password), handed out as configured. */
     std::optional<std::pair<std::string, std::string>> extdisco_static_turn;
+    /** XEP-0065: run the server's SOCKS5 proxy as proxy.<domain> on this TCP port of ip
+     * (0 = none; prosody's mod_proxy65, ejabberd's mod_proxy65). */
+    std::uint16_t proxy65_port = 0;
+    /** The address the proxy announces; "" = the server's default (prosody: the component's
+     * host name; ejabberd: its ip). */
+    std::string proxy65_address;
 };
 
 /** @brief A running XMPP server; stopped (by PID) on destruction. */

@@ -334,3 +334,55 @@ TEST(Combiner, TwoServersSeeingTwoMappingsMeanEndpointDependentMapping) {
     });
     EXPECT_TRUE(said);
 }
+
+TEST(Combiner, AProxyIsOneProxyCandidateBelowEveryDirectOne) {
+    Combiner combiner = make_combiner();
+    const TransportAddress at{*IpAddress::parse("203.0.113.7"), 7777};
+    auto added = combiner.add_proxy({"proxy.example.org", at, {"proxy65", "proxy.example.org"}});
+    ASSERT_TRUE(added) << added.error().message;
+    ASSERT_EQ(added->added.size(), 1u);
+    const Candidate& proxy = added->added[0];
+    EXPECT_EQ(proxy.s5b()->type, S5bType::Proxy);
+    EXPECT_EQ(proxy.s5b()->jid, "proxy.example.org");
+    EXPECT_FALSE(proxy.s5b()->cid.empty());
+    EXPECT_EQ(proxy.host, "203.0.113.7");
+    EXPECT_EQ(proxy.port, 7777);
+    // XEP-0260 §2.2: type preference 10 in the high 16 bits.
+    EXPECT_EQ(proxy.priority >> 16, 10u);
+    EXPECT_EQ(combiner.s5b().back().s5b()->type, S5bType::Proxy);
+
+    // The same address again: dropped as redundant, not a second candidate.
+    auto again = combiner.add_proxy({"other.example.org", at, {"proxy65", "other"}});
+    ASSERT_TRUE(again);
+    EXPECT_TRUE(again->added.empty());
+    ASSERT_EQ(again->dropped.size(), 1u);
+    EXPECT_NE(again->dropped[0].reason.find("redundant"), std::string::npos);
+}
+
+TEST(Combiner, AProxyWithoutJidPortOrReachableAddressIsRefused) {
+    Combiner combiner = make_combiner();
+    const auto refusal = [&](std::string jid, const char* ip, std::uint16_t port) {
+        auto r = combiner.add_proxy({std::move(jid), {*IpAddress::parse(ip), port}, {"p", ""}});
+        return r ? std::string() : r.error().message;
+    };
+    EXPECT_NE(refusal("", "203.0.113.7", 7777).find("without a JID"), std::string::npos);
+    EXPECT_NE(refusal("p.example.org", "203.0.113.7", 0).find("without a port"), std::string::npos);
+    EXPECT_NE(refusal("p.example.org", "0.0.0.0", 7777).find("no peer can reach"),
+              std::string::npos);
+    EXPECT_NE(refusal("p.example.org", "224.0.0.1", 7777).find("no peer can reach"),
+              std::string::npos);
+    EXPECT_TRUE(std::none_of(combiner.s5b().begin(), combiner.s5b().end(),
+                             [](const Candidate& c) { return c.s5b()->type == S5bType::Proxy; }));
+}
+
+TEST(Combiner, AProxyWithoutSocks5GatheredIsDroppedWithTheReason) {
+    CombinerSetup setup;
+    setup.ice = true;
+    Combiner combiner(setup);
+    auto r = combiner.add_proxy(
+        {"proxy.example.org", {*IpAddress::parse("203.0.113.7"), 7777}, {"proxy65", ""}});
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(r->added.empty());
+    ASSERT_EQ(r->dropped.size(), 1u);
+    EXPECT_NE(r->dropped[0].reason.find("SOCKS5 is not gathered"), std::string::npos);
+}
