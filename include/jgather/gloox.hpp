@@ -15,10 +15,13 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <glib.h>
 #include <gloox/client.h>
+#include <gloox/socks5bytestreammanager.h>
 
+#include <jgather/candidate.hpp>
 #include <jgather/export.hpp>
 
 namespace jgather::xmpp {
@@ -91,6 +94,20 @@ private:
     class Private;
     std::unique_ptr<Private> d_;
 };
+
+/**
+ * jgather's SOCKS5 candidates as gloox streamhosts (XEP-0065 §5.3.1), for applications that keep
+ * gloox's SOCKS5BytestreamManager: `manager.setStreamHosts(xmpp::streamhosts(result.s5b))`.
+ *
+ * gloox's StreamHost has no type or priority, so the list is in descending XEP-0260 priority
+ * (direct, assisted, tunnel, proxy; equal priorities keep their order) and the order is the
+ * preference. ICE candidates are skipped. What gloox's target side then does is gloox's
+ * (1.0.24, interop.md): it tries the streamhosts one after the other with blocking connects
+ * whose timeout is not applied on Linux (≈ 127 s per black-holed address, the whole loop
+ * blocked meanwhile) and sends no error when all fail. Where the peer is jgather (or any
+ * XEP-0260 client), s5b::Connector tries them in parallel instead.
+ */
+JGATHER_EXPORT ::gloox::StreamHostList streamhosts(const std::vector<Candidate>& candidates);
 
 /** A person's text for gloox's ConnectionError. */
 JGATHER_EXPORT std::string describe(::gloox::ConnectionError error);

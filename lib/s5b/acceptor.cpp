@@ -43,7 +43,7 @@ public:
     ~Private() { *alive_ = false; }
 
     Result<void> start() {
-        if (watch_) {
+        if (watch_ || retry_) {
             return Error{"s5b::Acceptor: already started"};
         }
         int listening = 0;
@@ -97,6 +97,8 @@ private:
         std::unique_ptr<LoopHandle> timer;
     };
     using Event = std::variant<AcceptedStream, RejectedConnection>;
+    // How long to wait before accepting again when the process is out of descriptors.
+    static constexpr std::chrono::milliseconds kAcceptRetry{100};
 
     void accept_all() {
         for (;;) {
@@ -105,9 +107,19 @@ private:
             UniqueFd fd(::accept4(listener_.fd(), reinterpret_cast<sockaddr*>(&address), &length,
                                   SOCK_NONBLOCK | SOCK_CLOEXEC));
             if (!fd.valid()) {
-                // EAGAIN: drained. Anything else (EMFILE, ECONNABORTED) is the one connection's
-                // or passes: the listener stays, and level-triggered readiness retries.
-                return;
+                if (errno == EINTR || errno == ECONNABORTED) {
+                    continue; // that connection's own trouble
+                }
+                if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                    // Out of descriptors or memory: the connection stays queued and the listener
+                    // readable, so a level-triggered watch would spin. Look again a little later.
+                    watch_.reset();
+                    retry_ = loop_.call_after(kAcceptRetry, [this] {
+                        retry_.reset();
+                        watch_ = loop_.watch_readable(listener_.fd(), [this] { accept_all(); });
+                    });
+                }
+                return; // EAGAIN: drained
             }
             const TransportAddress peer =
                 detail::from_sockaddr(address).value_or(TransportAddress{});
@@ -238,6 +250,7 @@ private:
     Socket listener_;
     AcceptOptions options_;
     std::unique_ptr<LoopHandle> watch_;
+    std::unique_ptr<LoopHandle> retry_;
     std::set<std::string> expected_;
     std::map<std::uint64_t, Pending> pending_;
     std::uint64_t next_id_ = 1;

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
@@ -514,6 +515,55 @@ TEST(S5b, TheAcceptorBoundsConnectionsInTheirHandshake) {
     }
     ASSERT_TRUE(t.run_until([&] { return !reasons.empty(); }, 5s));
     EXPECT_NE(reasons[0].find("more than 2 connections"), std::string::npos);
+}
+
+TEST(S5b, OutOfDescriptorsTheAcceptorWaitsInsteadOfSpinning) {
+    test::TestLoop t;
+    s5b::Acceptor acceptor(t.loop(), s5b::Socket(listener().release()));
+    ASSERT_TRUE(acceptor.start());
+    ASSERT_TRUE(acceptor.expect(kDst));
+    std::optional<s5b::AcceptedStream> accepted;
+    acceptor.on_stream = [&](s5b::AcceptedStream stream) {
+        accepted = std::move(stream);
+    };
+    // A client whose connection waits in the accept queue, its whole handshake sent.
+    UniqueFd client(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    to.sin_port = htons(acceptor.port());
+    ASSERT_EQ(connect(client.get(), reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+    const std::string hello = socks5::greeting() + socks5::connect_request(kDst);
+    ASSERT_EQ(send(client.get(), hello.data(), hello.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(hello.size()));
+
+    // No descriptor left: accept4() fails with EMFILE while the listener stays readable.
+    rlimit old{};
+    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
+    const int lowest_free = dup(0);
+    ASSERT_GE(lowest_free, 0);
+    close(lowest_free);
+    rlimit low = old;
+    low.rlim_cur = static_cast<rlim_t>(lowest_free);
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+    rusage before{};
+    getrusage(RUSAGE_THREAD, &before);
+    t.run_until([] { return false; }, 300ms);
+    rusage after{};
+    getrusage(RUSAGE_THREAD, &after);
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
+    const auto cpu_us = [](const rusage& r) {
+        return (r.ru_utime.tv_sec + r.ru_stime.tv_sec) * 1000000L + r.ru_utime.tv_usec +
+               r.ru_stime.tv_usec;
+    };
+    // A spinning watch would burn the whole 300 ms.
+    EXPECT_LT(cpu_us(after) - cpu_us(before), 100000L);
+    EXPECT_FALSE(accepted);
+
+    // Descriptors back: the waiting connection is accepted and answered.
+    ASSERT_TRUE(t.run_until([&] { return accepted.has_value(); }, 2s));
+    EXPECT_EQ(read_some(client.get(), 2 + socks5::reply(0, kDst).size()),
+              socks5::method_selection(0) + socks5::reply(0, kDst));
 }
 
 TEST(S5b, StartRefusesWhatCannotWork) {

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <jgather/gloox.hpp>
 #include <jgather/jgather.hpp>
 
 using namespace jgather;
@@ -468,4 +469,29 @@ TEST(Readers, RefuseLeadingZerosInNumbersAndXep0260PrioritiesAbove2To31) {
     EXPECT_EQ(priority("2147483648"),
               "candidate[0]: attribute 'priority': 2147483648 is out of range 1-2147483647");
     EXPECT_EQ(priority("0100"), "candidate[0]: attribute 'priority': '0100' has a leading zero");
+}
+
+TEST(GlooxStreamhosts, SocksCandidatesInPriorityOrderIceSkipped) {
+    Candidate direct = s5b_candidate("192.0.2.1", 5086, S5bType::Direct, "d");
+    direct.priority = (126u << 16) + 65535;
+    direct.s5b()->jid = "romeo@example.org/orchard";
+    Candidate proxy = s5b_candidate("203.0.113.9", 7777, S5bType::Proxy, "p");
+    proxy.priority = (10u << 16) + 65535;
+    proxy.s5b()->jid = "proxy.example.org";
+    Candidate assisted = s5b_candidate("198.51.100.4", 5086, S5bType::Assisted, "a");
+    assisted.priority = (120u << 16) + 65535;
+    assisted.s5b()->jid = "romeo@example.org/orchard";
+    const auto hosts =
+        xmpp::streamhosts({proxy, ice("192.0.2.1", 6000, IceType::Host, "i"), assisted, direct});
+    ASSERT_EQ(hosts.size(), 3u);
+    auto it = hosts.begin();
+    EXPECT_EQ(it->host, "192.0.2.1");
+    EXPECT_EQ(it->port, 5086);
+    EXPECT_EQ(it->jid.full(), "romeo@example.org/orchard");
+    ++it;
+    EXPECT_EQ(it->host, "198.51.100.4");
+    ++it;
+    EXPECT_EQ(it->host, "203.0.113.9");
+    EXPECT_EQ(it->port, 7777);
+    EXPECT_EQ(it->jid.full(), "proxy.example.org");
 }
