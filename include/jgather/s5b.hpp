@@ -99,6 +99,15 @@ struct ConnectReport {
     std::string error;
 };
 
+/**
+ * Resolves a host name without blocking: calls @p done once, from the loop, with its addresses
+ * (none, and why, when it does not resolve); destroying the returned handle cancels it and
+ * @p done is not called. glib::make_resolver() gives one on GIO's GResolver.
+ */
+using Resolver = std::function<std::unique_ptr<LoopHandle>(
+    const std::string& host,
+    std::function<void(std::vector<IpAddress> addresses, std::string error)> done)>;
+
 /** @brief Timing of the connector. Defaults follow RFC 8305 §5 and §8. */
 struct ConnectOptions {
     /** The DST.ADDR: xep0260::dstaddr(sid, requester, target), 40 hex characters. */
@@ -112,6 +121,10 @@ struct ConnectOptions {
     /** Give up on all (the report lists what was pending as timed out, the rest not tried).
      * 0 = only per-attempt timeouts bound the total. */
     std::chrono::milliseconds deadline{0};
+    /** Resolves candidates whose host is a name (a peer may pass on a proxy as prosody
+     * announces it, by name); its addresses are dialled one after the other within the
+     * attempt's timeout. Unset: such a candidate fails with that reason. */
+    Resolver resolve;
 };
 
 /**
@@ -121,8 +134,8 @@ struct ConnectOptions {
  * order). Each attempt is a non-blocking TCP connect, then the SOCKS5 greeting (no
  * authentication, RFC 1928 §3) and CONNECT to DST.ADDR:0 (XEP-0065 §5.3.2), each read exactly
  * as long as the reply so that no data after the handshake is consumed. The first completed
- * handshake wins and every other attempt is closed. The host of a candidate must be a literal
- * IP: a host name fails its attempt with that reason (resolve it before, e.g. with GResolver).
+ * handshake wins and every other attempt is closed. A candidate whose host is a name is
+ * resolved with ConnectOptions::resolve, or fails with that reason when none is given.
  */
 class JGATHER_EXPORT Connector {
 public:

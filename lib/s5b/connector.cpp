@@ -85,6 +85,8 @@ public:
 private:
     enum class Phase { Connecting, Greeting, Request };
     struct Live {
+        bool active = false;              // launched, not ended
+        std::vector<IpAddress> addresses; // still to dial (a host name's)
         UniqueFd fd;
         Phase phase = Phase::Connecting;
         std::string in;
@@ -107,39 +109,83 @@ private:
         finish_if_exhausted();
     }
 
+    // Starts attempt @p index: a literal IP is dialled now, a host name resolved first (when a
+    // resolver was given). False when it failed at once.
     bool launch(std::size_t index) {
         Attempt& attempt = report_.attempts[index];
-        attempt.started = since(start_time_);
-        const auto ip = attempt.candidate.ip();
-        if (!ip) {
-            end(index, AttemptResult::Failed,
-                "host \"" + attempt.candidate.host +
-                    "\" is not a literal IP address (host names are not resolved)");
-            return false;
-        }
-        sockaddr_storage address{};
-        const socklen_t length =
-            detail::to_sockaddr(TransportAddress{*ip, attempt.candidate.port}, address);
         Live& live = live_[index];
-        live.fd.reset(::socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-        if (!live.fd.valid()) {
-            end(index, AttemptResult::Failed, std::string("socket: ") + std::strerror(errno));
-            return false;
-        }
-        ++pending_; // from here on end() closes it
-        if (::connect(live.fd.get(), reinterpret_cast<const sockaddr*>(&address), length) != 0 &&
-            errno != EINPROGRESS) {
-            end(index, AttemptResult::Failed, std::string("connect: ") + std::strerror(errno));
-            return false;
-        }
-        live.watch = loop_.watch_writable(live.fd.get(), [this, index] { connected(index); });
+        attempt.started = since(start_time_);
+        live.active = true;
+        ++pending_;
         live.timer = loop_.call_after(options_.attempt_timeout, [this, index] {
             end(index, AttemptResult::TimedOut,
                 "no connection and SOCKS5 handshake within " +
                     std::to_string(options_.attempt_timeout.count()) + " ms");
             after_failure();
         });
+        if (const auto ip = attempt.candidate.ip()) {
+            live.addresses = {*ip};
+            return dial(index);
+        }
+        if (!options_.resolve) {
+            end(index, AttemptResult::Failed,
+                "host \"" + attempt.candidate.host +
+                    "\" is not a literal IP address (no ConnectOptions::resolve given)");
+            return false;
+        }
+        live.watch =
+            options_.resolve(attempt.candidate.host,
+                             [this, index](std::vector<IpAddress> addresses, std::string error) {
+                                 resolved(index, std::move(addresses), std::move(error));
+                             });
         return true;
+    }
+
+    void resolved(std::size_t index, std::vector<IpAddress> addresses, std::string error) {
+        Live& live = live_[index];
+        if (!live.active) {
+            return; // ended meanwhile (a resolver that answers after its handle died)
+        }
+        if (addresses.empty()) {
+            fail(index, "host name \"" + report_.attempts[index].candidate.host +
+                            "\" did not resolve" + (error.empty() ? "" : ": " + error));
+            return;
+        }
+        live.addresses = std::move(addresses);
+        if (!dial(index)) {
+            after_failure();
+        }
+    }
+
+    // Connects to the next of the attempt's addresses; false (the attempt ended) when none is
+    // left that could be dialled.
+    bool dial(std::size_t index) {
+        Live& live = live_[index];
+        std::string why;
+        while (!live.addresses.empty()) {
+            const IpAddress ip = live.addresses.front();
+            live.addresses.erase(live.addresses.begin());
+            sockaddr_storage address{};
+            const socklen_t length = detail::to_sockaddr(
+                TransportAddress{ip, report_.attempts[index].candidate.port}, address);
+            live.fd.reset(
+                ::socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+            if (!live.fd.valid()) {
+                why = std::string("socket: ") + std::strerror(errno);
+                continue;
+            }
+            if (::connect(live.fd.get(), reinterpret_cast<const sockaddr*>(&address), length) !=
+                    0 &&
+                errno != EINPROGRESS) {
+                why = "connect to " + ip.to_string() + ": " + std::strerror(errno);
+                live.fd.reset();
+                continue;
+            }
+            live.watch = loop_.watch_writable(live.fd.get(), [this, index] { connected(index); });
+            return true;
+        }
+        end(index, AttemptResult::Failed, why);
+        return false;
     }
 
     void connected(std::size_t index) {
@@ -150,7 +196,15 @@ private:
             error = errno;
         }
         if (error != 0) {
-            fail(index, std::string("connect: ") + std::strerror(error));
+            live.fd.reset();
+            live.watch.reset();
+            if (!live.addresses.empty() && dial(index)) {
+                return; // a host name's next address
+            }
+            if (live.active) {
+                end(index, AttemptResult::Failed, std::string("connect: ") + std::strerror(error));
+            }
+            after_failure();
             return;
         }
         if (!detail::socks5::write_message(live.fd.get(), detail::socks5::greeting())) {
@@ -222,9 +276,10 @@ private:
     void end(std::size_t index, AttemptResult result, std::string reason) {
         Attempt& attempt = report_.attempts[index];
         Live& live = live_[index];
-        if (live.fd.valid()) {
+        if (live.active) {
             --pending_;
         }
+        live.active = false;
         attempt.result = result;
         attempt.reason = std::move(reason);
         attempt.elapsed = since(start_time_) - attempt.started;
@@ -240,6 +295,7 @@ private:
         attempt.elapsed = since(start_time_) - attempt.started;
         report_.winner = index;
         report_.socket = Socket(live.fd.release());
+        live.active = false;
         --pending_;
         live.watch.reset();
         live.timer.reset();
@@ -249,7 +305,7 @@ private:
     void give_up() {
         deadline_timer_.reset();
         for (std::size_t i = 0; i < live_.size(); ++i) {
-            if (live_[i].fd.valid()) {
+            if (live_[i].active) {
                 end(i, AttemptResult::TimedOut,
                     "still pending at the deadline of " +
                         std::to_string(options_.deadline.count()) + " ms");
@@ -274,7 +330,7 @@ private:
         deadline_timer_.reset();
         for (std::size_t i = 0; i < live_.size(); ++i) {
             Attempt& attempt = report_.attempts[i];
-            if (live_[i].fd.valid()) {
+            if (live_[i].active) {
                 end(i, AttemptResult::Abandoned, "another candidate connected first");
             } else if (i >= next_) {
                 attempt.result = AttemptResult::NotTried;

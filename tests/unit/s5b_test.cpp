@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <jgather/gatherer.hpp>
+#include <jgather/glib.hpp>
 #include <jgather/s5b.hpp>
 #include <jgather/xep0260.hpp>
 
@@ -282,6 +283,89 @@ TEST(S5b, ABlockingListenerDoesNotBlockTheLoop) {
     const auto report =
         run.connect({candidate("127.0.0.1", acceptor.port(), 100, "c")}, options_with());
     EXPECT_TRUE(report.winner) << report.error;
+}
+
+TEST(S5b, AHostNameIsResolvedWithGResolver) {
+    // "localhost" (from /etc/hosts): 127.0.0.1, where the acceptor listens; ::1 too on some
+    // machines, which is refused and gives way (the next test makes sure of that order).
+    Dialer run;
+    s5b::Acceptor acceptor(run.t.loop(), s5b::Socket(listener().release()));
+    ASSERT_TRUE(acceptor.start());
+    ASSERT_TRUE(acceptor.expect(kDst));
+    auto options = options_with();
+    options.resolve = glib::make_resolver(run.t.context());
+    const auto report = run.connect({candidate("localhost", acceptor.port(), 1, "named")}, options);
+    ASSERT_TRUE(report.winner) << report.error;
+}
+
+// A resolver of the test's own: it answers what it is told, from the loop, and counts its
+// handles alive.
+struct ScriptedResolver {
+    test::TestLoop& t;
+    std::optional<std::vector<IpAddress>> answer; // nullopt: never answers
+    int alive = 0;
+
+    class Handle final : public LoopHandle {
+    public:
+        Handle(int& alive, std::unique_ptr<LoopHandle> timer)
+            : alive_(alive), timer_(std::move(timer)) {
+            ++alive_;
+        }
+        ~Handle() override { --alive_; }
+
+    private:
+        int& alive_;
+        std::unique_ptr<LoopHandle> timer_;
+    };
+
+    s5b::Resolver resolver() {
+        return [this](const std::string&, auto done) -> std::unique_ptr<LoopHandle> {
+            std::unique_ptr<LoopHandle> timer;
+            if (answer) {
+                timer = t.loop().call_after(0ms, [this, done] { done(*answer, "NXDOMAIN"); });
+            }
+            return std::make_unique<Handle>(alive, std::move(timer));
+        };
+    }
+};
+
+TEST(S5b, AHostNameThatDoesNotResolveFailsWithTheResolversReason) {
+    Dialer run;
+    ScriptedResolver resolver{run.t, std::vector<IpAddress>{}};
+    auto options = options_with();
+    options.resolve = resolver.resolver();
+    const auto report = run.connect({candidate("nowhere.example", 5000, 1, "n")}, options);
+    ASSERT_FALSE(report.winner);
+    EXPECT_NE(report.attempts[0].reason.find("\"nowhere.example\" did not resolve: NXDOMAIN"),
+              std::string::npos)
+        << report.attempts[0].reason;
+    EXPECT_EQ(resolver.alive, 0);
+}
+
+TEST(S5b, AResolvedAddressThatRefusesGivesWayToTheNext) {
+    Dialer run;
+    s5b::Acceptor acceptor(run.t.loop(), s5b::Socket(listener().release())); // 127.0.0.1 only
+    ASSERT_TRUE(acceptor.start());
+    ASSERT_TRUE(acceptor.expect(kDst));
+    ScriptedResolver resolver{
+        run.t, std::vector<IpAddress>{*IpAddress::parse("::1"), *IpAddress::parse("127.0.0.1")}};
+    auto options = options_with();
+    options.resolve = resolver.resolver();
+    const auto report = run.connect({candidate("proxy.example", acceptor.port(), 1, "p")}, options);
+    ASSERT_TRUE(report.winner) << report.error;
+    EXPECT_EQ(resolver.alive, 0);
+}
+
+TEST(S5b, AResolverThatNeverAnswersIsBoundByTheAttemptTimeoutAndCancelled) {
+    Dialer run;
+    ScriptedResolver resolver{run.t, std::nullopt};
+    auto options = options_with();
+    options.resolve = resolver.resolver();
+    options.attempt_timeout = 200ms;
+    const auto report = run.connect({candidate("slow.example", 5000, 1, "n")}, options);
+    ASSERT_FALSE(report.winner);
+    EXPECT_EQ(report.attempts[0].result, s5b::AttemptResult::TimedOut);
+    EXPECT_EQ(resolver.alive, 0); // the lookup's handle was destroyed: cancelled
 }
 
 TEST(S5b, DataSentWithTheReplyIsLeftForTheApplication) {
