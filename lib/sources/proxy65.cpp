@@ -6,7 +6,6 @@
 #include <utility>
 #include <vector>
 
-#include <gio/gio.h>
 #include <gloox/client.h>
 #include <gloox/connectionlistener.h>
 #include <gloox/error.h>
@@ -84,10 +83,6 @@ const ::gloox::Tag* query_of(const ::gloox::IQ& iq, const std::string& ns) {
     return tag && tag->xmlns() == ns ? tag : nullptr;
 }
 
-struct GObjectUnref {
-    void operator()(gpointer object) const noexcept { g_object_unref(object); }
-};
-
 } // namespace
 
 class Proxy65Service::Private final : public ::gloox::IqHandler,
@@ -95,7 +90,8 @@ class Proxy65Service::Private final : public ::gloox::IqHandler,
                                       public std::enable_shared_from_this<Private> {
 public:
     Private(xmpp::XmppConnection& connection, Proxy65Options options)
-        : connection_(connection), options_(options), loop_(glib::make_loop(connection.context())) {
+        : connection_(connection), options_(options), loop_(glib::make_loop(connection.context())),
+          resolve_(glib::make_resolver(connection.context())) {
         client().registerStanzaExtension(new QueryPayload());
         client().registerConnectionListener(this);
     }
@@ -205,22 +201,13 @@ public:
     }
     bool onTLSConnect(const ::gloox::CertInfo&) override { return true; }
 
-    void resolved(const std::string& host, GList* addresses, const GError* error) {
+    void resolved(const std::string& host, std::vector<IpAddress> found, const std::string& error) {
         auto lookup = lookups_.find(host);
         if (lookup == lookups_.end()) {
             return;
         }
+        auto handle = std::move(lookup->second); // dies after this call, not inside it
         lookups_.erase(lookup);
-        std::vector<IpAddress> found;
-        for (GList* i = addresses; i != nullptr; i = i->next) {
-            gchar* text = g_inet_address_to_string(G_INET_ADDRESS(i->data));
-            if (auto ip = IpAddress::parse(text)) {
-                if (std::find(found.begin(), found.end(), ip->unmapped()) == found.end()) {
-                    found.push_back(ip->unmapped());
-                }
-            }
-            g_free(text);
-        }
         for (Proxy65& proxy : unresolved_) {
             if (proxy.host != host) {
                 continue;
@@ -228,7 +215,7 @@ public:
             if (found.empty()) {
                 answer_.problems.push_back(proxy.jid + ": host name '" + host +
                                            "' did not resolve" +
-                                           (error ? std::string(": ") + error->message : ""));
+                                           (error.empty() ? "" : ": " + error));
             } else {
                 proxy.addresses = found;
                 answer_.proxies.push_back(proxy);
@@ -246,10 +233,6 @@ private:
         ActivateCallback done;
         std::string proxy;
         std::unique_ptr<LoopHandle> timer;
-    };
-    struct Lookup {
-        std::weak_ptr<Private> owner;
-        std::string host;
     };
 
     template <typename F> void guarded(F&& f) {
@@ -452,41 +435,18 @@ private:
             });
     }
 
+    // GResolver through glib::make_resolver(): the answer comes from the connection's context,
+    // and dropping the handle cancels the lookup.
     void start_lookup(const std::string& host) {
-        std::unique_ptr<GCancellable, GObjectUnref> cancellable(g_cancellable_new());
-        GCancellable* raw = cancellable.get();
-        lookups_.emplace(host, std::move(cancellable));
-        std::unique_ptr<GResolver, GObjectUnref> resolver(g_resolver_get_default());
-        // The callback runs on the thread-default context at the time of the call: ours.
-        g_main_context_push_thread_default(connection_.context());
-        g_resolver_lookup_by_name_async(resolver.get(), host.c_str(), raw, &Private::on_lookup,
-                                        new Lookup{weak_from_this(), host});
-        g_main_context_pop_thread_default(connection_.context());
+        lookups_[host] = resolve_(
+            host, [weak = weak_from_this(), host](std::vector<IpAddress> found, std::string error) {
+                if (auto self = weak.lock()) {
+                    self->guarded([&] { self->resolved(host, std::move(found), error); });
+                }
+            });
     }
 
-    static void on_lookup(GObject* resolver, GAsyncResult* result, gpointer data) {
-        std::unique_ptr<Lookup> lookup(static_cast<Lookup*>(data));
-        GError* error = nullptr;
-        GList* addresses = g_resolver_lookup_by_name_finish(G_RESOLVER(resolver), result, &error);
-        const bool cancelled = g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-        if (auto owner = lookup->owner.lock(); owner && !cancelled) {
-            if (auto threw =
-                    detail::contain([&] { owner->resolved(lookup->host, addresses, error); })) {
-                g_warning("jgather: proxy discovery threw: %s", threw->c_str());
-            }
-        }
-        g_resolver_free_addresses(addresses);
-        if (error != nullptr) {
-            g_error_free(error);
-        }
-    }
-
-    void cancel_lookups() {
-        for (auto& [host, cancellable] : lookups_) {
-            g_cancellable_cancel(cancellable.get());
-        }
-        lookups_.clear();
-    }
+    void cancel_lookups() { lookups_.clear(); }
 
     xmpp::XmppConnection& connection_;
     Proxy65Options options_;
@@ -497,7 +457,8 @@ private:
     int next_slot_ = kItems;
     std::map<int, std::string> pending_; // context -> what was asked
     std::vector<Proxy65> unresolved_;
-    std::map<std::string, std::unique_ptr<GCancellable, GObjectUnref>> lookups_;
+    s5b::Resolver resolve_;
+    std::map<std::string, std::unique_ptr<LoopHandle>> lookups_; // host -> its lookup
     Proxy65Discovery answer_;
     std::unique_ptr<LoopHandle> timeout_;
     std::uint64_t next_id_ = 0;

@@ -22,16 +22,6 @@ using test::XmppServer;
 
 namespace {
 
-xmpp::ConnectOptions account(const XmppServer& server) {
-    xmpp::ConnectOptions o;
-    o.jid = "romeo@" + server.options().domain;
-    o.password = "secret123";
-    o.host = server.options().ip;
-    o.port = server.port();
-    o.ca_file = server.ca_file();
-    return o;
-}
-
 // Requests and iterates until the answer arrives.
 ExternalServices ask(test::TestLoop& loop, ExtdiscoService& service) {
     std::optional<ExternalServices> answer;
@@ -89,7 +79,7 @@ TEST_P(Extdisco, EveryServiceIsReadWithCredentialsAndTheAnswerIsCached) {
     options.extdisco_secret = "jgather-turn-secret";
     XmppServer server(GetParam(), options);
     test::TestLoop loop;
-    xmpp::XmppConnection connection(loop.context(), account(server));
+    xmpp::XmppConnection connection(loop.context(), test::account_on(server));
     ASSERT_TRUE(test::connect_and_wait(loop, connection));
     ExtdiscoService service(connection);
     EXPECT_FALSE(service.cached());
@@ -149,7 +139,7 @@ TEST(ExtdiscoProsody, StaticCredentialsAreHandedOutAsConfiguredAndNeverExpire) {
     options.extdisco_static_turn = {{"static-user", "static-password"}};
     XmppServer server(XmppServer::Kind::Prosody, options);
     test::TestLoop loop;
-    xmpp::XmppConnection connection(loop.context(), account(server));
+    xmpp::XmppConnection connection(loop.context(), test::account_on(server));
     ASSERT_TRUE(test::connect_and_wait(loop, connection));
     ExtdiscoService service(connection);
     const ExternalServices found = ask(loop, service);
@@ -179,7 +169,7 @@ TEST_P(Extdisco, CredentialsNearExpiryAreAskedAgain) {
     options.extdisco_ttl = 3s;
     XmppServer server(GetParam(), options);
     test::TestLoop loop;
-    xmpp::XmppConnection connection(loop.context(), account(server));
+    xmpp::XmppConnection connection(loop.context(), test::account_on(server));
     ASSERT_TRUE(test::connect_and_wait(loop, connection));
     ExtdiscoOptions discovery;
     discovery.refresh_before = 1s; // fresh for about 2 s of the 3
@@ -202,7 +192,7 @@ TEST_P(Extdisco, CredentialsNearExpiryAreAskedAgain) {
 TEST_P(Extdisco, WithoutTheModuleTheDiscoveryFailsWithTheServersError) {
     XmppServer server(GetParam()); // no mod_external_services / mod_stun_disco
     test::TestLoop loop;
-    xmpp::XmppConnection connection(loop.context(), account(server));
+    xmpp::XmppConnection connection(loop.context(), test::account_on(server));
     ASSERT_TRUE(test::connect_and_wait(loop, connection));
     ExtdiscoService service(connection);
     const ExternalServices found = ask(loop, service);
@@ -229,7 +219,7 @@ TEST_P(Extdisco, TheServiceMayBeDestroyedFromItsCallbacksAndUnderItsSource) {
     options.extdisco_secret = "jgather-turn-secret";
     XmppServer server(GetParam(), options);
     test::TestLoop loop;
-    xmpp::XmppConnection connection(loop.context(), account(server));
+    xmpp::XmppConnection connection(loop.context(), test::account_on(server));
     ASSERT_TRUE(test::connect_and_wait(loop, connection));
 
     // From the callback of a request answered by the server, another request pending: that one

@@ -24,16 +24,6 @@ using test::XmppServer;
 
 namespace {
 
-xmpp::ConnectOptions account(const XmppServer& server) {
-    xmpp::ConnectOptions o;
-    o.jid = "romeo@" + server.options().domain;
-    o.password = "secret123";
-    o.host = server.options().ip;
-    o.port = server.port();
-    o.ca_file = server.ca_file();
-    return o;
-}
-
 Proxy65Discovery ask(test::TestLoop& loop, Proxy65Service& service) {
     std::optional<Proxy65Discovery> answer;
     service.request([&](const Proxy65Discovery& d) { answer = d; });
@@ -98,6 +88,17 @@ std::string read_exactly(int fd, std::size_t size) {
     return out;
 }
 
+// SOCKS5 candidates only, from loopback: the direct one and what the sources add.
+GatherOptions s5b_on_loopback(xmpp::XmppConnection& connection) {
+    GatherOptions gather;
+    gather.ice = false;
+    gather.s5b = true;
+    gather.jid = connection.client().jid().full();
+    gather.host.include_loopback = true;
+    gather.host.addresses = std::vector<LocalAddress>{test::local_address("127.0.0.1", "lo", 1)};
+    return gather;
+}
+
 class Proxy65Test : public ::testing::TestWithParam<XmppServer::Kind> {};
 
 } // namespace
@@ -106,7 +107,7 @@ TEST_P(Proxy65Test, TheProxyIsFoundWithItsStreamhostAndCached) {
     const auto options = with_proxy();
     XmppServer server(GetParam(), options);
     test::TestLoop loop;
-    xmpp::XmppConnection connection(loop.context(), account(server));
+    xmpp::XmppConnection connection(loop.context(), test::account_on(server));
     ASSERT_TRUE(test::connect_and_wait(loop, connection));
     Proxy65Service service(connection);
     EXPECT_FALSE(service.cached());
@@ -131,17 +132,11 @@ TEST_P(Proxy65Test, AGatheringMakesAProxyCandidateOfIt) {
     const auto options = with_proxy();
     XmppServer server(GetParam(), options);
     test::TestLoop loop;
-    xmpp::XmppConnection connection(loop.context(), account(server));
+    xmpp::XmppConnection connection(loop.context(), test::account_on(server));
     ASSERT_TRUE(test::connect_and_wait(loop, connection));
     Proxy65Service service(connection);
 
-    GatherOptions gather;
-    gather.ice = false;
-    gather.s5b = true;
-    gather.jid = connection.client().jid().full();
-    gather.host.include_loopback = true;
-    gather.host.addresses = std::vector<LocalAddress>{test::local_address("127.0.0.1", "lo", 1)};
-    Gatherer gatherer(loop.loop(), gather);
+    Gatherer gatherer(loop.loop(), s5b_on_loopback(connection));
     gatherer.add_source(service.source());
     bool complete = false;
     gatherer.on_complete = [&](const GatherResult&) {
@@ -166,7 +161,7 @@ TEST_P(Proxy65Test, AGatheringMakesAProxyCandidateOfIt) {
 TEST_P(Proxy65Test, AProxiedStreamIsActivatedAndCarriesBytesBothWays) {
     XmppServer server(GetParam(), with_proxy());
     test::TestLoop loop;
-    xmpp::XmppConnection connection(loop.context(), account(server));
+    xmpp::XmppConnection connection(loop.context(), test::account_on(server));
     ASSERT_TRUE(test::connect_and_wait(loop, connection));
     Proxy65Service service(connection);
     const Proxy65Discovery found = ask(loop, service);
@@ -197,7 +192,7 @@ TEST_P(Proxy65Test, AProxiedStreamIsActivatedAndCarriesBytesBothWays) {
 TEST_P(Proxy65Test, AnActivationThatTheProxyRefusesIsAnErrorThatSaysSo) {
     XmppServer server(GetParam(), with_proxy());
     test::TestLoop loop;
-    xmpp::XmppConnection connection(loop.context(), account(server));
+    xmpp::XmppConnection connection(loop.context(), test::account_on(server));
     ASSERT_TRUE(test::connect_and_wait(loop, connection));
     Proxy65Service service(connection);
     const Proxy65Discovery found = ask(loop, service);
@@ -222,7 +217,7 @@ TEST(Proxy65Prosody, AProxyThatAnnouncesAnUnresolvableHostNameIsAProblemNotACand
     // prosody without proxy65_address announces the component's host name.
     XmppServer server(XmppServer::Kind::Prosody, with_proxy(""));
     test::TestLoop loop;
-    xmpp::XmppConnection connection(loop.context(), account(server));
+    xmpp::XmppConnection connection(loop.context(), test::account_on(server));
     ASSERT_TRUE(test::connect_and_wait(loop, connection));
     Proxy65Service service(connection);
     const Proxy65Discovery found = ask(loop, service);
@@ -236,16 +231,10 @@ TEST(Proxy65Prosody, AProxyThatAnnouncesAnUnresolvableHostNameIsAProblemNotACand
 TEST(Proxy65Prosody, WithoutAProxyTheSourceSaysSo) {
     XmppServer server(XmppServer::Kind::Prosody);
     test::TestLoop loop;
-    xmpp::XmppConnection connection(loop.context(), account(server));
+    xmpp::XmppConnection connection(loop.context(), test::account_on(server));
     ASSERT_TRUE(test::connect_and_wait(loop, connection));
     Proxy65Service service(connection);
-    GatherOptions gather;
-    gather.ice = false;
-    gather.s5b = true;
-    gather.jid = connection.client().jid().full();
-    gather.host.include_loopback = true;
-    gather.host.addresses = std::vector<LocalAddress>{test::local_address("127.0.0.1", "lo", 1)};
-    Gatherer gatherer(loop.loop(), gather);
+    Gatherer gatherer(loop.loop(), s5b_on_loopback(connection));
     gatherer.add_source(service.source());
     std::optional<SourceReport> report;
     gatherer.on_source_done = [&](const SourceReport& r) {

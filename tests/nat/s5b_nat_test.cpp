@@ -38,13 +38,8 @@ struct Side {
          const std::string& user)
         : netns(netns) {
         test::EnterNetns inside(netns);
-        xmpp::ConnectOptions account;
-        account.jid = user + "@example.org";
-        account.password = "secret123";
-        account.host = server.options().ip;
-        account.port = server.port();
-        account.ca_file = server.ca_file();
-        connection = std::make_unique<xmpp::XmppConnection>(loop.context(), account);
+        connection =
+            std::make_unique<xmpp::XmppConnection>(loop.context(), test::account_on(server, user));
         std::string why;
         connected = test::connect_and_wait(loop, *connection, &why);
         EXPECT_TRUE(connected) << netns << ": " << why << "\n" << server.log();

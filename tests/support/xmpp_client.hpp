@@ -7,8 +7,22 @@
 #include <jgather/gloox.hpp>
 
 #include "support/glib_loop.hpp"
+#include "support/xmpp_servers.hpp"
 
 namespace jgather::test {
+
+/** The account @p user (password "secret123", as XmppServerOptions::users has it) on @p server,
+ * trusting the server's throwaway CA. */
+inline xmpp::ConnectOptions account_on(const XmppServer& server,
+                                       const std::string& user = "romeo") {
+    xmpp::ConnectOptions o;
+    o.jid = user + "@" + server.options().domain;
+    o.password = "secret123";
+    o.host = server.options().ip;
+    o.port = server.port();
+    o.ca_file = server.ca_file();
+    return o;
+}
 
 /** Connects and iterates @p loop until connected or refused; returns connected(). */
 inline bool connect_and_wait(TestLoop& loop, xmpp::XmppConnection& connection,

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
+#include <valgrind/valgrind.h>
 
 #include <gtest/gtest.h>
 
@@ -644,7 +645,12 @@ TEST(S5b, OutOfDescriptorsTheAcceptorWaitsInsteadOfSpinning) {
     EXPECT_LT(cpu_us(after) - cpu_us(before), 100000L);
     EXPECT_FALSE(accepted);
 
-    // Descriptors back: the waiting connection is accepted and answered.
+    // Descriptors back: the waiting connection is accepted and answered. Not under valgrind,
+    // which emulates RLIMIT_NOFILE: its accept4() takes the connection from the kernel and
+    // closes it before it answers EMFILE, so the client is gone by now.
+    if (RUNNING_ON_VALGRIND) {
+        return;
+    }
     ASSERT_TRUE(t.run_until([&] { return accepted.has_value(); }, 2s));
     EXPECT_EQ(read_some(client.get(), 2 + socks5::reply(0, kDst).size()),
               socks5::method_selection(0) + socks5::reply(0, kDst));
