@@ -18,6 +18,11 @@
  * gloox 1.0.24 keeps a copy of every received `<jingle/>` (`Session::Jingle::embeddedTag()`)
  * that it never frees, about 1 KB per Jingle IQ; nothing here can avoid it (tests/lsan.supp).
  *
+ * XEP-0260 SOCKS5 transports travel as an ElementPlugin registered with s5b_filter(): gloox's
+ * JinglePluginType has room for two user plugin types only (a value above 7 is outside the
+ * enum's range), so a third class would need an out-of-range type. s5b_of() reads them with the
+ * strict xep0260 reader; make_content() has an overload that writes them.
+ *
  * Received transports that break a rule of the reader stay in the session as a plugin whose
  * valid() is false and error() names the attribute at fault: the application answers them
  * (e.g. session-terminate with failed-transport) instead of their being dropped unseen.
@@ -25,6 +30,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <gloox/jinglecontent.h>
@@ -33,7 +39,9 @@
 
 #include <jgather/candidate.hpp>
 #include <jgather/export.hpp>
+#include <jgather/result.hpp>
 #include <jgather/xep0176.hpp>
+#include <jgather/xep0260.hpp>
 
 namespace jgather::jingle {
 
@@ -118,5 +126,27 @@ JGATHER_EXPORT gloox::Jingle::Content* make_content(const std::string& name,
                                                     gloox::Jingle::Content::Creator creator,
                                                     const gloox::Tag* description,
                                                     xep0176::Transport transport);
+
+/** The filter of the ElementPlugin prototype that receives XEP-0260 transports: register
+ * `new ElementPlugin(s5b_filter())` with the session manager. */
+JGATHER_EXPORT const std::string& s5b_filter();
+
+/**
+ * The XEP-0260 transport of @p content, read with xep0260::read() and @p options: nullopt when
+ * the content carries none, an error naming the element or attribute at fault when it breaks a
+ * reader rule (answer it, e.g. with session-terminate failed-transport).
+ */
+JGATHER_EXPORT std::optional<Result<xep0260::Transport>>
+s5b_of(const gloox::Jingle::Content& content, const ReadOptions& options = {});
+
+/**
+ * A `<content/>` carrying an XEP-0260 @p transport (for session-initiate, -accept or
+ * transport-info), with @p description (may be NULL; copied) and @p senders (XEP-0166 §7: a
+ * file offer sends from the initiator). Ownership as for the XEP-0176 overload.
+ */
+JGATHER_EXPORT gloox::Jingle::Content*
+make_content(const std::string& name, gloox::Jingle::Content::Creator creator,
+             const gloox::Tag* description, const xep0260::Transport& transport,
+             gloox::Jingle::Content::Senders senders = gloox::Jingle::Content::SBoth);
 
 } // namespace jgather::jingle

@@ -149,6 +149,13 @@ public:
     /** Starts the attempts. Fails (and nothing starts) on a DST.ADDR that is not 40 characters,
      * no SOCKS5 candidate, zero stagger or timeout, or a second start(). */
     Result<void> start();
+    /**
+     * Ends now without a winner, e.g. because the peer has connected to one of our candidates
+     * (XEP-0260 §2.4) and waiting for these attempts to time out would only delay the session:
+     * pending attempts are closed and reported Abandoned with @p reason, those not started
+     * NotTried; on_done follows from the loop. Nothing happens before start() or after the end.
+     */
+    void stop(const std::string& reason);
 
     /** Called once, from the loop, with the winner or every failure; may destroy the
      * connector. */

@@ -12,10 +12,10 @@ gloox::Jingle::JinglePluginType plugin_type(int type) {
     return static_cast<gloox::Jingle::JinglePluginType>(type);
 }
 
-// xep0176::write() produces one element; gloox wants it as a Tag it will own.
-gloox::Tag* tag_of(const std::string& xml) {
+// A writer's one element as a Tag that gloox will own.
+gloox::Tag* tag_of(const std::string& xml, std::string_view ns = xep0176::kNamespace) {
     gloox::Tag* copy = nullptr;
-    (void)jgather::detail::parse_element(xml, "transport", xep0176::kNamespace,
+    (void)jgather::detail::parse_element(xml, "transport", ns,
                                          [&copy](const gloox::Tag& root) -> Result<void> {
                                              copy = root.clone();
                                              return {};
@@ -105,6 +105,43 @@ gloox::Jingle::Content* make_content(const std::string& name,
     }
     plugins.push_back(new IceUdpTransport(std::move(transport)));
     return new gloox::Jingle::Content(name, plugins, creator);
+}
+
+const std::string& s5b_filter() {
+    static const std::string filter =
+        "content/transport[@xmlns='" + std::string(xep0260::kNamespace) + "']";
+    return filter;
+}
+
+std::optional<Result<xep0260::Transport>> s5b_of(const gloox::Jingle::Content& content,
+                                                 const ReadOptions& options) {
+    for (const gloox::Jingle::Plugin* plugin : content.plugins()) {
+        if (plugin->pluginType() != plugin_type(kElementPluginType)) {
+            continue;
+        }
+        const gloox::Tag* element = static_cast<const ElementPlugin*>(plugin)->element();
+        if (element != nullptr && element->name() == "transport" &&
+            element->xmlns() == xep0260::kNamespace) {
+            return xep0260::read(element->xml(), options);
+        }
+    }
+    return std::nullopt;
+}
+
+gloox::Jingle::Content* make_content(const std::string& name,
+                                     gloox::Jingle::Content::Creator creator,
+                                     const gloox::Tag* description,
+                                     const xep0260::Transport& transport,
+                                     gloox::Jingle::Content::Senders senders) {
+    gloox::Jingle::PluginList plugins;
+    if (description != nullptr) {
+        plugins.push_back(new ElementPlugin(description->name(), *description));
+    }
+    std::unique_ptr<gloox::Tag> element(tag_of(xep0260::write(transport), xep0260::kNamespace));
+    if (element) {
+        plugins.push_back(new ElementPlugin(s5b_filter(), *element));
+    }
+    return new gloox::Jingle::Content(name, plugins, creator, senders);
 }
 
 } // namespace jgather::jingle

@@ -82,6 +82,19 @@ public:
         return {};
     }
 
+    void stop(const std::string& reason) {
+        if (!started_ || finished_) {
+            return;
+        }
+        stop_reason_ = reason;
+        for (std::size_t i = 0; i < live_.size(); ++i) {
+            if (live_[i].active) {
+                end(i, AttemptResult::Abandoned, reason);
+            }
+        }
+        finish();
+    }
+
 private:
     enum class Phase { Connecting, Greeting, Request };
     struct Live {
@@ -334,8 +347,9 @@ private:
                 end(i, AttemptResult::Abandoned, "another candidate connected first");
             } else if (i >= next_) {
                 attempt.result = AttemptResult::NotTried;
-                attempt.reason = report_.winner ? "another candidate connected first"
-                                                : "the deadline passed before its turn";
+                attempt.reason = report_.winner          ? "another candidate connected first"
+                                 : !stop_reason_.empty() ? stop_reason_
+                                                         : "the deadline passed before its turn";
             }
         }
         report_.elapsed = since(start_time_);
@@ -371,6 +385,7 @@ private:
     std::size_t pending_ = 0;
     bool started_ = false;
     bool finished_ = false;
+    std::string stop_reason_; // stop()'s, for what it ended
     Clock::time_point start_time_;
     std::unique_ptr<LoopHandle> stagger_timer_;
     std::unique_ptr<LoopHandle> deadline_timer_;
@@ -384,6 +399,10 @@ Connector::~Connector() = default;
 
 Result<void> Connector::start() {
     return d_->start();
+}
+
+void Connector::stop(const std::string& reason) {
+    d_->stop(reason);
 }
 
 } // namespace jgather::s5b

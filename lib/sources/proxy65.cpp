@@ -257,7 +257,13 @@ private:
         ++round_; // answers to an earlier round are ignored
         timeout_ =
             loop_->call_after(options_.timeout, [this] { guarded([this] { timed_out(); }); });
-        send_query(::gloox::JID(domain()), kDiscoItems, "items of " + domain());
+        if (options_.proxies.empty()) {
+            send_query(::gloox::JID(domain()), kDiscoItems, "items of " + domain());
+            return;
+        }
+        for (const std::string& jid : options_.proxies) { // chosen: no disco#items, no #info
+            send_query(::gloox::JID(jid), kBytestreams, "bytestreams query");
+        }
     }
 
     // Contexts: round * 4096 + slot; slot 1 = items, 2.. = per item steps.

@@ -57,8 +57,31 @@ Result<Transport> convert(const gloox::Tag& root, const ReadOptions& options) {
     transport.mode = *mode;
 
     std::size_t index = 0;
+    int payloads = 0; // XEP-0260 §2.4/§2.5 elements: one per transport-info
     for (const gloox::Tag* child : root.children()) {
-        if (child->name() != "candidate" || !detail::in_parent_namespace(*child, kNamespace)) {
+        if (!detail::in_parent_namespace(*child, kNamespace)) {
+            continue;
+        }
+        if (child->name() == "candidate-used" || child->name() == "activated") {
+            const std::string cid = child->findAttribute("cid");
+            if (cid.empty() || cid.size() > kCidMax) {
+                return Error{child->name() + ": attribute 'cid': " +
+                             (cid.empty() ? "missing" : "longer than " + std::to_string(kCidMax))};
+            }
+            (child->name() == "activated" ? transport.activated : transport.candidate_used) = cid;
+            ++payloads;
+        } else if (child->name() == "candidate-error") {
+            transport.candidate_error = true;
+            ++payloads;
+        } else if (child->name() == "proxy-error") {
+            transport.proxy_error = true;
+            ++payloads;
+        }
+        if (payloads > 1) {
+            return Error{"transport: more than one of candidate-used, candidate-error, "
+                         "activated and proxy-error"};
+        }
+        if (child->name() != "candidate") {
             continue;
         }
         if (transport.candidates.size() == kMaxCandidates) {
@@ -161,6 +184,18 @@ std::string write(const Transport& transport) {
         attrs.add("priority", std::to_string(c.priority));
         attrs.add("type", std::string(to_string(c.s5b()->type)));
         attrs.apply_to(*tag);
+    }
+    if (!transport.candidate_used.empty()) {
+        (new gloox::Tag(&root, "candidate-used"))->addAttribute("cid", transport.candidate_used);
+    }
+    if (transport.candidate_error) {
+        new gloox::Tag(&root, "candidate-error");
+    }
+    if (!transport.activated.empty()) {
+        (new gloox::Tag(&root, "activated"))->addAttribute("cid", transport.activated);
+    }
+    if (transport.proxy_error) {
+        new gloox::Tag(&root, "proxy-error");
     }
     return root.xml();
 }

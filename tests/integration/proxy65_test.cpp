@@ -209,6 +209,26 @@ TEST_P(Proxy65Test, AnActivationThatTheProxyRefusesIsAnErrorThatSaysSo) {
         << activated->error().message;
 }
 
+TEST_P(Proxy65Test, ChosenProxiesAreAskedDirectlyAndAnUnknownOneIsAProblem) {
+    const auto options = with_proxy();
+    XmppServer server(GetParam(), options);
+    test::TestLoop loop;
+    xmpp::XmppConnection connection(loop.context(), test::account_on(server));
+    ASSERT_TRUE(test::connect_and_wait(loop, connection));
+    Proxy65Options chosen;
+    chosen.proxies = {"proxy.example.org", "nothing.example.org"};
+    Proxy65Service service(connection, chosen);
+    const Proxy65Discovery found = ask(loop, service);
+    ASSERT_TRUE(found.error.empty()) << found.error;
+    ASSERT_EQ(found.proxies.size(), 1u) << all(found.problems);
+    EXPECT_EQ(found.proxies[0].jid.rfind("proxy.example.org", 0), 0u) << found.proxies[0].jid;
+    EXPECT_EQ(found.proxies[0].port, options.proxy65_port);
+    // The server cannot route to a domain it does not serve: an error, kept for that JID.
+    ASSERT_EQ(found.problems.size(), 1u) << all(found.problems);
+    EXPECT_EQ(found.problems[0].rfind("nothing.example.org: bytestreams query refused", 0), 0u)
+        << found.problems[0];
+}
+
 INSTANTIATE_TEST_SUITE_P(Servers, Proxy65Test,
                          ::testing::Values(XmppServer::Kind::Prosody, XmppServer::Kind::Ejabberd),
                          [](const auto& info) { return test::to_string(info.param); });

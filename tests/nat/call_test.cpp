@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/lab_process.hpp"
 #include "support/netns.hpp"
 #include "support/turn_credentials.hpp"
 #include "support/xmpp_servers.hpp"
@@ -24,89 +25,21 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string read_file(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
 // One jgather-call (or, with @p program "JGATHER_DEMO", jgather-demo) process in a lab
-// namespace; stdout and stderr go to files.
-class CallProcess {
+// namespace.
+class CallProcess : public jgather::test::LabProcess {
 public:
     CallProcess(const std::string& netns, std::vector<std::string> args, const std::string& dir,
                 const std::string& tag, const char* program = "JGATHER_CALL")
-        : out_(dir + "/" + tag + ".out"), err_(dir + "/" + tag + ".err") {
-        const char* path = std::getenv(program);
-        const std::string fallback =
-            std::string(program) == "JGATHER_DEMO" ? "jgather-demo" : "jgather-call";
-        std::vector<std::string> argv = {
-            "timeout", "60", "ip", "netns", "exec", netns, path ? path : fallback};
-        argv.insert(argv.end(), args.begin(), args.end());
-        pid_ = fork();
-        if (pid_ == 0) {
-            const int out = open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-            const int err = open(err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-            dup2(out, 1);
-            dup2(err, 2);
-            std::vector<char*> c_argv;
-            for (auto& a : argv) {
-                c_argv.push_back(a.data());
-            }
-            c_argv.push_back(nullptr);
-            execvp(c_argv[0], c_argv.data());
-            _exit(127);
-        }
-    }
-    ~CallProcess() {
-        if (pid_ > 0 && !waited_) {
-            kill(pid_, SIGTERM);
-            wait();
-        }
-    }
-    // Waits for the process to end (bounded by its `timeout 60`); its exit status.
-    int wait() {
-        int status = 0;
-        waitpid(pid_, &status, 0);
-        waited_ = true;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    }
-    // Waits until stderr contains @p text: the process is ready for what comes next.
-    bool wait_for(const std::string& text, std::chrono::milliseconds limit) const {
-        const auto until = std::chrono::steady_clock::now() + limit;
-        while (std::chrono::steady_clock::now() < until) {
-            if (read_file(err_).find(text) != std::string::npos) {
-                return true;
-            }
-            usleep(10000); // polling a file: there is nothing to block on
-        }
-        return false;
-    }
-    [[nodiscard]] std::string out() const { return read_file(out_); }
-    [[nodiscard]] std::string err() const { return read_file(err_); }
-
-private:
-    std::string out_;
-    std::string err_;
-    pid_t pid_ = -1;
-    bool waited_ = false;
+        : LabProcess(netns,
+                     jgather::test::program_path(program, std::string(program) == "JGATHER_DEMO"
+                                                              ? "jgather-demo"
+                                                              : "jgather-call"),
+                     std::move(args), dir, tag) {}
 };
 
-// The value after `"key": ` in @p json from @p from on: a string's contents or a number's text.
-// (Not std::regex: GCC 12 warns inside it under -fsanitize, and warnings are errors.)
 std::string field(const std::string& json, const std::string& key, std::size_t from = 0) {
-    const std::string marker = "\"" + key + "\": ";
-    const auto at = json.find(marker, from);
-    if (at == std::string::npos) {
-        return "";
-    }
-    auto begin = at + marker.size();
-    if (json[begin] == '"') {
-        ++begin;
-        return json.substr(begin, json.find('"', begin) - begin);
-    }
-    return json.substr(begin, json.find_first_of(",}\n", begin) - begin);
+    return jgather::test::json_field(json, key, from);
 }
 
 // What the JSON report says (the fields the tests look at).

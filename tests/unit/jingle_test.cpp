@@ -132,3 +132,53 @@ TEST(Xep0176, EndOfCandidatesIsWrittenReadAndStrict) {
     ASSERT_FALSE(bad);
     EXPECT_NE(bad.error().message.find("end-of-candidates"), std::string::npos);
 }
+
+TEST(Jingle, AnS5bTransportTravelsAsAnElementAndIsReadBackStrictly) {
+    Candidate proxy;
+    proxy.fields = S5bFields{};
+    proxy.host = "203.0.113.1";
+    proxy.port = 7777;
+    proxy.priority = 655360;
+    proxy.s5b()->type = S5bType::Proxy;
+    proxy.s5b()->cid = "p1";
+    proxy.s5b()->jid = "proxy.example.org";
+    xep0260::Transport t{"s1", "", "tcp", {proxy}};
+    gloox::Tag description("description");
+    description.setXmlns("urn:xmpp:jingle:apps:file-transfer:5");
+    std::unique_ptr<gloox::Jingle::Content> content(
+        jingle::make_content("file", gloox::Jingle::Content::CInitiator, &description, t,
+                             gloox::Jingle::Content::SInitiator));
+    std::unique_ptr<gloox::Tag> tag(content->tag());
+    ASSERT_TRUE(tag);
+    EXPECT_NE(tag->xml().find("senders='initiator'"), std::string::npos) << tag->xml();
+
+    // As gloox's session manager reads it: the registered prototype's newInstance() on each
+    // element its filter matches (gloox's PluginFactory is private to the manager).
+    const jingle::ElementPlugin prototype(jingle::s5b_filter());
+    const auto received = [&](const gloox::Tag& content_tag) {
+        gloox::Jingle::PluginList plugins;
+        for (const gloox::Tag* t : content_tag.findTagList(jingle::s5b_filter())) {
+            plugins.push_back(prototype.newInstance(t));
+        }
+        return std::make_unique<gloox::Jingle::Content>("file", plugins);
+    };
+    ASSERT_EQ(tag->findTagList(jingle::s5b_filter()).size(), 1U);
+    auto read = jingle::s5b_of(*received(*tag));
+    ASSERT_TRUE(read.has_value());
+    ASSERT_TRUE(*read) << read->error().message;
+    ASSERT_EQ((*read)->candidates.size(), 1U);
+    EXPECT_TRUE((*read)->candidates[0].same_wire_fields(proxy));
+
+    // A broken one is an error naming the attribute, not a silent nothing.
+    std::unique_ptr<gloox::Tag> bad(tag->clone());
+    bad->findChild("transport")->findChild("candidate")->addAttribute("port", "0");
+    auto refused = jingle::s5b_of(*received(*bad));
+    ASSERT_TRUE(refused.has_value());
+    ASSERT_FALSE(*refused);
+    EXPECT_NE(refused->error().message.find("'port'"), std::string::npos)
+        << refused->error().message;
+
+    // A content without an S5B transport has none.
+    gloox::Jingle::Content empty(std::string("x"), gloox::Jingle::PluginList{});
+    EXPECT_FALSE(jingle::s5b_of(empty).has_value());
+}

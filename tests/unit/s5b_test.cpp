@@ -470,6 +470,44 @@ TEST(S5b, TheDeadlineEndsWhatIsPendingAndSkipsTheRest) {
     EXPECT_LT(report.elapsed, 400ms);
 }
 
+TEST(S5b, StopEndsPendingAttemptsAtOnceAndReportsWhy) {
+    test::TestLoop t;
+    const int fds_before = test::open_fds();
+    {
+        BlackHole a;
+        BlackHole b;
+        const int fds_with_holes = test::open_fds();
+        std::optional<s5b::ConnectReport> report;
+        int reports = 0;
+        s5b::Connector connector(
+            t.loop(),
+            {candidate("127.0.0.1", a.port(), 2, "a"), candidate("127.0.0.1", b.port(), 1, "b")},
+            options_with(400ms));
+        connector.on_done = [&](s5b::ConnectReport r) {
+            report = std::move(r);
+            ++reports;
+        };
+        connector.stop("not started"); // nothing to stop yet: no report
+        ASSERT_TRUE(connector.start());
+        (void)t.run_until([] { return false; }, 100ms); // "a" starts and hangs
+        connector.stop("the peer connected to ours");
+        EXPECT_FALSE(report) << "reported inside stop(), not from the loop";
+        ASSERT_TRUE(t.run_until([&] { return report.has_value(); }, 1s));
+        EXPECT_FALSE(report->winner);
+        EXPECT_EQ(report->attempts[0].result, s5b::AttemptResult::Abandoned);
+        EXPECT_EQ(report->attempts[0].reason, "the peer connected to ours");
+        EXPECT_EQ(report->attempts[1].result, s5b::AttemptResult::NotTried);
+        EXPECT_EQ(report->attempts[1].reason, "the peer connected to ours");
+        EXPECT_LT(report->elapsed, 400ms);
+        EXPECT_NE(report->error.find("the peer connected to ours"), std::string::npos);
+        EXPECT_EQ(test::open_fds(), fds_with_holes); // the attempt's socket is closed
+        connector.stop("again");                     // after the end: nothing
+        (void)t.run_until([] { return false; }, 50ms);
+        EXPECT_EQ(reports, 1);
+    }
+    EXPECT_EQ(test::open_fds(), fds_before);
+}
+
 TEST(S5b, GarbageFromTheServerIsAFailureThatSaysSo) {
     ScriptedServer server("HTTP/1.1 400 Bad Request\r\n\r\n", "");
     Dialer run;

@@ -297,6 +297,40 @@ TEST(Xep0260, RoundTrips) {
     }
 }
 
+TEST(Xep0260, TransportInfoPayloadsRoundTrip) {
+    // XEP-0260 §2.4 and §2.5, one per transport-info.
+    for (const auto& [field, xml] :
+         std::vector<std::pair<std::string, std::string>>{{"used", "<candidate-used cid='hr65'/>"},
+                                                          {"error", "<candidate-error/>"},
+                                                          {"activated", "<activated cid='hr65'/>"},
+                                                          {"proxy-error", "<proxy-error/>"}}) {
+        xep0260::Transport t{"s1", "", "tcp", {}};
+        t.candidate_used = field == "used" ? "hr65" : "";
+        t.candidate_error = field == "error";
+        t.activated = field == "activated" ? "hr65" : "";
+        t.proxy_error = field == "proxy-error";
+        const std::string written = xep0260::write(t);
+        EXPECT_NE(written.find(xml), std::string::npos) << written;
+        auto back = xep0260::read(written);
+        ASSERT_TRUE(back) << back.error().message;
+        EXPECT_EQ(back->candidate_used, t.candidate_used) << field;
+        EXPECT_EQ(back->candidate_error, t.candidate_error) << field;
+        EXPECT_EQ(back->activated, t.activated) << field;
+        EXPECT_EQ(back->proxy_error, t.proxy_error) << field;
+    }
+    const std::string head = "<transport xmlns='urn:xmpp:jingle:transports:s5b:1' sid='s'>";
+    auto error = [&](const std::string& body) {
+        auto r = xep0260::read(head + body + "</transport>");
+        return r ? std::string("(accepted)") : r.error().message;
+    };
+    EXPECT_EQ(error("<candidate-used/>"), "candidate-used: attribute 'cid': missing");
+    EXPECT_EQ(error("<activated/>"), "activated: attribute 'cid': missing");
+    EXPECT_EQ(error("<candidate-used cid='a'/><candidate-error/>"),
+              "transport: more than one of candidate-used, candidate-error, activated and "
+              "proxy-error");
+    EXPECT_EQ(error("<candidate-used xmlns='urn:other' cid=''/>"), "(accepted)");
+}
+
 TEST(Xep0260, RejectsBadInput) {
     const std::string head = "<transport xmlns='urn:xmpp:jingle:transports:s5b:1' sid='s'>";
     const std::string good = "cid='c1' host='192.0.2.1' jid='romeo@montague.lit/orchard' "

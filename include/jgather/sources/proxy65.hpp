@@ -54,6 +54,9 @@ struct Proxy65Options {
     /** Discovery that has not ended after this long ends with what it has; what was pending is
      * listed in problems. */
     std::chrono::milliseconds timeout{5000};
+    /** Ask these proxies' JIDs (e.g. "proxy.example.org") for their streamhost instead of
+     * discovering them: a user's choice, or a proxy of another domain. Empty = discover. */
+    std::vector<std::string> proxies;
 };
 
 /**
