@@ -959,7 +959,7 @@ private:
 
     void send_some() {
         for (;;) {
-            if (pending_.empty()) {
+            if (sent_from_buffer_ == buffered_) {
                 const ssize_t n = read(file_fd_, buffer_.data(), buffer_.size());
                 if (n < 0 && errno == EINTR) {
                     continue;
@@ -972,9 +972,11 @@ private:
                     sent_everything();
                     return;
                 }
-                pending_.assign(buffer_.data(), static_cast<std::size_t>(n));
+                buffered_ = static_cast<std::size_t>(n);
+                sent_from_buffer_ = 0;
             }
-            const ssize_t n = send(stream_.fd(), pending_.data(), pending_.size(), MSG_NOSIGNAL);
+            const ssize_t n = send(stream_.fd(), buffer_.data() + sent_from_buffer_,
+                                   buffered_ - sent_from_buffer_, MSG_NOSIGNAL);
             if (n < 0 && errno == EINTR) {
                 continue;
             }
@@ -986,7 +988,7 @@ private:
                 return;
             }
             bytes_ += static_cast<std::uint64_t>(n);
-            pending_.erase(0, static_cast<std::size_t>(n));
+            sent_from_buffer_ += static_cast<std::size_t>(n);
         }
     }
 
@@ -1152,7 +1154,8 @@ private:
     std::unique_ptr<jgather::LoopHandle> timeout_;
     std::unique_ptr<jgather::LoopHandle> grace_;
     std::vector<char> buffer_;
-    std::string pending_;
+    std::size_t buffered_ = 0;         // bytes of the file in buffer_ (sender)
+    std::size_t sent_from_buffer_ = 0; // of which already sent
     Sha256 received_sha_;
     std::string sha_hex_;
     std::uint64_t bytes_ = 0;

@@ -171,3 +171,64 @@ TEST(Call, NoPeerMeansTimedOutByTheTimeout) {
     EXPECT_LT(run.took, std::chrono::milliseconds(2500)) << run.out;
     EXPECT_NE(run.out.find("\"state\": \"timed-out\""), std::string::npos) << run.out;
 }
+
+namespace {
+
+DemoRun run_send(const std::string& flags) {
+    return run_program("JGATHER_SEND", "jgather-send", flags);
+}
+
+DemoRun run_receive(const std::string& flags) {
+    return run_program("JGATHER_RECEIVE", "jgather-receive", flags);
+}
+
+} // namespace
+
+TEST(Transfer, UsageErrorsExitTwoWithOneLine) {
+    const std::string me = "--jid a@b/c --password p ";
+    for (const std::string& flags :
+         {std::string(), me + "--file f", me + "--to d@e --file f",
+          std::string("--jid a@b --password p --to d@e/f --file f"), me + "--to d@e/f",
+          me + "--to d@e/f --file f --proxy a@b/c",
+          me + "--to d@e/f --file f --proxy off --no-direct",
+          me + "--to d@e/f --file f --ipv4 --ipv6", me + "--to d@e/f --file f --format xml",
+          me + "--to d@e/f --file f --timeout 0", me + "--to d@e/f --file f --s5b-port 70000",
+          me + "--to d@e/f --file f --out g"}) {
+        const DemoRun run = run_send(flags);
+        EXPECT_EQ(run.status, 2) << flags << ": " << run.out;
+        EXPECT_NE(run.out.find("jgather-send: "), std::string::npos) << run.out;
+    }
+    for (const std::string& flags : {std::string(), me, me + "--out f --to d@e/f",
+                                     me + "--out f --no-direct", me + "--out f --proxy"}) {
+        const DemoRun run = run_receive(flags);
+        EXPECT_EQ(run.status, 2) << flags << ": " << run.out;
+        EXPECT_NE(run.out.find("jgather-receive: "), std::string::npos) << run.out;
+    }
+    EXPECT_EQ(run_send("--help").status, 0);
+    EXPECT_EQ(run_receive("--help").status, 0);
+}
+
+TEST(Transfer, AFileThatCannotBeReadFailsBeforeAnythingIsSent) {
+    SilentServer server; // never reached: the file is read first
+    const DemoRun run =
+        run_send("--jid a@example.org/x --password p --xmpp-host 127.0.0.1 --xmpp-port " +
+                 std::to_string(server.port()) +
+                 " --xmpp-insecure --to b@example.org/y --file /nonexistent/file --format json");
+    EXPECT_EQ(run.status, 1) << run.out;
+    EXPECT_NE(run.out.find("\"state\": \"failed\""), std::string::npos) << run.out;
+    EXPECT_NE(run.out.find("cannot open '/nonexistent/file': No such file or directory"),
+              std::string::npos)
+        << run.out;
+}
+
+TEST(Transfer, NoOfferMeansTimedOutByTheTimeout) {
+    SilentServer server;
+    const DemoRun run = run_receive(
+        "--jid a@example.org/x --password p --xmpp-host 127.0.0.1 --xmpp-port " +
+        std::to_string(server.port()) +
+        " --xmpp-insecure --out /tmp/jgather-never-written --format json --timeout 700");
+    EXPECT_EQ(run.status, 1) << run.out;
+    EXPECT_LT(run.took, std::chrono::milliseconds(2500)) << run.out;
+    EXPECT_NE(run.out.find("\"state\": \"timed-out\""), std::string::npos) << run.out;
+    EXPECT_NE(run.out.find("\"bytes\": 0"), std::string::npos) << run.out;
+}
