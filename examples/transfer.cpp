@@ -39,65 +39,11 @@
 #include <jgather/xep0260.hpp>
 
 #include "cli.hpp"
+#include "file_offer.hpp"
 
 namespace transfer {
 namespace {
 
-constexpr std::string_view kSendUsage =
-    R"(usage: jgather-send --jid FULLJID --password PW --to PEER_FULL_JID --file PATH [options]
-
-Offers PATH to PEER_FULL_JID in a Jingle session (XEP-0166, XEP-0234 file transfer, XEP-0260
-SOCKS5 transport with jgather's direct, assisted and proxy candidates) and sends it over the
-first candidate pair that connects. Progress goes to stderr; the report to stdout. Exit 0 when
-the receiver confirmed the whole file (same size and SHA-256), 1 otherwise, 2 on a usage error.
-
-  --jid FULLJID         the account and resource to log in as (user@domain/resource)
-  --password PW         its password
-  --xmpp-host HOST      server to connect to (default: the JID's domain)
-  --xmpp-port PORT      client-to-server port (default 5222)
-  --xmpp-ca FILE        PEM CA file the server's certificate must chain to
-  --xmpp-insecure       accept any server certificate
-  --to PEER_FULL_JID    the receiver (user@domain/resource)
-  --file PATH           the file to send
-  --proxy auto|off|JID  XEP-0065 proxies to offer: the server's (default), none, or this one
-  --no-direct           offer and try proxy candidates only (no direct or assisted connection)
-  --sic auto|1|0|off    Server IP Check for the assisted candidate (default auto)
-  --ipv4 / --ipv6       only IPv4 / only IPv6 local addresses
-  --s5b-port PORT       listen for direct connections on this TCP port (e.g. one forwarded
-                        by the router: the assisted candidate then works); default: any
-  --timeout MS          the whole run (default 60000)
-  --format text|json    the report (default text)
-  --help                this text
-)";
-
-constexpr std::string_view kReceiveUsage =
-    R"(usage: jgather-receive --jid FULLJID --password PW --out PATH [options]
-
-Waits for a file offer (XEP-0234 over XEP-0260 SOCKS5), accepts the first one, offers its own
-candidates, receives the file into PATH (written as PATH.part and renamed once its size and
-SHA-256 match the offer) and ends the session. Progress goes to stderr; the report to stdout.
-Exit 0 when the whole file arrived, 1 otherwise, 2 on a usage error.
-
-  --jid FULLJID         the account and resource to log in as (user@domain/resource)
-  --password PW         its password
-  --xmpp-host HOST      server to connect to (default: the JID's domain)
-  --xmpp-port PORT      client-to-server port (default 5222)
-  --xmpp-ca FILE        PEM CA file the server's certificate must chain to
-  --xmpp-insecure       accept any server certificate
-  --out PATH            where to write the file
-  --proxy auto|off|JID  XEP-0065 proxies to offer: the server's (default), none, or this one
-  --sic auto|1|0|off    Server IP Check for the assisted candidate (default auto)
-  --ipv4 / --ipv6       only IPv4 / only IPv6 local addresses
-  --s5b-port PORT       listen for direct connections on this TCP port (e.g. one forwarded
-                        by the router: the assisted candidate then works); default: any
-  --timeout MS          the whole run, including the wait for an offer (default 60000)
-  --format text|json    the report (default text)
-  --help                this text
-)";
-
-// XEP-0234 §12 (version 5 of the namespace) and XEP-0300 §2.
-constexpr const char* kFileTransferNs = "urn:xmpp:jingle:apps:file-transfer:5";
-constexpr const char* kHashesNs = "urn:xmpp:hashes:2";
 constexpr const char* kContentName = "file";
 // Reads and writes of the file and the socket, at most this much at a time.
 constexpr std::size_t kChunk = 256 * 1024;
@@ -125,108 +71,16 @@ std::string random_sid() {
     return out.str();
 }
 
+// Microseconds as milliseconds with three decimals ("591.704").
+std::string millis(std::chrono::microseconds us) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.3f", cli::ms(us));
+    return text;
+}
+
 std::string base_name(const std::string& path) {
     const auto slash = path.find_last_of('/');
     return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
-// SHA-256 with GLib, fed as bytes pass.
-class Sha256 {
-public:
-    Sha256() : checksum_(g_checksum_new(G_CHECKSUM_SHA256)) {}
-    ~Sha256() { g_checksum_free(checksum_); }
-    Sha256(const Sha256&) = delete;
-    Sha256& operator=(const Sha256&) = delete;
-    void feed(const char* data, std::size_t size) {
-        g_checksum_update(checksum_, reinterpret_cast<const guchar*>(data),
-                          static_cast<gssize>(size));
-    }
-    // The digest as lower-case hex and as base64 (XEP-0300 §2); feeding stops.
-    void finish() {
-        guint8 digest[32];
-        gsize length = sizeof digest;
-        g_checksum_get_digest(checksum_, digest, &length);
-        gchar* b64 = g_base64_encode(digest, length);
-        base64_ = b64;
-        g_free(b64);
-        static constexpr char kHex[] = "0123456789abcdef";
-        for (gsize i = 0; i < length; ++i) {
-            hex_ += kHex[digest[i] >> 4];
-            hex_ += kHex[digest[i] & 15];
-        }
-    }
-    [[nodiscard]] const std::string& hex() const { return hex_; }
-    [[nodiscard]] const std::string& base64() const { return base64_; }
-
-private:
-    GChecksum* checksum_;
-    std::string hex_;
-    std::string base64_;
-};
-
-// The XEP-0234 <file/> of an offer.
-struct FileOffer {
-    std::string name;
-    std::optional<std::uint64_t> size;
-    std::string sha256_base64; // "" = the offer names no SHA-256
-};
-
-gloox::Tag make_description(const FileOffer& file) {
-    gloox::Tag description("description");
-    description.setXmlns(kFileTransferNs);
-    auto* f = new gloox::Tag(&description, "file");
-    new gloox::Tag(f, "name", file.name);
-    if (file.size) {
-        new gloox::Tag(f, "size", std::to_string(*file.size));
-    }
-    if (!file.sha256_base64.empty()) {
-        auto* hash = new gloox::Tag(f, "hash", file.sha256_base64);
-        hash->setXmlns(kHashesNs);
-        hash->addAttribute("algo", "sha-256");
-    }
-    return description;
-}
-
-// The file description of @p content, or why it is not one.
-jgather::Result<FileOffer> read_description(const gloox::Jingle::Content& content) {
-    const gloox::Tag* description = nullptr;
-    for (const gloox::Jingle::Plugin* plugin : content.plugins()) {
-        if (plugin->pluginType() == jgather::jingle::kElementPluginType) {
-            const gloox::Tag* e =
-                static_cast<const jgather::jingle::ElementPlugin*>(plugin)->element();
-            if (e != nullptr && e->name() == "description" && e->xmlns() == kFileTransferNs) {
-                description = e;
-            }
-        }
-    }
-    if (description == nullptr) {
-        return jgather::Error{"the content has no XEP-0234 <description/> (" +
-                              std::string(kFileTransferNs) + ")"};
-    }
-    const gloox::Tag* file = description->findChild("file");
-    if (file == nullptr) {
-        return jgather::Error{"description: no <file/>"};
-    }
-    FileOffer offer;
-    if (const gloox::Tag* name = file->findChild("name")) {
-        offer.name = name->cdata();
-    }
-    if (const gloox::Tag* size = file->findChild("size")) {
-        const std::string text = size->cdata();
-        char* end = nullptr;
-        errno = 0;
-        const unsigned long long value = std::strtoull(text.c_str(), &end, 10);
-        if (text.empty() || *end != '\0' || errno != 0 || text[0] == '-') {
-            return jgather::Error{"file: <size/> '" + text + "' is not a number of bytes"};
-        }
-        offer.size = value;
-    }
-    for (const gloox::Tag* hash : file->findChildren("hash")) {
-        if (hash->xmlns() == kHashesNs && hash->findAttribute("algo") == "sha-256") {
-            offer.sha256_base64 = hash->cdata();
-        }
-    }
-    return offer;
 }
 
 // A TCP listener on @p port, both address families where the system has IPv6 (the gatherer
@@ -381,10 +235,8 @@ public:
                 << ",\n  \"bytes\": " << bytes_
                 << ",\n  \"sha256\": " << (sha_hex_.empty() ? "null" : cli::json_string(sha_hex_))
                 << ",\n  \"streamhost\": " << (chosen_ ? json_streamhost(*chosen_) : "null")
-                << ",\n  \"connect_ms\": "
-                << (stream_open_ ? std::to_string(cli::ms(connect_time_)) : "null")
-                << ",\n  \"transfer_ms\": "
-                << (transfer_done_ ? std::to_string(cli::ms(transfer_time_)) : "null")
+                << ",\n  \"connect_ms\": " << (stream_open_ ? millis(connect_time_) : "null")
+                << ",\n  \"transfer_ms\": " << (transfer_done_ ? millis(transfer_time_) : "null")
                 << ",\n  \"candidates_tried\": [";
             for (std::size_t i = 0; i < tried_.size(); ++i) {
                 const jgather::s5b::Attempt& a = tried_[i];
@@ -936,7 +788,7 @@ private:
         connect_time_ =
             std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - session_start_);
         transfer_start_ = Clock::now();
-        log("stream open after " + std::to_string(cli::ms(connect_time_)) + " ms");
+        log("stream open after " + millis(connect_time_) + " ms");
         buffer_.resize(kChunk);
         progress_ = loop_->call_after(kProgressInterval, [this] { progress(); });
         if (sending()) {
@@ -1001,8 +853,8 @@ private:
         transfer_done_ = true;
         transfer_time_ =
             std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - transfer_start_);
-        log("sent " + std::to_string(bytes_) + " bytes in " +
-            std::to_string(cli::ms(transfer_time_)) + " ms; waiting for the receiver");
+        log("sent " + std::to_string(bytes_) + " bytes in " + millis(transfer_time_) +
+            " ms; waiting for the receiver");
     }
 
     void receive_some() {
@@ -1082,8 +934,8 @@ private:
             return;
         }
         terminate_reason_ = gloox::Jingle::Session::Reason::Success;
-        log("received " + std::to_string(bytes_) + " bytes in " +
-            std::to_string(cli::ms(transfer_time_)) + " ms, sha-256 " + sha_hex_);
+        log("received " + std::to_string(bytes_) + " bytes in " + millis(transfer_time_) +
+            " ms, sha-256 " + sha_hex_);
         finish("done", "");
     }
 
@@ -1176,98 +1028,6 @@ private:
 };
 
 } // namespace
-
-Options parse_args(Role role, int argc, char** argv) {
-    Options o;
-    o.role = role;
-    const bool send = role == Role::Send;
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view arg = argv[i];
-        auto value = [&]() -> std::string {
-            if (i + 1 >= argc) {
-                cli::usage_error(std::string(arg) + " needs a value");
-            }
-            return argv[++i];
-        };
-        if (arg == "--help" || arg == "-h") {
-            std::cout << (send ? kSendUsage : kReceiveUsage);
-            std::exit(0);
-        } else if (arg == "--jid") {
-            o.xmpp.jid = value();
-        } else if (arg == "--password") {
-            o.xmpp.password = value();
-        } else if (arg == "--xmpp-host") {
-            o.xmpp.host = value();
-        } else if (arg == "--xmpp-port") {
-            o.xmpp.port = static_cast<int>(cli::parse_unsigned(arg, value(), 1, 65535));
-        } else if (arg == "--xmpp-ca") {
-            o.xmpp.ca_file = value();
-        } else if (arg == "--xmpp-insecure") {
-            o.xmpp.insecure = true;
-        } else if (send && arg == "--to") {
-            o.peer = value();
-        } else if ((send && arg == "--file") || (!send && arg == "--out")) {
-            o.file = value();
-        } else if (arg == "--proxy") {
-            const std::string choice = value();
-            if (choice == "auto") {
-                o.proxy = ProxyMode::Auto;
-            } else if (choice == "off") {
-                o.proxy = ProxyMode::Off;
-            } else if (!choice.empty() && choice.find_first_of(" /@") == std::string::npos) {
-                o.proxy = ProxyMode::Jid; // a component's bare domain, e.g. proxy.example.org
-                o.proxy_jid = choice;
-            } else {
-                cli::usage_error("--proxy: expected auto, off or a proxy's JID (e.g. "
-                                 "proxy.example.org), not '" +
-                                 choice + "'");
-            }
-        } else if (send && arg == "--no-direct") {
-            o.no_direct = true;
-        } else if (arg == "--sic") {
-            const std::string mode = value();
-            auto parsed = jgather::parse_sic_mode(mode);
-            if (!parsed) {
-                cli::usage_error("--sic: '" + mode + "' is not auto, 1, 0 or off");
-            }
-            o.sic = *parsed;
-        } else if (arg == "--ipv4") {
-            o.only_v4 = true;
-        } else if (arg == "--ipv6") {
-            o.only_v6 = true;
-        } else if (arg == "--s5b-port") {
-            o.port = static_cast<std::uint16_t>(cli::parse_unsigned(arg, value(), 1, 65535));
-        } else if (arg == "--timeout") {
-            o.timeout = std::chrono::milliseconds(cli::parse_unsigned(arg, value(), 1, 86400000));
-        } else if (arg == "--format") {
-            o.format = value();
-            if (o.format != "text" && o.format != "json") {
-                cli::usage_error("--format: expected text or json, not '" + o.format + "'");
-            }
-        } else {
-            cli::usage_error("unknown option '" + std::string(arg) + "'");
-        }
-    }
-    if (o.xmpp.jid.empty() || o.xmpp.password.empty()) {
-        cli::usage_error("--jid and --password are required");
-    }
-    if (o.xmpp.jid.find('/') == std::string::npos) {
-        cli::usage_error("--jid: a full JID (user@domain/resource), so the peer can reach it");
-    }
-    if (send && (o.peer.empty() || o.peer.find('/') == std::string::npos)) {
-        cli::usage_error("--to: the receiver's full JID (user@domain/resource) is required");
-    }
-    if (o.file.empty()) {
-        cli::usage_error(send ? "--file PATH is required" : "--out PATH is required");
-    }
-    if (o.only_v4 && o.only_v6) {
-        cli::usage_error("--ipv4 and --ipv6 exclude each other");
-    }
-    if (o.no_direct && o.proxy == ProxyMode::Off) {
-        cli::usage_error("--no-direct with --proxy off leaves no candidate");
-    }
-    return o;
-}
 
 int run(Options options) {
     GMainLoop* main_loop = g_main_loop_new(nullptr, FALSE);
