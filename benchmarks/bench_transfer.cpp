@@ -52,7 +52,6 @@ using bench::median;
 using bench::since;
 using jgather::test::XmppServer;
 
-constexpr std::uint16_t kProxyPort = 7777;
 constexpr std::size_t kChunk = 256 * 1024; // as jgather-send and jgather-receive
 constexpr const char* kSender = "romeo@example.org/laptop";
 constexpr const char* kReceiver = "juliet@example.org/phone";
@@ -276,18 +275,10 @@ int main(int argc, char** argv) {
         die("usage: bench-transfer [ROUNDS] [MIB]");
     }
     try {
-        jgather::test::NatLab lab;
-        jgather::test::XmppServerOptions options;
-        options.netns = lab.ns("srv");
-        options.ip = "203.0.113.1";
-        options.users = {{"romeo", "secret123"}, {"juliet", "secret123"}};
-        options.proxy65_address = "203.0.113.1";
-        options.port = 5222;
-        options.proxy65_port = kProxyPort;
-        const XmppServer prosody(XmppServer::Kind::Prosody, options);
-        options.port = 5223;
-        options.proxy65_port = kProxyPort + 1;
-        const XmppServer ejabberd(XmppServer::Kind::Ejabberd, options);
+        const jgather::test::LabWithProxies servers;
+        const jgather::test::NatLab& lab = servers.lab();
+        const XmppServer& prosody = servers.server(XmppServer::Kind::Prosody);
+        const XmppServer& ejabberd = servers.server(XmppServer::Kind::Ejabberd);
         jgather::test::TempDir dir;
         const std::string in = dir.path() + "/in.bin";
         const std::string out = dir.path() + "/out.bin";

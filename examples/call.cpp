@@ -32,7 +32,7 @@
 
 namespace {
 
-constexpr std::string_view kUsage =
+constexpr std::string_view kUsageHead =
     R"(usage: jgather-call --jid FULLJID --password PW (--call PEER_FULL_JID | --answer) [options]
 
 Sets up a call: XMPP login, a Jingle session (XEP-0166, XEP-0167 audio, XEP-0176 ICE-UDP with
@@ -40,13 +40,10 @@ trickle), libnice connectivity checks on jgather's candidates, then --count data
 Progress goes to stderr; the report to stdout. Exit 0 when connected and at least one datagram
 arrived each way, 1 otherwise, 2 on a usage error.
 
-  --jid FULLJID         the account and resource to log in as (user@domain/resource)
-  --password PW         its password
-  --xmpp-host HOST      server to connect to (default: the JID's domain)
-  --xmpp-port PORT      client-to-server port (default 5222)
-  --xmpp-ca FILE        PEM CA file the server's certificate must chain to
-  --xmpp-insecure       accept any server certificate
-  --call PEER_FULL_JID  initiate a session with this peer
+)";
+
+constexpr std::string_view kUsageTail =
+    R"(  --call PEER_FULL_JID  initiate a session with this peer
   --answer              accept the first incoming session
   --stun IP[:PORT]      libnice's STUN server (port 3478 by default)
   --sic auto|1|0|off    Server IP Check namespace (default auto)
@@ -95,20 +92,11 @@ Options parse_args(int argc, char** argv) {
             return argv[++i];
         };
         if (arg == "--help" || arg == "-h") {
-            std::cout << kUsage << cli::RelayFlags::kUsage;
+            std::cout << kUsageHead << cli::XmppFlags::kUsage << kUsageTail
+                      << cli::RelayFlags::kUsage;
             std::exit(0);
-        } else if (arg == "--jid") {
-            o.xmpp.jid = value();
-        } else if (arg == "--password") {
-            o.xmpp.password = value();
-        } else if (arg == "--xmpp-host") {
-            o.xmpp.host = value();
-        } else if (arg == "--xmpp-port") {
-            o.xmpp.port = static_cast<int>(cli::parse_unsigned(arg, value(), 1, 65535));
-        } else if (arg == "--xmpp-ca") {
-            o.xmpp.ca_file = value();
-        } else if (arg == "--xmpp-insecure") {
-            o.xmpp.insecure = true;
+        } else if (cli::XmppFlags::parse(arg, value, o.xmpp)) {
+            // --jid, --password, --xmpp-*
         } else if (arg == "--call") {
             o.peer = value();
         } else if (arg == "--answer") {
@@ -153,12 +141,7 @@ Options parse_args(int argc, char** argv) {
         }
     }
     o.turn = o.relay.servers();
-    if (o.xmpp.jid.empty() || o.xmpp.password.empty()) {
-        cli::usage_error("--jid and --password are required");
-    }
-    if (o.xmpp.jid.find('/') == std::string::npos) {
-        cli::usage_error("--jid: a full JID (user@domain/resource), so the peer can call it");
-    }
+    cli::XmppFlags::require_full_jid(o.xmpp);
     if (o.peer.empty() == !o.answer) {
         cli::usage_error("exactly one of --call PEER_FULL_JID and --answer");
     }

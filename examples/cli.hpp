@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include <jgather/gloox.hpp>
 #include <jgather/ice_servers.hpp>
 
 namespace cli {
@@ -102,6 +103,50 @@ inline void close_agent(NiceAgent* agent, GMainContext* context,
     }
     g_object_unref(agent);
 }
+
+/** The XMPP account flags of jgather-call, jgather-send and jgather-receive. */
+struct XmppFlags {
+    /** Their usage lines. */
+    static constexpr std::string_view kUsage =
+        R"(  --jid FULLJID         the account and resource to log in as (user@domain/resource)
+  --password PW         its password
+  --xmpp-host HOST      server to connect to (default: the JID's domain)
+  --xmpp-port PORT      client-to-server port (default 5222)
+  --xmpp-ca FILE        PEM CA file the server's certificate must chain to
+  --xmpp-insecure       accept any server certificate
+)";
+
+    /** Takes @p arg into @p o if it is one of these flags (its value through @p value). */
+    template <class Value>
+    static bool parse(std::string_view arg, Value&& value, jgather::xmpp::ConnectOptions& o) {
+        if (arg == "--jid") {
+            o.jid = value();
+        } else if (arg == "--password") {
+            o.password = value();
+        } else if (arg == "--xmpp-host") {
+            o.host = value();
+        } else if (arg == "--xmpp-port") {
+            o.port = static_cast<int>(parse_unsigned(arg, value(), 1, 65535));
+        } else if (arg == "--xmpp-ca") {
+            o.ca_file = value();
+        } else if (arg == "--xmpp-insecure") {
+            o.insecure = true;
+        } else {
+            return false;
+        }
+        return true;
+    }
+
+    /** A usage error unless @p o names a full JID (the peer addresses it) and a password. */
+    static void require_full_jid(const jgather::xmpp::ConnectOptions& o) {
+        if (o.jid.empty() || o.password.empty()) {
+            usage_error("--jid and --password are required");
+        }
+        if (o.jid.find('/') == std::string::npos) {
+            usage_error("--jid: a full JID (user@domain/resource), so the peer can reach it");
+        }
+    }
+};
 
 /** The flags for relays and the server's services, shared by jgather-demo and jgather-call. */
 struct RelayFlags {

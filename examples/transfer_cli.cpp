@@ -9,7 +9,7 @@
 namespace transfer {
 namespace {
 
-constexpr std::string_view kSendUsage =
+constexpr std::string_view kSendHead =
     R"(usage: jgather-send --jid FULLJID --password PW --to PEER_FULL_JID --file PATH [options]
 
 Offers PATH to PEER_FULL_JID in a Jingle session (XEP-0166, XEP-0234 file transfer, XEP-0260
@@ -17,13 +17,10 @@ SOCKS5 transport with jgather's direct, assisted and proxy candidates) and sends
 first candidate pair that connects. Progress goes to stderr; the report to stdout. Exit 0 when
 the receiver confirmed the whole file (same size and SHA-256), 1 otherwise, 2 on a usage error.
 
-  --jid FULLJID         the account and resource to log in as (user@domain/resource)
-  --password PW         its password
-  --xmpp-host HOST      server to connect to (default: the JID's domain)
-  --xmpp-port PORT      client-to-server port (default 5222)
-  --xmpp-ca FILE        PEM CA file the server's certificate must chain to
-  --xmpp-insecure       accept any server certificate
-  --to PEER_FULL_JID    the receiver (user@domain/resource)
+)";
+
+constexpr std::string_view kSendTail =
+    R"(  --to PEER_FULL_JID    the receiver (user@domain/resource)
   --file PATH           the file to send
   --proxy auto|off|JID  XEP-0065 proxies to offer: the server's (default), none, or this one
   --no-direct           offer and try proxy candidates only (no direct or assisted connection)
@@ -36,7 +33,7 @@ the receiver confirmed the whole file (same size and SHA-256), 1 otherwise, 2 on
   --help                this text
 )";
 
-constexpr std::string_view kReceiveUsage =
+constexpr std::string_view kReceiveHead =
     R"(usage: jgather-receive --jid FULLJID --password PW --out PATH [options]
 
 Waits for a file offer (XEP-0234 over XEP-0260 SOCKS5), accepts the first one, offers its own
@@ -44,13 +41,10 @@ candidates, receives the file into PATH (written as PATH.part and renamed once i
 SHA-256 match the offer) and ends the session. Progress goes to stderr; the report to stdout.
 Exit 0 when the whole file arrived, 1 otherwise, 2 on a usage error.
 
-  --jid FULLJID         the account and resource to log in as (user@domain/resource)
-  --password PW         its password
-  --xmpp-host HOST      server to connect to (default: the JID's domain)
-  --xmpp-port PORT      client-to-server port (default 5222)
-  --xmpp-ca FILE        PEM CA file the server's certificate must chain to
-  --xmpp-insecure       accept any server certificate
-  --out PATH            where to write the file
+)";
+
+constexpr std::string_view kReceiveTail =
+    R"(  --out PATH            where to write the file
   --proxy auto|off|JID  XEP-0065 proxies to offer: the server's (default), none, or this one
   --sic auto|1|0|off    Server IP Check for the assisted candidate (default auto)
   --ipv4 / --ipv6       only IPv4 / only IPv6 local addresses
@@ -76,20 +70,11 @@ Options parse_args(Role role, int argc, char** argv) {
             return argv[++i];
         };
         if (arg == "--help" || arg == "-h") {
-            std::cout << (send ? kSendUsage : kReceiveUsage);
+            std::cout << (send ? kSendHead : kReceiveHead) << cli::XmppFlags::kUsage
+                      << (send ? kSendTail : kReceiveTail);
             std::exit(0);
-        } else if (arg == "--jid") {
-            o.xmpp.jid = value();
-        } else if (arg == "--password") {
-            o.xmpp.password = value();
-        } else if (arg == "--xmpp-host") {
-            o.xmpp.host = value();
-        } else if (arg == "--xmpp-port") {
-            o.xmpp.port = static_cast<int>(cli::parse_unsigned(arg, value(), 1, 65535));
-        } else if (arg == "--xmpp-ca") {
-            o.xmpp.ca_file = value();
-        } else if (arg == "--xmpp-insecure") {
-            o.xmpp.insecure = true;
+        } else if (cli::XmppFlags::parse(arg, value, o.xmpp)) {
+            // --jid, --password, --xmpp-*
         } else if (send && arg == "--to") {
             o.peer = value();
         } else if ((send && arg == "--file") || (!send && arg == "--out")) {
@@ -134,12 +119,7 @@ Options parse_args(Role role, int argc, char** argv) {
             cli::usage_error("unknown option '" + std::string(arg) + "'");
         }
     }
-    if (o.xmpp.jid.empty() || o.xmpp.password.empty()) {
-        cli::usage_error("--jid and --password are required");
-    }
-    if (o.xmpp.jid.find('/') == std::string::npos) {
-        cli::usage_error("--jid: a full JID (user@domain/resource), so the peer can reach it");
-    }
+    cli::XmppFlags::require_full_jid(o.xmpp);
     if (send && (o.peer.empty() || o.peer.find('/') == std::string::npos)) {
         cli::usage_error("--to: the receiver's full JID (user@domain/resource) is required");
     }

@@ -102,10 +102,13 @@ private:
  * gloox's StreamHost has no type or priority, so the list is in descending XEP-0260 priority
  * (direct, assisted, tunnel, proxy; equal priorities keep their order) and the order is the
  * preference. ICE candidates are skipped. What gloox's target side then does is gloox's
- * (1.0.24, interop.md): it tries the streamhosts one after the other with blocking connects
- * whose timeout is not applied on Linux (≈ 127 s per black-holed address, the whole loop
- * blocked meanwhile) and sends no error when all fail. Where the peer is jgather (or any
- * XEP-0260 client), s5b::Connector tries them in parallel instead.
+ * (1.0.24, interop.md). On its own TCP connections it tries the streamhosts one after the other
+ * with blocking connects whose timeout is not applied on Linux (≈ 127 s per black-holed
+ * address, the whole loop blocked meanwhile) and sends no error when all fail. On an
+ * XmppConnection its bytestream connections are GIO ones made by the XMPP connection's
+ * newInstance(): connect() does not block, but gloox takes the first streamhost as reached as
+ * soon as its connect starts and never tries another (tests/integration/gloox_s5b_test.cpp).
+ * Where the peer is jgather (or any XEP-0260 client), s5b::Connector tries them in parallel.
  */
 JGATHER_EXPORT ::gloox::StreamHostList streamhosts(const std::vector<Candidate>& candidates);
 

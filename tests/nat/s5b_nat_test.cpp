@@ -28,7 +28,6 @@ using test::XmppServer;
 
 namespace {
 
-constexpr std::uint16_t kProxyPort = 7777;
 constexpr auto kStagger = 250ms;
 
 // One side of a transfer: an XMPP session from its lab host, a gathering there (SIC for the
@@ -158,45 +157,24 @@ Carried carry(int from, int to, const std::string& data, bool close_after = fals
 
 class S5bAcrossNats : public ::testing::TestWithParam<XmppServer::Kind> {
 protected:
-    static void SetUpTestSuite() {
-        lab_ = new test::NatLab();
-        test::XmppServerOptions options;
-        options.netns = lab_->ns("srv");
-        options.ip = "203.0.113.1";
-        options.users = {{"romeo", "secret123"}, {"juliet", "secret123"}};
-        options.proxy65_port = kProxyPort;
-        options.proxy65_address = "203.0.113.1";
-        options.port = 5222;
-        prosody_ = new XmppServer(XmppServer::Kind::Prosody, options);
-        options.port = 5223;
-        options.proxy65_port = kProxyPort + 1;
-        ejabberd_ = new XmppServer(XmppServer::Kind::Ejabberd, options);
-    }
+    static void SetUpTestSuite() { lab_ = new test::LabWithProxies(); }
     static void TearDownTestSuite() {
-        delete prosody_;
-        delete ejabberd_;
         delete lab_;
-        prosody_ = ejabberd_ = nullptr;
         lab_ = nullptr;
     }
-    const XmppServer& server() const {
-        return GetParam() == XmppServer::Kind::Prosody ? *prosody_ : *ejabberd_;
-    }
+    static const XmppServer& server() { return lab_->server(GetParam()); }
+    static std::string ns(const std::string& host) { return lab_->lab().ns(host); }
 
-    static test::NatLab* lab_;
-    static XmppServer* prosody_;
-    static XmppServer* ejabberd_;
+    static test::LabWithProxies* lab_;
 };
 
-test::NatLab* S5bAcrossNats::lab_ = nullptr;
-XmppServer* S5bAcrossNats::prosody_ = nullptr;
-XmppServer* S5bAcrossNats::ejabberd_ = nullptr;
+test::LabWithProxies* S5bAcrossNats::lab_ = nullptr;
 
 } // namespace
 
 TEST_P(S5bAcrossNats, ANatedClientReachesAPublicOneDirectly) {
     test::TestLoop loop;
-    Side pub(loop, lab_->ns("pub"), server(), "romeo");
+    Side pub(loop, ns("pub"), server(), "romeo");
     ASSERT_TRUE(pub.connected);
     const Candidate* direct = pub.of_type(S5bType::Direct);
     ASSERT_NE(direct, nullptr);
@@ -204,7 +182,7 @@ TEST_P(S5bAcrossNats, ANatedClientReachesAPublicOneDirectly) {
     const std::string dstaddr = xep0260::dstaddr("pub-sid", pub.jid, "juliet@example.org/x");
     ASSERT_TRUE(pub.acceptor->expect(dstaddr));
 
-    const auto report = connect_from(loop, lab_->ns("c2"), pub.candidates, dstaddr);
+    const auto report = connect_from(loop, ns("c2"), pub.candidates, dstaddr);
     ASSERT_TRUE(report.winner) << describe(report);
     EXPECT_EQ(report.attempts[*report.winner].candidate.s5b()->type, S5bType::Direct)
         << describe(report);
@@ -219,7 +197,7 @@ TEST_P(S5bAcrossNats, ANatedClientReachesAPublicOneDirectly) {
 
 TEST_P(S5bAcrossNats, TwoNatedClientsMeetAtTheProxyAfterOneStaggerStepPerDeadCandidate) {
     test::TestLoop loop;
-    Side romeo(loop, lab_->ns("c1"), server(), "romeo");
+    Side romeo(loop, ns("c1"), server(), "romeo");
     ASSERT_TRUE(romeo.connected);
     const Candidate* assisted = romeo.of_type(S5bType::Assisted);
     const Candidate* proxy = romeo.of_type(S5bType::Proxy);
@@ -234,7 +212,7 @@ TEST_P(S5bAcrossNats, TwoNatedClientsMeetAtTheProxyAfterOneStaggerStepPerDeadCan
     const std::string target = "juliet@example.org/x";
     const std::string dstaddr = xep0260::dstaddr(sid, romeo.jid, target);
     ASSERT_TRUE(romeo.acceptor->expect(dstaddr));
-    const auto report = connect_from(loop, lab_->ns("c2"), romeo.candidates, dstaddr);
+    const auto report = connect_from(loop, ns("c2"), romeo.candidates, dstaddr);
     ASSERT_TRUE(report.winner) << describe(report);
     const s5b::Attempt& won = report.attempts[*report.winner];
     EXPECT_EQ(won.candidate.s5b()->type, S5bType::Proxy) << describe(report);
@@ -247,7 +225,7 @@ TEST_P(S5bAcrossNats, TwoNatedClientsMeetAtTheProxyAfterOneStaggerStepPerDeadCan
     EXPECT_FALSE(romeo.accepted);
 
     // romeo connects to the proxy too and activates it (XEP-0260 §2.5); bytes flow.
-    const auto initiator = connect_from(loop, lab_->ns("c1"), {*proxy}, dstaddr);
+    const auto initiator = connect_from(loop, ns("c1"), {*proxy}, dstaddr);
     ASSERT_TRUE(initiator.winner) << describe(initiator);
     std::optional<Result<void>> activated;
     romeo.proxies->activate(proxy->s5b()->jid, sid, target,
@@ -263,45 +241,16 @@ TEST_P(S5bAcrossNats, TwoNatedClientsMeetAtTheProxyAfterOneStaggerStepPerDeadCan
 
 TEST_P(S5bAcrossNats, AForwardedPortMakesTheAssistedCandidateWin) {
     test::TestLoop loop;
-    Side romeo(loop, lab_->ns("c1"), server(), "romeo");
+    Side romeo(loop, ns("c1"), server(), "romeo");
     ASSERT_TRUE(romeo.connected);
     ASSERT_NE(romeo.of_type(S5bType::Assisted), nullptr);
     // The port forward a user would configure on nat1: WAN port -> romeo's listener.
-    const std::string port = std::to_string(romeo.port);
-    const std::vector<std::string> dnat = {"-t",
-                                           "nat",
-                                           "PREROUTING",
-                                           "-i",
-                                           "wan0",
-                                           "-p",
-                                           "tcp",
-                                           "--dport",
-                                           port,
-                                           "-j",
-                                           "DNAT",
-                                           "--to-destination",
-                                           "192.0.2.10:" + port};
-    const std::vector<std::string> forward = {"FORWARD", "-i",  "wan0",  "-o",         "lan0",
-                                              "-p",      "tcp", "-d",    "192.0.2.10", "--dport",
-                                              port,      "-j",  "ACCEPT"};
-    auto iptables = [&](const char* op, std::vector<std::string> rule) {
-        std::vector<std::string> argv = {"ip", "netns", "exec", lab_->ns("nat1"), "iptables"};
-        if (rule[0] == "-t") {
-            argv.insert(argv.end(), {rule[0], rule[1]});
-            rule.erase(rule.begin(), rule.begin() + 2);
-        }
-        argv.push_back(op);
-        argv.insert(argv.end(), rule.begin(), rule.end());
-        return test::run_command(argv);
-    };
-    ASSERT_EQ(iptables("-I", dnat), 0);
-    ASSERT_EQ(iptables("-I", forward), 0);
+    const test::ForwardedPort forwarded(ns("nat1"), "192.0.2.10", romeo.port);
+    ASSERT_TRUE(forwarded.ok());
 
     const std::string dstaddr = xep0260::dstaddr("fwd-sid", romeo.jid, "juliet@example.org/x");
     ASSERT_TRUE(romeo.acceptor->expect(dstaddr));
-    const auto report = connect_from(loop, lab_->ns("c2"), romeo.candidates, dstaddr);
-    EXPECT_EQ(iptables("-D", dnat), 0);
-    EXPECT_EQ(iptables("-D", forward), 0);
+    const auto report = connect_from(loop, ns("c2"), romeo.candidates, dstaddr);
     ASSERT_TRUE(report.winner) << describe(report);
     EXPECT_EQ(report.attempts[*report.winner].candidate.s5b()->type, S5bType::Assisted)
         << describe(report);

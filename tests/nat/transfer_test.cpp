@@ -22,7 +22,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr std::uint16_t kProxyPort = 7777;
 constexpr const char* kSender = "romeo@example.org/laptop";
 constexpr const char* kReceiver = "juliet@example.org/phone";
 
@@ -88,30 +87,13 @@ struct Outcome {
 
 class Transfers : public ::testing::TestWithParam<XmppServer::Kind> {
 protected:
-    static void SetUpTestSuite() {
-        lab_ = new jgather::test::NatLab();
-        jgather::test::XmppServerOptions options;
-        options.netns = lab_->ns("srv");
-        options.ip = "203.0.113.1";
-        options.users = {{"romeo", "secret123"}, {"juliet", "secret123"}};
-        options.proxy65_port = kProxyPort;
-        options.proxy65_address = "203.0.113.1";
-        options.port = 5222;
-        prosody_ = new XmppServer(XmppServer::Kind::Prosody, options);
-        options.port = 5223;
-        options.proxy65_port = kProxyPort + 1;
-        ejabberd_ = new XmppServer(XmppServer::Kind::Ejabberd, options);
-    }
+    static void SetUpTestSuite() { lab_ = new jgather::test::LabWithProxies(); }
     static void TearDownTestSuite() {
-        delete prosody_;
-        delete ejabberd_;
         delete lab_;
-        prosody_ = ejabberd_ = nullptr;
         lab_ = nullptr;
     }
-    static const XmppServer& server(XmppServer::Kind kind) {
-        return kind == XmppServer::Kind::Prosody ? *prosody_ : *ejabberd_;
-    }
+    static const XmppServer& server(XmppServer::Kind kind) { return lab_->server(kind); }
+    static std::string ns(const std::string& host) { return lab_->lab().ns(host); }
 
     // Sends a file of @p size bytes from @p sender_host to @p receiver_host through @p kind's
     // server; each side gets the XMPP flags and its own extra flags. The received file must
@@ -135,7 +117,7 @@ protected:
         std::vector<std::string> r = xmpp(kReceiver);
         r.insert(r.end(), {"--out", out});
         r.insert(r.end(), receiver_flags.begin(), receiver_flags.end());
-        LabProcess receiver(lab_->ns(receiver_host),
+        LabProcess receiver(ns(receiver_host),
                             jgather::test::program_path("JGATHER_RECEIVE", "jgather-receive"), r,
                             dir_.path(), "receiver");
         Outcome outcome;
@@ -146,7 +128,7 @@ protected:
         std::vector<std::string> s = xmpp(kSender);
         s.insert(s.end(), {"--to", kReceiver, "--file", in});
         s.insert(s.end(), sender_flags.begin(), sender_flags.end());
-        LabProcess sender(lab_->ns(sender_host),
+        LabProcess sender(ns(sender_host),
                           jgather::test::program_path("JGATHER_SEND", "jgather-send"), s,
                           dir_.path(), "sender");
         outcome.sender_exit = sender.wait();
@@ -180,14 +162,10 @@ protected:
     }
 
     jgather::test::TempDir dir_;
-    static jgather::test::NatLab* lab_;
-    static XmppServer* prosody_;
-    static XmppServer* ejabberd_;
+    static jgather::test::LabWithProxies* lab_;
 };
 
-jgather::test::NatLab* Transfers::lab_ = nullptr;
-XmppServer* Transfers::prosody_ = nullptr;
-XmppServer* Transfers::ejabberd_ = nullptr;
+jgather::test::LabWithProxies* Transfers::lab_ = nullptr;
 
 } // namespace
 
@@ -271,38 +249,10 @@ TEST_F(TransferSizes, AForwardedPortMakesTheAssistedCandidateWin) {
     // The receiver behind nat1 listens on a fixed port that nat1 forwards (DNAT): its
     // assisted candidate (nat1's address, learned by Server IP Check) now connects.
     const std::string port = "40000";
-    const std::vector<std::string> dnat = {"-t",
-                                           "nat",
-                                           "PREROUTING",
-                                           "-i",
-                                           "wan0",
-                                           "-p",
-                                           "tcp",
-                                           "--dport",
-                                           port,
-                                           "-j",
-                                           "DNAT",
-                                           "--to-destination",
-                                           "192.0.2.10:" + port};
-    const std::vector<std::string> forward = {"FORWARD", "-i",  "wan0",  "-o",         "lan0",
-                                              "-p",      "tcp", "-d",    "192.0.2.10", "--dport",
-                                              port,      "-j",  "ACCEPT"};
-    auto iptables = [&](const char* op, std::vector<std::string> rule) {
-        std::vector<std::string> argv = {"ip", "netns", "exec", lab_->ns("nat1"), "iptables"};
-        if (rule[0] == "-t") {
-            argv.insert(argv.end(), {rule[0], rule[1]});
-            rule.erase(rule.begin(), rule.begin() + 2);
-        }
-        argv.push_back(op);
-        argv.insert(argv.end(), rule.begin(), rule.end());
-        return jgather::test::run_command(argv);
-    };
-    ASSERT_EQ(iptables("-I", dnat), 0);
-    ASSERT_EQ(iptables("-I", forward), 0);
+    const jgather::test::ForwardedPort forwarded(ns("nat1"), "192.0.2.10", 40000);
+    ASSERT_TRUE(forwarded.ok());
     const Outcome o = transfer(XmppServer::Kind::Prosody, 100000, "c2", {"--proxy", "off"}, "c1",
                                {"--proxy", "off", "--s5b-port", port});
-    EXPECT_EQ(iptables("-D", dnat), 0);
-    EXPECT_EQ(iptables("-D", forward), 0);
     expect_done(o, 100000);
     EXPECT_EQ(o.sender.streamhost_type, "assisted") << o.log;
     EXPECT_EQ(o.sender.streamhost_host, "203.0.113.2") << o.log;

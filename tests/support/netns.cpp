@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <utility>
 
 extern char** environ;
 
@@ -131,6 +132,43 @@ EnterNetns::~EnterNetns() {
         setns(original_, CLONE_NEWNET);
         close(original_);
     }
+}
+
+ForwardedPort::ForwardedPort(std::string nat, std::string client_ip, std::uint16_t port)
+    : nat_(std::move(nat)) {
+    const std::string p = std::to_string(port);
+    dnat_ = {"-t",
+             "nat",
+             "PREROUTING",
+             "-i",
+             "wan0",
+             "-p",
+             "tcp",
+             "--dport",
+             p,
+             "-j",
+             "DNAT",
+             "--to-destination",
+             client_ip + ":" + p};
+    forward_ = {"FORWARD", "-i",      "wan0",    "-o", "lan0", "-p",    "tcp",
+                "-d",      client_ip, "--dport", p,    "-j",   "ACCEPT"};
+    ok_ = iptables("-I", dnat_) == 0 && iptables("-I", forward_) == 0;
+}
+
+ForwardedPort::~ForwardedPort() {
+    (void)iptables("-D", dnat_);
+    (void)iptables("-D", forward_);
+}
+
+int ForwardedPort::iptables(const char* op, std::vector<std::string> rule) const {
+    std::vector<std::string> argv = {"ip", "netns", "exec", nat_, "iptables"};
+    if (rule[0] == "-t") { // the table goes before the operation
+        argv.insert(argv.end(), {rule[0], rule[1]});
+        rule.erase(rule.begin(), rule.begin() + 2);
+    }
+    argv.push_back(op);
+    argv.insert(argv.end(), rule.begin(), rule.end());
+    return run_command(argv, std::string(op) == "-D");
 }
 
 } // namespace jgather::test

@@ -2,6 +2,7 @@
 // Everything created is deleted in the destructor; nothing in the root namespace is touched.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,29 @@ public:
 
 private:
     std::string prefix_;
+};
+
+/**
+ * @brief A TCP port forwarded by a lab NAT, as a user configures it on a router: a DNAT rule on
+ * the NAT's WAN side to @p client_ip:port and the FORWARD rule that lets it through. Removed
+ * when destroyed (also when the test fails).
+ */
+class ForwardedPort {
+public:
+    /** Adds the rules in namespace @p nat; ok() says whether iptables took them. */
+    ForwardedPort(std::string nat, std::string client_ip, std::uint16_t port);
+    ~ForwardedPort();
+    ForwardedPort(const ForwardedPort&) = delete;
+    ForwardedPort& operator=(const ForwardedPort&) = delete;
+    /** True when both rules are in place. */
+    [[nodiscard]] bool ok() const { return ok_; }
+
+private:
+    int iptables(const char* op, std::vector<std::string> rule) const;
+    std::string nat_;
+    std::vector<std::string> dnat_;
+    std::vector<std::string> forward_;
+    bool ok_ = false;
 };
 
 /** @brief A named network namespace; `ip netns del` on destruction. */

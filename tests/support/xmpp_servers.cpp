@@ -502,4 +502,20 @@ std::string XmppServer::log() const {
     return read_file(log_file_) + read_file(dir_.path() + "/ejabberd.log");
 }
 
+LabWithProxies::LabWithProxies()
+    : prosody_(XmppServer::Kind::Prosody, options(lab_, 5222, kProxyPort)),
+      ejabberd_(XmppServer::Kind::Ejabberd, options(lab_, 5223, kProxyPort + 1)) {}
+
+XmppServerOptions LabWithProxies::options(const NatLab& lab, std::uint16_t port,
+                                          std::uint16_t proxy_port) {
+    XmppServerOptions o;
+    o.netns = lab.ns("srv");
+    o.ip = "203.0.113.1";
+    o.port = port;
+    o.users = {{"romeo", "secret123"}, {"juliet", "secret123"}};
+    o.proxy65_port = proxy_port;
+    o.proxy65_address = "203.0.113.1";
+    return o;
+}
+
 } // namespace jgather::test

@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "netns.hpp"
+
 namespace jgather::test {
 
 /** @brief A directory removed with everything in it on destruction. */
@@ -124,5 +126,32 @@ private:
 
 /** "prosody" or "ejabberd". */
 std::string to_string(XmppServer::Kind kind);
+
+/**
+ * @brief The NAT lab (netns.hpp) with both servers on its public side at 203.0.113.1, each with
+ * its XEP-0065 proxy at that address: prosody on 5222 (proxy65 on kProxyPort), ejabberd on 5223
+ * (kProxyPort + 1); accounts romeo and juliet (password secret123). What the file-transfer
+ * tests and benchmark run in.
+ */
+class LabWithProxies {
+public:
+    /** prosody's proxy65 port; ejabberd's is one above. */
+    static constexpr std::uint16_t kProxyPort = 7777;
+    /** Builds the lab and starts both servers; throws std::runtime_error if one does not. */
+    LabWithProxies();
+    /** The lab's namespaces. */
+    [[nodiscard]] const NatLab& lab() const { return lab_; }
+    /** The server of @p kind. */
+    [[nodiscard]] const XmppServer& server(XmppServer::Kind kind) const {
+        return kind == XmppServer::Kind::Prosody ? prosody_ : ejabberd_;
+    }
+
+private:
+    static XmppServerOptions options(const NatLab& lab, std::uint16_t port,
+                                     std::uint16_t proxy_port);
+    NatLab lab_;
+    XmppServer prosody_;
+    XmppServer ejabberd_;
+};
 
 } // namespace jgather::test
