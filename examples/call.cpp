@@ -659,20 +659,5 @@ private:
 int main(int argc, char** argv) {
     cli::program = "jgather-call";
     Options options = parse_args(argc, argv);
-    GMainLoop* main_loop = g_main_loop_new(nullptr, FALSE);
-    int exit_code = 1;
-    {
-        Call call(std::move(options), main_loop);
-        call.run();
-        if (!call.ended()) {
-            g_main_loop_run(main_loop);
-        }
-        call.report();
-        exit_code = call.exit_code();
-        // Let the session-terminate leave before the connection closes.
-        while (g_main_context_iteration(nullptr, FALSE)) {
-        }
-    }
-    g_main_loop_unref(main_loop);
-    return exit_code;
+    return cli::run_session<Call>(std::move(options));
 }

@@ -13,7 +13,10 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
+
+#include <glib.h>
 
 #include <jgather/gloox.hpp>
 #include <jgather/ice_servers.hpp>
@@ -102,6 +105,30 @@ inline void close_agent(NiceAgent* agent, GMainContext* context,
         }
     }
     g_object_unref(agent);
+}
+
+/**
+ * Runs a session program (jgather-call, jgather-send, jgather-receive) on the default context:
+ * constructs @p Program with @p options and the main loop, run()s it, iterates until it has
+ * ended(), prints its report() and returns its exit_code(). The context is drained before the
+ * program is destroyed, so that its session-terminate leaves before the connection closes.
+ */
+template <class Program, class Options> int run_session(Options options) {
+    GMainLoop* main_loop = g_main_loop_new(nullptr, FALSE);
+    int exit_code = 1;
+    {
+        Program program(std::move(options), main_loop);
+        program.run();
+        if (!program.ended()) {
+            g_main_loop_run(main_loop);
+        }
+        program.report();
+        exit_code = program.exit_code();
+        while (g_main_context_iteration(nullptr, FALSE)) {
+        }
+    }
+    g_main_loop_unref(main_loop);
+    return exit_code;
 }
 
 /** The XMPP account flags of jgather-call, jgather-send and jgather-receive. */

@@ -1030,22 +1030,7 @@ private:
 } // namespace
 
 int run(Options options) {
-    GMainLoop* main_loop = g_main_loop_new(nullptr, FALSE);
-    int exit_code = 1;
-    {
-        Transfer transfer(std::move(options), main_loop);
-        transfer.run();
-        if (!transfer.ended()) {
-            g_main_loop_run(main_loop);
-        }
-        transfer.report();
-        exit_code = transfer.exit_code();
-        // Let the session-terminate leave before the connection closes.
-        while (g_main_context_iteration(nullptr, FALSE)) {
-        }
-    }
-    g_main_loop_unref(main_loop);
-    return exit_code;
+    return cli::run_session<Transfer>(std::move(options));
 }
 
 } // namespace transfer
