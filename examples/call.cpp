@@ -83,14 +83,7 @@ struct Options {
 
 Options parse_args(int argc, char** argv) {
     Options o;
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view arg = argv[i];
-        auto value = [&]() -> std::string {
-            if (i + 1 >= argc) {
-                cli::usage_error(std::string(arg) + " needs a value");
-            }
-            return argv[++i];
-        };
+    cli::for_each_flag(argc, argv, [&](std::string_view arg, const auto& value) {
         if (arg == "--help" || arg == "-h") {
             std::cout << kUsageHead << cli::XmppFlags::kUsage << kUsageTail
                       << cli::RelayFlags::kUsage;
@@ -139,7 +132,7 @@ Options parse_args(int argc, char** argv) {
         } else {
             cli::usage_error("unknown option '" + std::string(arg) + "'");
         }
-    }
+    });
     o.turn = o.relay.servers();
     cli::XmppFlags::require_full_jid(o.xmpp);
     if (o.peer.empty() == !o.answer) {

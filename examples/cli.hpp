@@ -46,6 +46,24 @@ inline unsigned parse_unsigned(std::string_view flag, const std::string& text, u
     return static_cast<unsigned>(value);
 }
 
+/**
+ * Calls @p take(arg, value) for each command-line argument after the program's name; value()
+ * consumes and returns the next argument, or is a usage error ("--flag needs a value") when
+ * there is none.
+ */
+template <class Take> void for_each_flag(int argc, char** argv, Take&& take) {
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        const auto value = [&]() -> std::string {
+            if (i + 1 >= argc) {
+                usage_error(std::string(arg) + " needs a value");
+            }
+            return argv[++i];
+        };
+        take(arg, value);
+    }
+}
+
 /** Microseconds as milliseconds. */
 inline double ms(std::chrono::microseconds us) {
     return static_cast<double>(us.count()) / 1000.0;

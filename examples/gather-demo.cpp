@@ -102,14 +102,7 @@ Options parse_args(int argc, char** argv) {
     Options o;
     bool only_v4 = false;
     bool only_v6 = false;
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view arg = argv[i];
-        auto value = [&]() -> std::string {
-            if (i + 1 >= argc) {
-                usage_error(std::string(arg) + " needs a value");
-            }
-            return argv[++i];
-        };
+    cli::for_each_flag(argc, argv, [&](std::string_view arg, const auto& value) {
         if (arg == "--help" || arg == "-h") {
             std::cout << kUsage
                       << "\nRelays and the XMPP server's services (XEP-0215); --turn and "
@@ -205,7 +198,7 @@ Options parse_args(int argc, char** argv) {
         } else {
             usage_error("unknown option '" + std::string(arg) + "'");
         }
-    }
+    });
     if (only_v4 && only_v6) {
         usage_error("--ipv4 and --ipv6 exclude each other");
     }

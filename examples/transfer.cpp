@@ -674,6 +674,7 @@ private:
             log("nominated: " + std::string(theirs ? "the peer's " : "our ") + describe(*chosen_));
             if (theirs) {
                 acceptor_.reset(); // the peer's candidate carries it: ours are not needed
+                accepted_.clear();
                 if (chosen_->s5b()->type != jgather::S5bType::Proxy) {
                     stream_ready(std::move(our_socket_));
                 } else {
@@ -848,6 +849,7 @@ private:
     // then, as prosody's does) and wait for the receiver's verdict.
     void sent_everything() {
         pump_.reset();
+        progress_.reset(); // nothing flows any more: only the receiver's verdict is awaited
         shutdown(stream_.fd(), SHUT_WR);
         sent_all_ = true;
         transfer_done_ = true;

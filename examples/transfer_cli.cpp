@@ -61,14 +61,7 @@ Options parse_args(Role role, int argc, char** argv) {
     Options o;
     o.role = role;
     const bool send = role == Role::Send;
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view arg = argv[i];
-        auto value = [&]() -> std::string {
-            if (i + 1 >= argc) {
-                cli::usage_error(std::string(arg) + " needs a value");
-            }
-            return argv[++i];
-        };
+    cli::for_each_flag(argc, argv, [&](std::string_view arg, const auto& value) {
         if (arg == "--help" || arg == "-h") {
             std::cout << (send ? kSendHead : kReceiveHead) << cli::XmppFlags::kUsage
                       << (send ? kSendTail : kReceiveTail);
@@ -118,7 +111,7 @@ Options parse_args(Role role, int argc, char** argv) {
         } else {
             cli::usage_error("unknown option '" + std::string(arg) + "'");
         }
-    }
+    });
     cli::XmppFlags::require_full_jid(o.xmpp);
     if (send && (o.peer.empty() || o.peer.find('/') == std::string::npos)) {
         cli::usage_error("--to: the receiver's full JID (user@domain/resource) is required");
