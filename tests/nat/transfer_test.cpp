@@ -256,4 +256,9 @@ TEST_F(TransferSizes, AForwardedPortMakesTheAssistedCandidateWin) {
     expect_done(o, 100000);
     EXPECT_EQ(o.sender.streamhost_type, "assisted") << o.log;
     EXPECT_EQ(o.sender.streamhost_host, "203.0.113.2") << o.log;
+    // The receiver's own attempts (the sender's candidates, black holes behind nat2) are
+    // stopped one grace second after the sender connected, not left to their 10 s timeout.
+    EXPECT_GT(o.receiver.connect_ms, 1000) << o.log;
+    EXPECT_LT(o.receiver.connect_ms, 5000) << o.log;
+    EXPECT_LT(o.sender.connect_ms, 5000) << o.log;
 }
