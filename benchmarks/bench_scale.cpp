@@ -10,13 +10,19 @@
 //   sudo build/benchmarks/bench-scale [N ...]        (default: 100 1000 10000 where fds allow)
 #include <agent.h>
 #include <algorithm>
+#include <arpa/inet.h>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <malloc.h>
 #include <memory>
+#include <netinet/in.h>
+#include <optional>
 #include <string>
+#include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <vector>
 
@@ -83,10 +89,88 @@ struct Figures {
     double system_us = 0;       // of which in the kernel (syscalls, page faults)
     double after_median_ms = 0; // completion counted from the end of the burst (the loop's
     double after_p99_ms = 0;    // first chance to run): the fairness of the loop's share
+    double served_median_ms = 0;     // completion counted from its own start (its sources' start()
+    double served_p99_ms = 0;        // in the loop's start queue; host only: the burst's end)
+    double paced_median_ms = 0;      // gather() to that start: the work it queued behind
+    std::vector<double> to_answer;   // with Setup::stamp_answers: its start to the server's
+    std::vector<double> from_answer; // answer, and the answer to its completion
     double rss_kb = 0;          // per gathering, all alive
     double fds = 0;             // per gathering, all alive
     double returned = 0;        // share of the growth given back after destroy
     int candidates = 0;         // total srflx (STUN) or host candidates, as a check
+};
+
+double ms_between(Clock::time_point from, Clock::time_point to) {
+    return std::chrono::duration<double, std::milli>(to - from).count();
+}
+
+// When one gathering's STUN source started and first saw a datagram (the server's answer).
+struct Stamps {
+    Clock::time_point started{};
+    Clock::time_point answered{};
+};
+
+// Forwards everything to the gatherer's sink; notes the first datagram offered to the source.
+// Only for the latency breakdown: the library's own sink also tells its sources the gathering's
+// network namespace, which a foreign sink does not (the source then reads it itself).
+class StampingSink final : public jgather::SourceSink {
+public:
+    StampingSink(jgather::SourceSink& inner, Stamps& stamps) : inner_(inner), stamps_(stamps) {}
+    jgather::EventLoop& loop() override { return inner_.loop(); }
+    std::span<const jgather::Base> bases() const override { return inner_.bases(); }
+    std::span<const jgather::LocalAddress> local_addresses() const override {
+        return inner_.local_addresses();
+    }
+    std::chrono::milliseconds time_left() const override { return inner_.time_left(); }
+    std::span<const jgather::DroppedAddress> unbound() const override { return inner_.unbound(); }
+    void add_external_address(jgather::ExternalAddress a) override {
+        inner_.add_external_address(std::move(a));
+    }
+    void add_candidate(jgather::SourceCandidate c) override { inner_.add_candidate(std::move(c)); }
+    void add_proxy(jgather::ProxyFinding p) override { inner_.add_proxy(std::move(p)); }
+    void finish(jgather::SourceStatus status) override { inner_.finish(std::move(status)); }
+    jgather::Result<void> send_datagram(std::size_t base, std::span<const std::uint8_t> data,
+                                        const jgather::TransportAddress& to) override {
+        return inner_.send_datagram(base, data, to);
+    }
+    void receive_datagrams(jgather::DatagramHandler handler) override {
+        inner_.receive_datagrams(
+            [handler = std::move(handler), &stamps = stamps_](const jgather::Datagram& datagram) {
+                if (stamps.answered == Clock::time_point{}) {
+                    stamps.answered = Clock::now();
+                }
+                return handler(datagram);
+            });
+    }
+
+private:
+    jgather::SourceSink& inner_;
+    Stamps& stamps_;
+};
+
+// Forwards to a source and notes when the gatherer started it: the end of the gathering's wait
+// in the loop's start queue (the work it queued behind) and the start of its own service.
+class StampedSource final : public jgather::Source {
+public:
+    StampedSource(std::unique_ptr<jgather::Source> inner, Stamps& stamps, bool stamp_answers)
+        : inner_(std::move(inner)), stamps_(stamps), stamp_answers_(stamp_answers) {}
+    std::string name() const override { return inner_->name(); }
+    void start(jgather::SourceSink& sink) override {
+        stamps_.started = Clock::now();
+        if (stamp_answers_) {
+            sink_.emplace(sink, stamps_);
+            inner_->start(*sink_);
+        } else {
+            inner_->start(sink);
+        }
+    }
+    void stop() override { inner_->stop(); }
+
+private:
+    std::unique_ptr<jgather::Source> inner_;
+    Stamps& stamps_;
+    bool stamp_answers_;
+    std::optional<StampingSink> sink_;
 };
 
 void settle(GMainContext* context) {
@@ -100,7 +184,57 @@ struct Setup {
     jgather::EventLoop* loop;
     std::uint16_t stun_port; // 0: host only
     bool given_addresses = false;
+    bool stamp_answers = false; // the latency breakdown's run (a forwarding sink: not for CPU)
 };
+
+// The STUN server alone, as the gatherings use it: n sockets each send one Binding request in
+// one burst, then every answer is read as it comes. Milliseconds from each send to its answer.
+std::vector<double> server_alone(std::uint16_t port, int n) {
+    std::vector<int> sockets;
+    std::vector<Clock::time_point> sent(static_cast<std::size_t>(n));
+    std::vector<double> answered;
+    const int epoll = ::epoll_create1(EPOLL_CLOEXEC);
+    sockaddr_in server{};
+    server.sin_family = AF_INET;
+    server.sin_port = htons(port);
+    ::inet_pton(AF_INET, kAddress, &server.sin_addr);
+    for (int i = 0; i < n; ++i) {
+        const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        epoll_event event{};
+        event.events = EPOLLIN;
+        event.data.u32 = static_cast<std::uint32_t>(i);
+        ::epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event);
+        sockets.push_back(fd);
+    }
+    for (int i = 0; i < n; ++i) {
+        // RFC 8489 §5: a Binding request, no attributes; the magic cookie, a transaction id.
+        std::array<std::uint8_t, 20> request{0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42};
+        for (std::size_t b = 8; b < request.size(); ++b) {
+            request[b] = static_cast<std::uint8_t>(g_random_int());
+        }
+        sent[static_cast<std::size_t>(i)] = Clock::now();
+        (void)::sendto(sockets[static_cast<std::size_t>(i)], request.data(), request.size(), 0,
+                       reinterpret_cast<const sockaddr*>(&server), sizeof server);
+    }
+    std::array<epoll_event, 64> events{};
+    const auto give_up = Clock::now() + std::chrono::seconds(5);
+    while (static_cast<int>(answered.size()) < n && Clock::now() < give_up) {
+        const int ready = ::epoll_wait(epoll, events.data(), events.size(), 100);
+        for (int e = 0; e < ready; ++e) {
+            const std::size_t i = events[static_cast<std::size_t>(e)].data.u32;
+            std::array<std::uint8_t, 1500> buffer{};
+            if (::recv(sockets[i], buffer.data(), buffer.size(), 0) > 0) {
+                answered.push_back(ms_between(sent[i], Clock::now()));
+                ::epoll_ctl(epoll, EPOLL_CTL_DEL, sockets[i], nullptr);
+            }
+        }
+    }
+    for (const int fd : sockets) {
+        ::close(fd);
+    }
+    ::close(epoll);
+    return answered;
+}
 
 Figures run_jgather(const Setup& s, int n) {
     settle(s.context);
@@ -110,6 +244,8 @@ Figures run_jgather(const Setup& s, int n) {
     const double sys0 = system_cpu_ms();
     std::vector<std::unique_ptr<jgather::Gatherer>> gatherers;
     std::vector<Clock::time_point> starts(static_cast<std::size_t>(n));
+    std::vector<Stamps> stamps(static_cast<std::size_t>(n));
+    std::vector<Clock::time_point> completions(static_cast<std::size_t>(n));
     std::vector<double> latency;
     latency.reserve(static_cast<std::size_t>(n));
     int done = 0;
@@ -134,10 +270,13 @@ Figures run_jgather(const Setup& s, int n) {
     for (int i = 0; i < n; ++i) {
         auto g = std::make_unique<jgather::Gatherer>(*s.loop, options);
         if (s.stun_port) {
-            g->add_source(std::make_unique<jgather::StunSource>(stun));
+            g->add_source(std::make_unique<StampedSource>(
+                std::make_unique<jgather::StunSource>(stun), stamps[static_cast<std::size_t>(i)],
+                s.stamp_answers));
         }
         g->on_complete = [&, i](const jgather::GatherResult& r) {
             latency.push_back(since(starts[static_cast<std::size_t>(i)]));
+            completions[static_cast<std::size_t>(i)] = Clock::now();
             completed_at.push_back(Clock::now());
             for (const auto& c : r.ice) {
                 f.candidates += s.stun_port ? (c.ice()->type == jgather::IceType::Srflx) : 1;
@@ -165,6 +304,20 @@ Figures run_jgather(const Setup& s, int n) {
     }
     f.after_median_ms = percentile(after, 0.5);
     f.after_p99_ms = percentile(after, 0.99);
+    std::vector<double> served;
+    std::vector<double> paced;
+    for (std::size_t i = 0; i < starts.size(); ++i) {
+        const Clock::time_point began = s.stun_port ? stamps[i].started : burst_end;
+        served.push_back(ms_between(began, completions[i]));
+        paced.push_back(ms_between(starts[i], began));
+        if (s.stamp_answers && stamps[i].answered != Clock::time_point{}) {
+            f.to_answer.push_back(ms_between(began, stamps[i].answered));
+            f.from_answer.push_back(ms_between(stamps[i].answered, completions[i]));
+        }
+    }
+    f.served_median_ms = percentile(served, 0.5);
+    f.served_p99_ms = percentile(served, 0.99);
+    f.paced_median_ms = percentile(paced, 0.5);
     f.cpu_us = (cpu_ms() - cpu0) * 1e3 / n;
     f.system_us = (system_cpu_ms() - sys0) * 1e3 / n;
     const long rss1 = rss_kb();
@@ -265,10 +418,17 @@ Figures run_libnice(const Setup& s, int n) {
     return f;
 }
 
+void print_served(const Figures& j) {
+    std::printf("%-10s %6s  %-9s jgather from its start: median/p99 %.2f/%.2f ms, after a median "
+                "wait of %.2f ms\n",
+                "", "", "", j.served_median_ms, j.served_p99_ms, j.paced_median_ms);
+}
+
 void print_one(const char* label, int n, const Figures& j) {
     std::printf("%-10s %6d  %-9s %9.1f %9.2f %9.2f %9.1f %9.2f %6.2f %8.0f%% %7d\n", label, n,
                 "jgather", j.wall_ms, j.median_ms, j.p99_ms, j.cpu_us, j.rss_kb, j.fds,
                 j.returned * 100, j.candidates);
+    print_served(j);
 }
 
 void print(const char* label, int n, const Figures& j, const Figures& l) {
@@ -286,6 +446,7 @@ void print(const char* label, int n, const Figures& j, const Figures& l) {
     std::printf("%-10s %6s  %-9s after the burst: median/p99 jgather %.2f/%.2f ms, libnice "
                 "%.2f/%.2f ms\n",
                 "", "", "", j.after_median_ms, j.after_p99_ms, l.after_median_ms, l.after_p99_ms);
+    print_served(j);
     std::printf("%-10s %6s  %-9s %9.3f %9.3f %9.3f %9.3f %9.3f %6.2f\n", "", "", "ratio",
                 ratio(j.wall_ms, l.wall_ms), ratio(j.median_ms, l.median_ms),
                 ratio(j.p99_ms, l.p99_ms), ratio(j.cpu_us, l.cpu_us), ratio(j.rss_kb, l.rss_kb),
@@ -417,6 +578,41 @@ int main(int argc, char** argv) {
         }
         setup.given_addresses = false;
         std::printf("\nlone gathering, host+stun: median %.3f ms (21 runs)\n", bench::median(lone));
+        // Where one gathering's time goes in a burst of n: its wait in the start queue, the
+        // server's answer, and jgather's own share after the answer; and the server alone.
+        {
+            setup.stamp_answers = true;
+            std::vector<double> wait, served, to_answer, from_answer, lone_to, lone_from;
+            for (int i = 0; i < 3; ++i) {
+                const Figures f = run_jgather(setup, n);
+                wait.push_back(f.paced_median_ms);
+                served.push_back(f.served_median_ms);
+                to_answer.push_back(percentile(f.to_answer, 0.5));
+                from_answer.push_back(percentile(f.from_answer, 0.5));
+            }
+            for (int i = 0; i < 21; ++i) {
+                const Figures f = run_jgather(setup, 1);
+                lone_to.push_back(percentile(f.to_answer, 0.5));
+                lone_from.push_back(percentile(f.from_answer, 0.5));
+            }
+            setup.stamp_answers = false;
+            std::vector<double> alone_median, alone_p99;
+            for (int i = 0; i < 3; ++i) {
+                const std::vector<double> alone = server_alone(stun_port, n);
+                alone_median.push_back(percentile(alone, 0.5));
+                alone_p99.push_back(percentile(alone, 0.99));
+                settle(context);
+            }
+            std::printf("N=%d host+stun, one gathering's time (medians of 3 runs): %.2f ms waiting "
+                        "to start, then %.2f ms to its completion = %.2f ms for the server's "
+                        "answer + %.2f ms for jgather after it (lone: %.3f + %.3f ms)\n",
+                        n, bench::median(wait), bench::median(served), bench::median(to_answer),
+                        bench::median(from_answer), bench::median(lone_to),
+                        bench::median(lone_from));
+            std::printf("the STUN server alone, %d Binding requests sent in one burst from %d "
+                        "sockets: answered in median %.2f ms, p99 %.2f ms\n",
+                        n, n, bench::median(alone_median), bench::median(alone_p99));
+        }
         std::printf("N=%d host+stun CPU per gathering: enumerating %.1f us, given addresses "
                     "%.1f us (ratio %.3f)\n",
                     n, bench::median(enumerated), bench::median(given),

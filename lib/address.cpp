@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <arpa/inet.h>
+#include <charconv>
 #include <cstring>
 
 #include <jgather/address.hpp>
@@ -71,25 +72,27 @@ IpAddress IpAddress::v6(const std::array<std::uint8_t, 16>& bytes) {
 
 namespace {
 
-void append_decimal(std::string& out, unsigned value) {
-    char digits[3];
-    int n = 0;
-    do {
-        digits[n++] = static_cast<char>('0' + value % 10);
-        value /= 10;
-    } while (value != 0);
-    while (n > 0) {
-        out.push_back(digits[--n]);
+// Writes "a.b.c.d" at @p out (room for 15 characters); returns the end.
+char* write_dotted_quad(char* out, const std::uint8_t* bytes) {
+    for (int i = 0; i < 4; ++i) {
+        if (i != 0) {
+            *out++ = '.';
+        }
+        const unsigned value = bytes[i];
+        if (value >= 100) {
+            *out++ = static_cast<char>('0' + value / 100);
+        }
+        if (value >= 10) {
+            *out++ = static_cast<char>('0' + value / 10 % 10);
+        }
+        *out++ = static_cast<char>('0' + value % 10);
     }
+    return out;
 }
 
 void append_dotted_quad(std::string& out, const std::uint8_t* bytes) {
-    for (int i = 0; i < 4; ++i) {
-        if (i != 0) {
-            out.push_back('.');
-        }
-        append_decimal(out, bytes[i]);
-    }
+    char text[15];
+    out.append(text, write_dotted_quad(text, bytes));
 }
 
 void append_hex_group(std::string& out, unsigned group) {
@@ -108,12 +111,12 @@ void append_hex_group(std::string& out, unsigned group) {
 
 std::string IpAddress::to_string() const {
     // Formatted by hand (inet_ntop goes through sprintf, a third of a reader's time).
-    std::string out;
-    out.reserve(family_ == Family::IPv4 ? 15 : 39);
-    if (family_ == Family::IPv4) {
-        append_dotted_quad(out, bytes_.data());
-        return out;
+    if (family_ == Family::IPv4) { // one construction, within the small-string buffer
+        char text[15];
+        return std::string(text, write_dotted_quad(text, bytes_.data()));
     }
+    std::string out;
+    out.reserve(39);
     if (is_v4_mapped()) { // RFC 5952 §5: mixed notation for IPv4-mapped addresses
         out = "::ffff:";
         append_dotted_quad(out, bytes_.data() + 12);
@@ -319,7 +322,12 @@ std::string TransportAddress::to_string() const {
     if (ip.family() == Family::IPv6) {
         return "[" + ip.to_string() + "]:" + std::to_string(port);
     }
-    return ip.to_string() + ":" + std::to_string(port);
+    // "a.b.c.d:port" written once (at most 21 characters), not built by concatenation.
+    char text[21];
+    char* end = write_dotted_quad(text, ip.bytes().data());
+    *end++ = ':';
+    end = std::to_chars(end, text + sizeof text, port).ptr;
+    return std::string(text, end);
 }
 
 } // namespace jgather

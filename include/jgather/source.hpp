@@ -52,6 +52,9 @@ struct LocalAddress {
     bool deprecated = false; ///< IPv6 preferred lifetime expired (RFC 4862 §5.5.4).
     bool temporary = false;  ///< IPv6 temporary address (RFC 8981).
     bool dad_failed = false; ///< IPv6 duplicate address detection failed.
+
+    /** Member-wise equality. */
+    bool operator==(const LocalAddress&) const = default;
 };
 
 /**

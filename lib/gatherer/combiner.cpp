@@ -141,29 +141,32 @@ const Candidate* Combiner::find_redundant(const std::vector<Candidate>& list,
     return nullptr;
 }
 
-Result<Changes> Combiner::add_external(ExternalAddress address) {
-    address.ip = address.ip.unmapped();
-    const std::string origin_text = address.origin.to_string();
+Result<Changes> Combiner::add_external(const ExternalAddress& given) {
+    const IpAddress ip = given.ip.unmapped();
     Changes changes;
     // design §2: an external IP equal to a local address means no NAT: nothing to derive (a
     // server on this host answers with a loopback address, which is no error either).
     for (const LocalAddress& local : setup_.local_addresses) {
-        if (local.ip == address.ip) {
-            external_.push_back(address);
-            changes.dropped.push_back({address.ip.to_string(), local.interface,
-                                       "external address from " + origin_text +
+        if (local.ip == ip) {
+            external_.push_back(given);
+            external_.back().ip = ip;
+            changes.dropped.push_back({ip.to_string(), local.interface,
+                                       "external address from " + given.origin.to_string() +
                                            " is a local address (no NAT): no candidate derived"});
             return changes;
         }
     }
-    if (auto problem = external_address_problem(address.ip)) {
+    if (auto problem = external_address_problem(ip)) {
         return Error{"external address " + *problem +
                      ", which cannot be anybody's external address"};
     }
-    external_.push_back(address);
+    external_.push_back(given);
+    const ExternalAddress& address = external_.back(); // nothing below adds to external_
+    external_.back().ip = ip;
     const std::size_t origin_slot = external_.size() - 1;
 
     if (setup_.ice && !address.ice_candidates_reported) {
+        const std::string origin_text = address.origin.to_string(); // the foundation's input
         for (const Base& base : setup_.bases) {
             if (base.local.ip.family() != address.ip.family()) {
                 continue;
@@ -179,9 +182,11 @@ Result<Changes> Combiner::add_external(ExternalAddress address) {
             Candidate c = ice_candidate(
                 IceType::Srflx, base, {address.ip, base.port}, preference,
                 foundations_.get(IceType::Srflx, base.local.ip, origin_text), address.origin);
-            const std::string where = TransportAddress{address.ip, c.port}.to_string();
+            const auto where = [&] {
+                return TransportAddress{address.ip, c.port}.to_string();
+            };
             if (const Candidate* same = find_redundant(ice_, c)) {
-                changes.dropped.push_back({where, base.local.interface,
+                changes.dropped.push_back({where(), base.local.interface,
                                            "srflx from " + origin_text + " is redundant with the " +
                                                std::string(to_string(same->ice()->type)) +
                                                " candidate from " + same->origin.to_string() +
@@ -193,7 +198,7 @@ Result<Changes> Combiner::add_external(ExternalAddress address) {
                        o.host == c.host && !guessed_ids_.contains(o.ice()->id);
             });
             if (verified != ice_.end()) {
-                changes.dropped.push_back({where, base.local.interface,
+                changes.dropped.push_back({where(), base.local.interface,
                                            "srflx from " + origin_text +
                                                " not needed: " + verified->origin.to_string() +
                                                " already mapped this base to " + verified->host +
@@ -214,7 +219,7 @@ Result<Changes> Combiner::add_external(ExternalAddress address) {
             static_cast<std::uint16_t>(65535 - assisted_rank), setup_.jid, address.origin, "");
         if (const Candidate* same = find_redundant(s5b_, c)) {
             changes.dropped.push_back({TransportAddress{address.ip, c.port}.to_string(), "",
-                                       "assisted candidate from " + origin_text +
+                                       "assisted candidate from " + address.origin.to_string() +
                                            " is redundant with the " +
                                            std::string(to_string(same->s5b()->type)) +
                                            " candidate from " + same->origin.to_string()});
@@ -268,18 +273,20 @@ Result<Changes> Combiner::add_source_candidate(const std::string& source, Source
                      ", which does not exist (" + std::to_string(setup_.bases.size()) + " bases)"};
     }
     const Base& base = setup_.bases[found.base_index];
-    const std::string what = std::string(to_string(found.type)) + " " + found.address.to_string();
+    const auto what = [&found] {
+        return std::string(to_string(found.type)) + " " + found.address.to_string();
+    };
     if (found.type != IceType::Srflx && found.type != IceType::Relay) {
         return Error{"reported a " + std::string(to_string(found.type)) +
                      " candidate; sources report srflx or relay"};
     }
     if (found.address.ip.family() != base.local.ip.family()) {
-        return Error{"reported " + what + " for the " +
+        return Error{"reported " + what() + " for the " +
                      (base.local.ip.family() == Family::IPv4 ? "IPv4" : "IPv6") + " base " +
                      base.address().to_string() + ": a mapping is of its base's family"};
     }
     if (found.address.port == 0) {
-        return Error{"reported " + what + " with port 0"};
+        return Error{"reported " + what() + " with port 0"};
     }
     Changes changes;
     if (found.type == IceType::Srflx && found.address == base.address()) {
@@ -291,7 +298,7 @@ Result<Changes> Combiner::add_source_candidate(const std::string& source, Source
     }
     if (auto problem = found.type == IceType::Srflx ? external_address_problem(found.address.ip)
                                                     : remote_address_problem(found.address.ip)) {
-        return Error{"reported " + what + ": " + *problem};
+        return Error{"reported " + what() + ": " + *problem};
     }
     Candidate c = ice_candidate(
         found.type, base, found.address, base.local_preference,

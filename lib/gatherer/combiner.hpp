@@ -56,7 +56,7 @@ public:
     /** An external address: a srflx guess per base of its family (unless the source verified
      * its own) and one assisted candidate. An error (nothing changed) when the address cannot
      * be external (external_address_problem()). */
-    Result<Changes> add_external(ExternalAddress address);
+    Result<Changes> add_external(const ExternalAddress& address);
     /** A candidate a source made for one of its bases. An error (nothing changed) when the
      * base is unknown, or the address is of another family than the base's or implausible. */
     Result<Changes> add_source_candidate(const std::string& source, SourceCandidate found);

@@ -1,8 +1,9 @@
 // The gatherer's lifecycle: bases, sources, the event queue, completion. The rules that turn
 // findings into candidates are the Combiner's (combiner.hpp); the verdict is verdict.cpp's.
 #include <algorithm>
-#include <deque>
 #include <utility>
+#include <variant>
+#include <vector>
 
 #include <jgather/gatherer.hpp>
 
@@ -10,6 +11,7 @@
 #include "../network/interface_monitor.hpp"
 #include "../sources/host.hpp"
 #include "../util/guard.hpp"
+#include "../util/netns.hpp"
 #include "../util/random.hpp"
 #include "../util/unique_fd.hpp"
 #include "combiner.hpp"
@@ -57,7 +59,7 @@ public:
     void cancel();
 
     // One per source: the sink it reports to. Ignores everything once the source has ended.
-    class Slot final : public SourceSink {
+    class Slot final : public SourceSink, public detail::GatheringNetns {
     public:
         enum class State { NotStarted, Running, Ended };
         Slot(Private& d, std::unique_ptr<Source> s) : d_(d), source(std::move(s)) {}
@@ -68,6 +70,7 @@ public:
         }
         std::chrono::milliseconds time_left() const override { return d_.time_left(); }
         std::span<const DroppedAddress> unbound() const override { return d_.unbound_; }
+        detail::Netns netns() const override { return d_.netns(); }
         void add_external_address(ExternalAddress address) override {
             if (reporting()) {
                 d_.on_external_address(*this, std::move(address));
@@ -120,10 +123,19 @@ public:
     // A user event, queued in the order decided and delivered from the loop.
     struct Event {
         enum class Kind { Candidate, Superseded, SourceDone, Complete };
+        using Pair = std::pair<Candidate, Candidate>;
         Kind kind;
-        Candidate candidate;
-        Candidate replacement;
-        SourceReport report;
+        // Candidate: the candidate. Superseded: the old one and its replacement (rare, boxed:
+        // an event stays one candidate big). SourceDone: its report's index in
+        // result_.sources, where reports are kept in the order of the events anyway.
+        std::variant<std::monostate, Candidate, std::unique_ptr<Pair>, std::size_t> payload;
+
+        static Event added(Candidate c) { return {Kind::Candidate, std::move(c)}; }
+        static Event superseded(Candidate old, Candidate replacement) {
+            return {Kind::Superseded,
+                    std::make_unique<Pair>(std::move(old), std::move(replacement))};
+        }
+        static Event complete() { return {Kind::Complete, std::monostate{}}; }
     };
 
     Gatherer& owner_;
@@ -144,7 +156,11 @@ public:
     mutable GatherResult result_;
     mutable bool stale_ = false;
     void sync() const;
-    std::deque<Event> queue_;
+    // Events not yet delivered: queue_[queue_head_] onwards. A vector whose capacity serves the
+    // gathering's next batch (a deque allocates per event: an event is larger than its blocks).
+    std::vector<Event> queue_;
+    std::size_t queue_head_ = 0;
+    void post_report(SourceReport report);
     bool delivering_ = false;
     bool decided_ = false; // the result is final; on_complete is queued
     bool delivered_complete_ = false;
@@ -164,6 +180,11 @@ public:
     std::shared_ptr<detail::StartQueue> start_queue_;
     std::unique_ptr<detail::StartQueue::Ticket> start_ticket_;
     Clock::time_point start_;
+    // The namespace of the thread that called gather(): the one its sockets are opened in, and
+    // the one its sources learn about (server health), even if the thread moves on before the
+    // loop starts them. Read once, in gather(), and only when something asks for it.
+    std::optional<detail::Netns> netns_;
+    detail::Netns netns() const { return netns_.value_or(detail::current_netns()); }
     // Lets a callback destroy the gatherer: the delivery loop checks it after each callback.
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
@@ -242,9 +263,12 @@ Result<void> Gatherer::Private::gather() {
     start_ = Clock::now();
     pump_ = detail::EventPump::of(loop_);
     const bool enumerating = !options_.host.addresses;
+    if (enumerating || !slots_.empty()) {
+        netns_ = detail::current_netns();
+    }
     if (enumerating) {
         // The loop's monitor knows the addresses: no dump of our own (one per loop, at first use).
-        auto monitor = detail::InterfaceMonitor::of(mux_->base());
+        auto monitor = detail::InterfaceMonitor::of(mux_->base(), netns());
         if (!monitor) {
             return monitor.error();
         }
@@ -265,7 +289,7 @@ Result<void> Gatherer::Private::gather() {
         result_.ufrag = detail::random_ice_chars(kUfragLength);
         result_.pwd = detail::random_ice_chars(kPwdLength);
     }
-    result_.local_addresses = provided->local_addresses;
+    result_.local_addresses = std::move(provided->local_addresses);
     result_.dropped = std::move(provided->dropped);
     bases_ = std::move(provided->bases);
     unbound_ = std::move(provided->unbound);
@@ -298,10 +322,8 @@ Result<void> Gatherer::Private::gather() {
         not_opened +=
             (not_opened.empty() ? "not opened: " : "; ") + d.address + " (" + d.reason + ")";
     }
-    post({Event::Kind::SourceDone,
-          {},
-          {},
-          {provider_->name(), SourceState::Ok, {}, since_start(), std::move(not_opened)}});
+    result_.sources.reserve(1 + slots_.size());
+    post_report({provider_->name(), SourceState::Ok, {}, since_start(), std::move(not_opened)});
     sources_pending_ = true; // queued by deliver(), which post() scheduled
     if (!slots_.empty()) {
         start_queue_ = detail::StartQueue::of(loop_);
@@ -313,12 +335,17 @@ Result<void> Gatherer::Private::gather() {
     return {};
 }
 
-void Gatherer::Private::post(Event event) {
+void Gatherer::Private::post_report(SourceReport report) {
     if (delivered_complete_) {
         return;
     }
-    if (event.kind == Event::Kind::SourceDone) {
-        result_.sources.push_back(event.report); // in the order of the events
+    result_.sources.push_back(std::move(report)); // in the order of the events
+    post({Event::Kind::SourceDone, result_.sources.size() - 1});
+}
+
+void Gatherer::Private::post(Event event) {
+    if (delivered_complete_) {
+        return;
     }
     queue_.push_back(std::move(event));
     if (!pump_scheduled_ && !delivering_) {
@@ -332,7 +359,9 @@ void Gatherer::Private::deliver() {
     delivering_ = true;
     const std::weak_ptr<bool> alive = alive_;
     for (;;) {
-        if (queue_.empty()) {
+        if (queue_head_ == queue_.size()) {
+            queue_.clear(); // the capacity stays for the next batch
+            queue_head_ = 0;
             if (!sources_pending_) {
                 break;
             }
@@ -347,8 +376,8 @@ void Gatherer::Private::deliver() {
             }
             break;
         }
-        const Event event = std::move(queue_.front());
-        queue_.pop_front();
+        // Moved out: a callback may destroy the gatherer, or post (and so grow the queue).
+        const Event event = std::move(queue_[queue_head_++]);
         std::optional<std::string> threw;
         const char* which = "";
         // Each callback is called through a copy: one that destroys the gatherer (and so the
@@ -357,19 +386,23 @@ void Gatherer::Private::deliver() {
         case Event::Kind::Candidate:
             which = "on_candidate";
             if (auto callback = owner_.on_candidate) {
-                threw = detail::contain([&] { callback(event.candidate); });
+                const Candidate& candidate = std::get<Candidate>(event.payload);
+                threw = detail::contain([&] { callback(candidate); });
             }
             break;
         case Event::Kind::Superseded:
             which = "on_candidate_superseded";
             if (auto callback = owner_.on_candidate_superseded) {
-                threw = detail::contain([&] { callback(event.candidate, event.replacement); });
+                const Event::Pair& pair = *std::get<std::unique_ptr<Event::Pair>>(event.payload);
+                threw = detail::contain([&] { callback(pair.first, pair.second); });
             }
             break;
         case Event::Kind::SourceDone:
             which = "on_source_done";
             if (auto callback = owner_.on_source_done) {
-                threw = detail::contain([&] { callback(event.report); });
+                // A copy: a callback that cancels adds reports (and may reallocate the list).
+                const SourceReport report = result_.sources[std::get<std::size_t>(event.payload)];
+                threw = detail::contain([&] { callback(report); });
             }
             break;
         case Event::Kind::Complete:
@@ -378,7 +411,8 @@ void Gatherer::Private::deliver() {
             phase_ = GatherPhase::Complete;
             result_.complete = true;
             sync();
-            queue_.clear();
+            std::vector<Event>().swap(queue_); // nothing follows: the memory goes too
+            queue_head_ = 0;
             if (auto callback = owner_.on_complete) {
                 const GatherResult& result = result_;
                 threw = detail::contain([&] { callback(result); });
@@ -409,10 +443,10 @@ void Gatherer::Private::apply(const detail::Changes& changes) {
              combiner_->external_addresses().size() != result_.external_addresses.size();
     result_.dropped.insert(result_.dropped.end(), changes.dropped.begin(), changes.dropped.end());
     for (const Candidate& c : changes.added) {
-        post({Event::Kind::Candidate, c, {}, {}});
+        post(Event::added(c));
     }
     for (const auto& [old, replacement] : changes.superseded) {
-        post({Event::Kind::Superseded, old, replacement, {}});
+        post(Event::superseded(old, replacement));
     }
 }
 
@@ -445,11 +479,11 @@ void Gatherer::Private::start_sources() {
 }
 
 void Gatherer::Private::on_external_address(Slot& slot, ExternalAddress address) {
-    const std::string text = address.ip.unmapped().to_string();
-    const std::string origin = address.origin.to_string();
-    auto changes = combiner_->add_external(std::move(address));
+    auto changes = combiner_->add_external(address);
     if (!changes) {
-        result_.dropped.push_back({text, "", "from " + origin + ": " + changes.error().message});
+        result_.dropped.push_back(
+            {address.ip.unmapped().to_string(), "",
+             "from " + address.origin.to_string() + ": " + changes.error().message});
         reject(slot, changes.error().message);
         return;
     }
@@ -457,11 +491,11 @@ void Gatherer::Private::on_external_address(Slot& slot, ExternalAddress address)
 }
 
 void Gatherer::Private::on_source_candidate(Slot& slot, SourceCandidate found) {
-    const std::string text = found.address.to_string();
+    const TransportAddress address = found.address;
     const std::string name = slot.source->name();
     auto changes = combiner_->add_source_candidate(name, std::move(found));
     if (!changes) {
-        result_.dropped.push_back({text, "", name + " " + changes.error().message});
+        result_.dropped.push_back({address.to_string(), "", name + " " + changes.error().message});
         reject(slot, changes.error().message);
         return;
     }
@@ -494,10 +528,7 @@ void Gatherer::Private::end_source(Slot& slot, SourceState state, std::string wh
             reaper_ = loop_.call_after(std::chrono::milliseconds(0), [this] { reap(); });
         }
     }
-    post({Event::Kind::SourceDone,
-          {},
-          {},
-          {slot.source->name(), state, std::move(why), since_start(), std::move(detail)}});
+    post_report({slot.source->name(), state, std::move(why), since_start(), std::move(detail)});
     update_receiving();
     maybe_complete();
 }
@@ -530,10 +561,7 @@ void Gatherer::Private::end_all(SourceState state, const std::string& why) {
         if (was_running) {
             stop_source(*slot);
         }
-        post({Event::Kind::SourceDone,
-              {},
-              {},
-              {slot->source->name(), state, why, since_start(), {}}});
+        post_report({slot->source->name(), state, why, since_start(), {}});
     }
     update_receiving();
     complete();
@@ -560,7 +588,7 @@ void Gatherer::Private::complete() {
     sources_pending_ = false;
     result_.network = combiner_->verdict();
     result_.elapsed = since_start();
-    post({Event::Kind::Complete, {}, {}, {}});
+    post(Event::complete());
 }
 
 void Gatherer::Private::cancel() {

@@ -22,7 +22,7 @@ namespace jgather::detail {
 class StartQueue : public std::enable_shared_from_this<StartQueue> {
 public:
     /** How long one loop iteration starts gatherings before it reads answers again. */
-    static constexpr std::chrono::microseconds kSlice{1000};
+    static constexpr std::chrono::microseconds kSlice{250};
 
     /** The queue of @p loop, shared by every gathering on it. */
     static std::shared_ptr<StartQueue> of(EventLoop& loop);

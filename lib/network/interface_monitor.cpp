@@ -58,8 +58,12 @@ NetworkChange difference(const std::vector<LocalAddress>& before,
 }
 
 Result<std::shared_ptr<InterfaceMonitor>> InterfaceMonitor::of(EventLoop& loop) {
+    return of(loop, current_netns());
+}
+
+Result<std::shared_ptr<InterfaceMonitor>> InterfaceMonitor::of(EventLoop& loop, Netns netns) {
     return shared_per_loop<InterfaceMonitor>(
-        loop, current_netns(), [&loop]() -> Result<std::shared_ptr<InterfaceMonitor>> {
+        loop, netns, [&loop, netns]() -> Result<std::shared_ptr<InterfaceMonitor>> {
             // Subscribe first, dump second: whatever changes during the dump is queued on the
             // subscribed socket and applied after it, so nothing falls between the two.
             UniqueFd fd(
@@ -75,7 +79,7 @@ Result<std::shared_ptr<InterfaceMonitor>> InterfaceMonitor::of(EventLoop& loop) 
                              std::strerror(errno)};
             }
             std::shared_ptr<InterfaceMonitor> monitor(new InterfaceMonitor(loop, std::move(fd)));
-            monitor->netns_ = current_netns();
+            monitor->netns_ = netns;
             if (auto dumped = monitor->resync(); !dumped) {
                 return dumped.error();
             }

@@ -13,6 +13,7 @@
 #include <jgather/network.hpp>
 #include <jgather/result.hpp>
 
+#include "../util/netns.hpp"
 #include "../util/unique_fd.hpp"
 #include "netlink.hpp"
 
@@ -24,6 +25,8 @@ public:
     /** The monitor of @p loop in the calling thread's network namespace, opened (socket, then
      * one dump) by the first caller. */
     static Result<std::shared_ptr<InterfaceMonitor>> of(EventLoop& loop);
+    /** The same for a caller that knows it is in namespace @p netns (current_netns()). */
+    static Result<std::shared_ptr<InterfaceMonitor>> of(EventLoop& loop, Netns netns);
 
     ~InterfaceMonitor();
     InterfaceMonitor(const InterfaceMonitor&) = delete;
@@ -75,7 +78,7 @@ private:
     unsigned resyncs_ = 0;
     bool dirty_ = false; // notifications applied since the last report
     bool stale_ = false; // a resync failed: the list may be wrong until one succeeds
-    std::pair<std::uint64_t, std::uint64_t> netns_{}; // the namespace it reports on
+    Netns netns_{};      // the namespace it reports on
 };
 
 /** The net difference between two address lists (by interface index and IP). */

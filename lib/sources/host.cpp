@@ -3,14 +3,14 @@
 #include <arpa/inet.h>
 #include <cerrno>
 #include <cstring>
+#include <exception>
 #include <netinet/in.h>
+#include <optional>
 #include <string>
 #include <sys/socket.h>
 
-#include <exception>
-
-#include "../util/random.hpp"
 #include "../network/netlink.hpp"
+#include "../util/random.hpp"
 #include "../util/sockaddr.hpp"
 
 namespace jgather::detail {
@@ -69,11 +69,13 @@ std::string exclusion_reason(const LocalAddress& address, const HostOptions& opt
 
 // RFC 8445 §5.1.1.1: with a privacy (temporary) address on an interface and prefix, the stable
 // addresses of that prefix and the interface's link-local addresses must not be gathered.
-std::string privacy_reason(const LocalAddress& address, const std::vector<LocalAddress>& kept) {
+std::string privacy_reason(const LocalAddress& address,
+                           const std::vector<const LocalAddress*>& kept) {
     if (address.ip.family() != Family::IPv6 || address.temporary) {
         return {};
     }
-    for (const LocalAddress& other : kept) {
+    for (const LocalAddress* kept_one : kept) {
+        const LocalAddress& other = *kept_one;
         if (!other.temporary || other.interface_index != address.interface_index) {
             continue;
         }
@@ -91,16 +93,21 @@ std::string privacy_reason(const LocalAddress& address, const std::vector<LocalA
 }
 
 // RFC 8421 §4: alternate IPv6 and IPv4, IPv6 first; a family that runs out leaves the rest to
-// the other.
-std::vector<LocalAddress> interleave_families(const std::vector<LocalAddress>& addresses) {
-    std::vector<LocalAddress> v6;
-    std::vector<LocalAddress> v4;
-    for (const LocalAddress& a : addresses) {
-        (a.ip.family() == Family::IPv6 ? v6 : v4).push_back(a);
+// the other. (Pointers into the caller's list: the addresses are copied once, when chosen.)
+std::vector<const LocalAddress*>
+interleave_families(const std::vector<const LocalAddress*>& addresses) {
+    std::vector<const LocalAddress*> v6;
+    std::vector<const LocalAddress*> v4;
+    for (const LocalAddress* a : addresses) {
+        (a->ip.family() == Family::IPv6 ? v6 : v4).push_back(a);
     }
     // Temporary addresses are the ones a privacy-minded host uses; offer them first.
-    std::stable_partition(v6.begin(), v6.end(), [](const LocalAddress& a) { return a.temporary; });
-    std::vector<LocalAddress> out;
+    std::stable_partition(v6.begin(), v6.end(), [](const LocalAddress* a) { return a->temporary; });
+    if (v6.empty()) {
+        return v4;
+    }
+    std::vector<const LocalAddress*> out;
+    out.reserve(addresses.size());
     for (std::size_t i = 0; i < std::max(v6.size(), v4.size()); ++i) {
         if (i < v6.size()) {
             out.push_back(v6[i]);
@@ -138,7 +145,8 @@ std::uint16_t bound_port(int fd) {
 HostSelection select_host_addresses(const std::vector<LocalAddress>& all,
                                     const HostOptions& options) {
     HostSelection selection;
-    std::vector<LocalAddress> kept;
+    std::vector<const LocalAddress*> kept; // into @p all: copied once, into selection.usable
+    kept.reserve(all.size());
     for (const LocalAddress& address : all) {
         std::string reason = exclusion_reason(address, options);
         if (reason.empty() && options.filter && !options.filter(address)) {
@@ -149,31 +157,32 @@ HostSelection select_host_addresses(const std::vector<LocalAddress>& all,
             continue;
         }
         const bool duplicate = std::any_of(
-            kept.begin(), kept.end(), [&](const LocalAddress& k) { return k.ip == address.ip; });
+            kept.begin(), kept.end(), [&](const LocalAddress* k) { return k->ip == address.ip; });
         if (duplicate) {
             selection.dropped.push_back(
                 {address.ip.to_string(), address.interface, "same address on another interface"});
             continue;
         }
-        kept.push_back(address);
+        kept.push_back(&address);
     }
 
-    std::vector<LocalAddress> preferred;
-    std::vector<LocalAddress> vpn;
-    for (const LocalAddress& address : kept) {
-        if (std::string reason = privacy_reason(address, kept); !reason.empty()) {
-            selection.dropped.push_back({address.ip.to_string(), address.interface, reason});
+    std::vector<const LocalAddress*> preferred;
+    std::vector<const LocalAddress*> vpn;
+    for (const LocalAddress* address : kept) {
+        if (std::string reason = privacy_reason(*address, kept); !reason.empty()) {
+            selection.dropped.push_back({address->ip.to_string(), address->interface, reason});
             continue;
         }
-        (address.kind == InterfaceKind::Vpn ? vpn : preferred).push_back(address);
+        (address->kind == InterfaceKind::Vpn ? vpn : preferred).push_back(address);
     }
 
     // RFC 8445 §5.1.2.1: local preference distinct per IP address, 65535 the highest. VPNs
     // last: their egress is often farther away than the direct path.
     std::uint16_t local_preference = 65535;
+    selection.usable.reserve(preferred.size() + vpn.size());
     for (const auto* group : {&preferred, &vpn}) {
-        for (LocalAddress& address : interleave_families(*group)) {
-            selection.usable.push_back({std::move(address), local_preference--});
+        for (const LocalAddress* address : interleave_families(*group)) {
+            selection.usable.push_back({*address, local_preference--});
         }
     }
     return selection;
@@ -251,6 +260,31 @@ Result<BoundSocket> listen_tcp_any() {
     return BoundSocket{std::move(fd), port};
 }
 
+namespace {
+
+// The rules of HostOptions that select_host_addresses() applies (not the filter, whose answers
+// may change, nor the addresses and ports).
+bool same_rules(const HostOptions& a, const HostOptions& b) {
+    return a.ipv4 == b.ipv4 && a.ipv6 == b.ipv6 && a.include_loopback == b.include_loopback &&
+           a.include_link_local == b.include_link_local &&
+           a.include_virtual_bridges == b.include_virtual_bridges &&
+           a.include_vpn == b.include_vpn && a.allow_interfaces == b.allow_interfaces &&
+           a.deny_interfaces == b.deny_interfaces;
+}
+
+// The last selection made on this thread without a filter. The selection is a function of the
+// rules and the list alone, and a burst of gatherings on one loop asks the same of the same
+// list (the loop's interface monitor's): one comparison of a few addresses instead of the rules,
+// the ordering and the reasons each time.
+struct LastSelection {
+    HostOptions rules;
+    std::vector<LocalAddress> all;
+    HostSelection selection;
+};
+thread_local std::optional<LastSelection> last_selection;
+
+} // namespace
+
 Result<HostSelection> choose_host_addresses(const HostOptions& options,
                                             std::vector<LocalAddress>& all) {
     if (options.addresses) {
@@ -259,6 +293,24 @@ Result<HostSelection> choose_host_addresses(const HostOptions& options,
         all = std::move(enumerated.value());
     } else {
         return enumerated.error();
+    }
+    if (!options.filter) {
+        if (last_selection && same_rules(last_selection->rules, options) &&
+            last_selection->all == all) {
+            return last_selection->selection;
+        }
+        HostSelection selection = select_host_addresses(all, options);
+        HostOptions rules;
+        rules.ipv4 = options.ipv4;
+        rules.ipv6 = options.ipv6;
+        rules.include_loopback = options.include_loopback;
+        rules.include_link_local = options.include_link_local;
+        rules.include_virtual_bridges = options.include_virtual_bridges;
+        rules.include_vpn = options.include_vpn;
+        rules.allow_interfaces = options.allow_interfaces;
+        rules.deny_interfaces = options.deny_interfaces;
+        last_selection = LastSelection{std::move(rules), all, selection};
+        return selection;
     }
     try { // HostOptions::filter is the application's code
         return select_host_addresses(all, options);

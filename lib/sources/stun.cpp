@@ -4,10 +4,10 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
-#include <deque>
-#include <set>
 #include <span>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <jgather/sources/stun.hpp>
 
@@ -100,7 +100,7 @@ public:
         }
         const auto bases = sink.bases();
         auto& health = detail::ServerHealth::instance();
-        netns_ = detail::current_netns(); // once: the memory is per namespace
+        netns_ = detail::netns_of(sink); // once: the memory is per namespace
         // "First the first server of each base": server-major order, paced by Ta.
         for (const TransportAddress& server : options_.servers) {
             if (options_.remember_silence.count() > 0) {
@@ -180,7 +180,7 @@ private:
     void pace() {
         pacer_.reset();
         while (!queue_.empty() && queue_.front()->state != Transaction::State::Queued) {
-            queue_.pop_front(); // ended before its turn (FirstMappingPerBase)
+            queue_.erase(queue_.begin()); // ended before its turn (FirstMappingPerBase)
         }
         if (queue_.empty()) {
             return;
@@ -193,7 +193,7 @@ private:
             return;
         }
         Transaction& t = *queue_.front();
-        queue_.pop_front();
+        queue_.erase(queue_.begin());
         started_any_ = true;
         last_start_ = now;
         begin(t);
@@ -264,7 +264,9 @@ private:
         }
         const stun::BindingAnswer answer = stun::read_binding_answer(t->request.id, d.data);
         if (answer.kind != stun::BindingAnswer::Kind::Ignored) {
-            answered_.insert(t->server_text); // it is there, whatever it said
+            if (std::find(answered_.begin(), answered_.end(), t->configured) == answered_.end()) {
+                answered_.push_back(t->configured); // it is there, whatever it said
+            }
             auto& health = detail::ServerHealth::instance();
             health.answered(netns_, t->configured);
             if (t->sends == 1) { // Karn's algorithm: no sample from a retransmitted request
@@ -290,7 +292,7 @@ private:
             t->timer.reset();
             t->server = answer.address;
             t->state = Transaction::State::Queued;
-            queue_.push_front(t);
+            queue_.insert(queue_.begin(), t);
             pace();
             return true;
         case stun::BindingAnswer::Kind::Failed:
@@ -327,7 +329,9 @@ private:
         if (sink_ != sink) {
             return; // the gatherer refused it and stopped us
         }
-        if (reported_.insert(mapped.ip.to_string() + " " + t.server_text).second) {
+        const std::pair<IpAddress, TransportAddress> learned{mapped.ip, t.configured};
+        if (std::find(reported_.begin(), reported_.end(), learned) == reported_.end()) {
+            reported_.push_back(learned);
             ExternalAddress found{mapped.ip, mapped.port, std::nullopt, {"stun", t.server_text}};
             found.ice_candidates_reported = true;
             sink->add_external_address(found);
@@ -340,12 +344,12 @@ private:
     void remember_silent_servers() {
         auto& health = detail::ServerHealth::instance();
         for (const std::string& server : silent_) {
-            if (answered_.count(server) != 0) {
-                continue;
-            }
             for (const auto& t : transactions_) {
                 if (t->server_text == server) {
-                    health.timed_out(netns_, t->configured, options_.remember_silence);
+                    if (std::find(answered_.begin(), answered_.end(), t->configured) ==
+                        answered_.end()) {
+                        health.timed_out(netns_, t->configured, options_.remember_silence);
+                    }
                     break;
                 }
             }
@@ -436,15 +440,18 @@ private:
     StunOptions options_;
     SourceSink* sink_ = nullptr;
     std::vector<std::unique_ptr<Transaction>> transactions_;
-    std::deque<Transaction*> queue_; // not yet started, in pacing order
+    // Not yet started, in pacing order: a vector (one per base and server, a handful), not a
+    // deque, whose first push allocates a map and a 512-byte block.
+    std::vector<Transaction*> queue_;
     std::unique_ptr<LoopHandle> pacer_;
     Clock::time_point last_start_{};
     bool started_any_ = false;
-    std::set<std::string> reported_;
+    // (mapping, configured server) pairs already reported as external addresses: a few at most.
+    std::vector<std::pair<IpAddress, TransportAddress>> reported_;
     std::vector<std::string> failures_;
     std::vector<std::string> silent_;
     std::vector<std::string> skipped_; // servers remembered silent, not asked
-    std::set<std::string> answered_;   // servers that answered anything
+    std::vector<TransportAddress> answered_; // configured servers that answered anything
     detail::ServerHealth::Namespace netns_{};
     unsigned successes_ = 0;
 };

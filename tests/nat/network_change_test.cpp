@@ -16,12 +16,13 @@
 #include <gtest/gtest.h>
 
 #include <jgather/jgather.hpp>
+#include <jgather/sources/stun.hpp>
 
 #include "network/interface_monitor.hpp"
 #include "sources/server_health.hpp"
-#include "util/netns.hpp"
 #include "support/glib_loop.hpp"
 #include "support/netns.hpp"
+#include "util/netns.hpp"
 
 using namespace jgather;
 using namespace std::chrono_literals;
@@ -386,6 +387,35 @@ TEST_F(NetworkChanges, ANewAddressForgetsTheSilentServers) {
     ASSERT_TRUE(change_after({"addr", "add", "192.0.2.10/24", "dev", "lan0"},
                              [](const NetworkChange& c) { return has(c.added, "192.0.2.10"); }));
     EXPECT_FALSE(health.silent(server)) << "a server silent from the old network may answer now";
+}
+
+// What a gathering's STUN source learns of a server belongs to the namespace its sockets are in
+// (the thread's at gather()), not to wherever the thread is when the loop starts the source.
+TEST_F(NetworkChanges, ASilentServerIsRememberedInTheGatheringsNamespace) {
+    auto& health = detail::ServerHealth::instance();
+    health.clear();
+    ns_->ip({"addr", "add", "192.0.2.10/24", "dev", "lan0"});
+    const auto here = detail::current_netns();
+    StunOptions stun;
+    stun.servers = {*TransportAddress::parse("192.0.2.10:9")}; // discard: nothing answers
+    stun.final_wait = 200ms;
+    stun.remember_silence = 30s;
+    GatherOptions options;
+    Gatherer g(loop_->loop(), options);
+    g.add_source(std::make_unique<StunSource>(stun));
+    ASSERT_TRUE(g.gather());
+    {
+        test::Netns elsewhere("netchg3");
+        test::EnterNetns in_elsewhere(elsewhere); // the thread moves before the loop runs
+        const auto there = detail::current_netns();
+        ASSERT_NE(here, there);
+        ASSERT_TRUE(loop_->run_until([&] { return g.complete(); }, 5000ms));
+        const auto& stun_report = g.result().sources.back();
+        EXPECT_EQ(stun_report.state, SourceState::TimedOut) << stun_report.error;
+        EXPECT_TRUE(health.silent(here, stun.servers[0])) << "the gathering's namespace";
+        EXPECT_FALSE(health.silent(there, stun.servers[0])) << "not the thread's of the moment";
+    }
+    health.clear();
 }
 
 TEST_F(NetworkChanges, AGenerationAboveAnUnsignedByteIsRefused) {

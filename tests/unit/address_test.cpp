@@ -76,6 +76,13 @@ TEST(TransportAddress, FormatsWithBracketsForIpv6) {
               "[2001:db8::1]:5000");
     EXPECT_EQ((jgather::TransportAddress{*IpAddress::parse("192.0.2.1"), 80}.to_string()),
               "192.0.2.1:80");
+    // IPv4 is written in one pass: the shortest and the longest forms, and every digit count.
+    EXPECT_EQ((jgather::TransportAddress{*IpAddress::parse("0.0.0.0"), 0}.to_string()),
+              "0.0.0.0:0");
+    EXPECT_EQ((jgather::TransportAddress{*IpAddress::parse("255.255.255.255"), 65535}.to_string()),
+              "255.255.255.255:65535");
+    EXPECT_EQ((jgather::TransportAddress{*IpAddress::parse("10.99.100.9"), 3478}.to_string()),
+              "10.99.100.9:3478");
 }
 
 TEST(IpAddress, TextMatchesInetNtopForRfc5952Cases) {

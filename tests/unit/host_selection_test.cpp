@@ -178,6 +178,52 @@ TEST(HostSelection, OptionsAllowDenyFamiliesLoopbackAndFilter) {
               "rejected by the filter callback");
 }
 
+// choose_host_addresses() remembers the last selection made without a filter (a burst of
+// gatherings asks the same of the same list): a changed list or rule must be selected anew, and
+// a filter is asked every time.
+TEST(HostSelection, RepeatedChoiceFollowsChangesOfTheListAndTheRules) {
+    std::vector<LocalAddress> list = {addr("192.0.2.10", "eth0", 2),
+                                      addr("2001:db8:a::10", "eth0", 2),
+                                      addr("198.51.100.10", "eth1", 3)};
+    HostOptions options;
+    options.addresses = list;
+    std::vector<LocalAddress> all;
+    const auto chosen = [&] {
+        auto selection = choose_host_addresses(options, all);
+        EXPECT_TRUE(selection);
+        EXPECT_EQ(all, *options.addresses); // the list it chose from, as given
+        return selection ? ips(*selection) : std::vector<std::string>{};
+    };
+    const std::vector<std::string> everything = {"2001:db8:a::10", "192.0.2.10", "198.51.100.10"};
+    EXPECT_EQ(chosen(), everything);
+    EXPECT_EQ(chosen(), everything); // the same question: the same answer
+
+    list[1].deprecated = true; // the state of one address changes
+    options.addresses = list;
+    EXPECT_EQ(chosen(), (std::vector<std::string>{"192.0.2.10", "198.51.100.10"}));
+    std::vector<LocalAddress> ignored;
+    auto again = choose_host_addresses(options, ignored);
+    ASSERT_TRUE(again);
+    EXPECT_EQ(reason_for(*again, "2001:db8:a::10"),
+              "IPv6 address is deprecated (preferred lifetime expired)");
+
+    options.deny_interfaces = {"eth1"}; // a rule changes
+    EXPECT_EQ(chosen(), std::vector<std::string>{"192.0.2.10"});
+    options.deny_interfaces.clear();
+    options.ipv4 = false;
+    EXPECT_EQ(chosen(), std::vector<std::string>{});
+    options.ipv4 = true;
+
+    int asked = 0; // a filter's answers may change: never remembered
+    options.filter = [&asked](const LocalAddress& a) {
+        ++asked;
+        return asked > 2 || a.interface != "eth1";
+    };
+    EXPECT_EQ(chosen(), std::vector<std::string>{"192.0.2.10"});
+    EXPECT_EQ(chosen(), (std::vector<std::string>{"192.0.2.10", "198.51.100.10"}));
+    EXPECT_EQ(asked, 4);
+}
+
 TEST(HostSelection, SameAddressOnTwoInterfacesIsOneBase) {
     const auto s =
         select_host_addresses({addr("192.0.2.10", "eth0", 2), addr("192.0.2.10", "eth1", 3)}, {});

@@ -18,10 +18,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-
 // Finishes on the loop iteration after its start: an answer that needs the loop to come back.
 // Its start takes 5 µs, about what a STUN source's first send costs, so that a burst takes
-// many 1 ms slices whatever the machine.
+// many slices (StartQueue::kSlice) whatever the machine.
 class NextIterationSource final : public Source {
 public:
     NextIterationSource(std::vector<int>& started, int index) : started_(started), index_(index) {}
