@@ -1,6 +1,7 @@
 // The gatherer's lifecycle: bases, sources, the event queue, completion. The rules that turn
 // findings into candidates are the Combiner's (combiner.hpp); the verdict is verdict.cpp's.
 #include <algorithm>
+#include <iterator>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -201,7 +202,7 @@ private:
 
     void post(Event event);
     void deliver() override;
-    void apply(const detail::Changes& changes);
+    void apply(detail::Changes changes); // taken: its candidates and reasons move on
     void start_sources();
     void start_turn();
     void on_external_address(Slot& slot, ExternalAddress address);
@@ -438,15 +439,16 @@ void Gatherer::Private::sync() const {
     }
 }
 
-void Gatherer::Private::apply(const detail::Changes& changes) {
+void Gatherer::Private::apply(detail::Changes changes) {
     stale_ = stale_ || !changes.added.empty() || !changes.superseded.empty() ||
              combiner_->external_addresses().size() != result_.external_addresses.size();
-    result_.dropped.insert(result_.dropped.end(), changes.dropped.begin(), changes.dropped.end());
-    for (const Candidate& c : changes.added) {
-        post(Event::added(c));
+    result_.dropped.insert(result_.dropped.end(), std::make_move_iterator(changes.dropped.begin()),
+                           std::make_move_iterator(changes.dropped.end()));
+    for (Candidate& c : changes.added) {
+        post(Event::added(std::move(c)));
     }
-    for (const auto& [old, replacement] : changes.superseded) {
-        post(Event::superseded(old, replacement));
+    for (auto& [old, replacement] : changes.superseded) {
+        post(Event::superseded(std::move(old), std::move(replacement)));
     }
 }
 
@@ -487,7 +489,7 @@ void Gatherer::Private::on_external_address(Slot& slot, ExternalAddress address)
         reject(slot, changes.error().message);
         return;
     }
-    apply(*changes);
+    apply(std::move(*changes));
 }
 
 void Gatherer::Private::on_source_candidate(Slot& slot, SourceCandidate found) {
@@ -499,7 +501,7 @@ void Gatherer::Private::on_source_candidate(Slot& slot, SourceCandidate found) {
         reject(slot, changes.error().message);
         return;
     }
-    apply(*changes);
+    apply(std::move(*changes));
 }
 
 void Gatherer::Private::on_proxy(Slot& slot, ProxyFinding proxy) {
@@ -511,7 +513,7 @@ void Gatherer::Private::on_proxy(Slot& slot, ProxyFinding proxy) {
         reject(slot, changes.error().message);
         return;
     }
-    apply(*changes);
+    apply(std::move(*changes));
 }
 
 void Gatherer::Private::reject(Slot& slot, const std::string& why) {
