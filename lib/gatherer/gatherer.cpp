@@ -183,9 +183,9 @@ public:
     Clock::time_point start_;
     // The namespace of the thread that called gather(): the one its sockets are opened in, and
     // the one its sources learn about (server health), even if the thread moves on before the
-    // loop starts them. Read once, in gather(), and only when something asks for it.
+    // loop starts them. Read once, in gather(), when the monitor or a source will ask.
     std::optional<detail::Netns> netns_;
-    detail::Netns netns() const { return netns_.value_or(detail::current_netns()); }
+    detail::Netns netns() const { return netns_ ? *netns_ : detail::current_netns(); }
     // Lets a callback destroy the gatherer: the delivery loop checks it after each callback.
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
