@@ -362,8 +362,7 @@ public:
     }
     void handleSessionActionError(gloox::Jingle::Action, gloox::Jingle::Session*,
                                   const gloox::Error* error) override {
-        finish("failed", "the peer refused a Jingle request" +
-                             (error ? " (" + error->text() + ")" : std::string()));
+        finish("failed", "the peer refused a Jingle request" + cli::describe(error));
     }
     void handleIncomingSession(gloox::Jingle::Session*) override {}
 

@@ -17,6 +17,8 @@
 #include <vector>
 
 #include <glib.h>
+#include <gloox/error.h>
+#include <gloox/tag.h>
 
 #include <jgather/gloox.hpp>
 #include <jgather/ice_servers.hpp>
@@ -266,6 +268,16 @@ inline std::string utc(std::chrono::system_clock::time_point t) {
 
 /** One announced service for a person: kind, address, transport, expiry, status (never the
  * password). */
+/** " (<error .../>)": a peer's or server's IQ error as it came, condition and text; "" without
+ * one. */
+inline std::string describe(const gloox::Error* error) {
+    if (error == nullptr) {
+        return {};
+    }
+    const std::unique_ptr<gloox::Tag> tag(error->tag());
+    return tag ? " (" + tag->xml() + ")" : " (" + error->text() + ")";
+}
+
 inline std::string describe(const jgather::ExternalService& s) {
     std::ostringstream out;
     const bool v6 = s.host.find(':') != std::string::npos;

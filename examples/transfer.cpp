@@ -302,8 +302,7 @@ public:
     void handleSessionActionError(gloox::Jingle::Action, gloox::Jingle::Session* session,
                                   const gloox::Error* error) override {
         if (session == session_) {
-            finish("failed", "the peer refused a Jingle request" +
-                                 (error ? " (" + error->text() + ")" : std::string()));
+            finish("failed", "the peer refused a Jingle request" + cli::describe(error));
         }
     }
     void handleIncomingSession(gloox::Jingle::Session*) override {}

@@ -157,12 +157,7 @@ protected:
                                             "--xmpp-ca",   server.ca_file(),
                                             "--format",    "json"};
         };
-        // A resource of each call's own: the session of the previous call's process may still be
-        // closing on the server, which would route the invitation to it if both had one JID.
-        static int rounds = 0;
-        const std::string round = std::to_string(++rounds);
-        const std::string answerer_jid = "bob@example.org/phone-" + round;
-        std::vector<std::string> a = xmpp(answerer_jid);
+        std::vector<std::string> a = xmpp("bob@example.org/phone");
         a.push_back("--answer");
         a.insert(a.end(), answerer_flags.begin(), answerer_flags.end());
         CallProcess answerer(lab_->ns(answerer_host), a, dir.path(), "answerer");
@@ -171,8 +166,8 @@ protected:
             outcome.log = "answerer never logged in:\n" + answerer.err() + server.log();
             return outcome;
         }
-        std::vector<std::string> c = xmpp("alice@example.org/phone-" + round);
-        c.insert(c.end(), {"--call", answerer_jid});
+        std::vector<std::string> c = xmpp("alice@example.org/phone");
+        c.insert(c.end(), {"--call", "bob@example.org/phone"});
         c.insert(c.end(), caller_flags.begin(), caller_flags.end());
         CallProcess caller(lab_->ns(caller_host), c, dir.path(), "caller");
         outcome.caller_exit = caller.wait();

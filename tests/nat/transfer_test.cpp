@@ -114,12 +114,7 @@ protected:
         const std::string in = dir_.path() + "/in.bin";
         const std::string out = dir_.path() + "/out.bin";
         write_file(in, size);
-        // A resource of each transfer's own: the session of the previous one's process may still
-        // be closing on the server, which would route the offer to it (and bounce it) if both
-        // had one full JID.
-        const std::string round = std::to_string(++rounds_);
-        const std::string receiver_jid = std::string(kReceiver) + "-" + round;
-        std::vector<std::string> r = xmpp(receiver_jid);
+        std::vector<std::string> r = xmpp(kReceiver);
         r.insert(r.end(), {"--out", out});
         r.insert(r.end(), receiver_flags.begin(), receiver_flags.end());
         LabProcess receiver(ns(receiver_host),
@@ -130,8 +125,8 @@ protected:
             outcome.log = "the receiver never logged in:\n" + receiver.err() + srv.log();
             return outcome;
         }
-        std::vector<std::string> s = xmpp(std::string(kSender) + "-" + round);
-        s.insert(s.end(), {"--to", receiver_jid, "--file", in});
+        std::vector<std::string> s = xmpp(kSender);
+        s.insert(s.end(), {"--to", kReceiver, "--file", in});
         s.insert(s.end(), sender_flags.begin(), sender_flags.end());
         LabProcess sender(ns(sender_host),
                           jgather::test::program_path("JGATHER_SEND", "jgather-send"), s,
@@ -168,7 +163,6 @@ protected:
 
     jgather::test::TempDir dir_;
     static jgather::test::LabWithProxies* lab_;
-    static inline int rounds_ = 0; // the suite's servers see every round's resources
 };
 
 jgather::test::LabWithProxies* Transfers::lab_ = nullptr;

@@ -41,11 +41,13 @@ public:
         std::vector<std::string> argv = {
             "timeout", std::to_string(timeout_seconds), "ip", "netns", "exec", netns, program};
         argv.insert(argv.end(), args.begin(), args.end());
+        // Emptied here, before the fork: wait_for() must never read what an earlier process with
+        // the same tag wrote (a child that truncates its own files may not have run yet).
+        const int out = open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        const int err = open(err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         pid_ = fork();
         if (pid_ == 0) {
-            const int out = open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-            const int err = open(err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-            dup2(out, 1);
+            dup2(out, 1); // the copies 1 and 2 are not close-on-exec
             dup2(err, 2);
             std::vector<char*> c_argv;
             for (auto& a : argv) {
@@ -55,6 +57,8 @@ public:
             execvp(c_argv[0], c_argv.data());
             _exit(127);
         }
+        close(out);
+        close(err);
     }
     ~LabProcess() {
         if (pid_ > 0 && !waited_) {
