@@ -300,16 +300,8 @@ Result<HostSelection> choose_host_addresses(const HostOptions& options,
             return last_selection->selection;
         }
         HostSelection selection = select_host_addresses(all, options);
-        HostOptions rules;
-        rules.ipv4 = options.ipv4;
-        rules.ipv6 = options.ipv6;
-        rules.include_loopback = options.include_loopback;
-        rules.include_link_local = options.include_link_local;
-        rules.include_virtual_bridges = options.include_virtual_bridges;
-        rules.include_vpn = options.include_vpn;
-        rules.allow_interfaces = options.allow_interfaces;
-        rules.deny_interfaces = options.deny_interfaces;
-        last_selection = LastSelection{std::move(rules), all, selection};
+        // Only the rules same_rules() compares are read back (no filter on this path).
+        last_selection = LastSelection{options, all, selection};
         return selection;
     }
     try { // HostOptions::filter is the application's code
