@@ -274,7 +274,7 @@ Result<void> Gatherer::Private::gather() {
             return monitor.error();
         }
         monitor_ = std::move(monitor.value());
-        options_.host.addresses = monitor_->addresses();
+        options_.host.addresses = monitor_->recent_addresses();
     }
     auto provided = provider_->open(options_);
     if (enumerating) {

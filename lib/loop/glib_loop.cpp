@@ -7,6 +7,7 @@
 #include <jgather/glib.hpp>
 
 #include "../util/guard.hpp"
+#include "glib_loop.hpp"
 
 namespace jgather::glib {
 namespace {
@@ -36,6 +37,8 @@ public:
     }
     SourceHandle(const SourceHandle&) = delete;
     SourceHandle& operator=(const SourceHandle&) = delete;
+
+    void let_recurse() noexcept { g_source_set_can_recurse(source_, TRUE); }
 
 private:
     GSource* source_;
@@ -102,3 +105,13 @@ std::unique_ptr<EventLoop> make_loop(GMainContext* context) {
 }
 
 } // namespace jgather::glib
+
+namespace jgather::detail {
+
+void let_recurse(LoopHandle& watch) noexcept {
+    if (auto* source = dynamic_cast<glib::SourceHandle*>(&watch)) {
+        source->let_recurse();
+    }
+}
+
+} // namespace jgather::detail

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "../util/guard.hpp"
+#include "glib_loop.hpp"
 #include "per_loop.hpp"
 
 namespace jgather::detail {
@@ -121,6 +122,10 @@ std::unique_ptr<LoopHandle> MultiplexLoop::watch_readable(int fd, std::function<
         epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
         if (epoll_.valid()) {
             epoll_watch_ = base_.watch_readable(epoll_.get(), [this] { read_events(); });
+            // Dispatched once per loop turn with a socket ready: without this, GLib's blocking
+            // of a dispatching source costs two eventfd writes and a read each time, about one
+            // system call per gathering in a burst. read_events() guards each watch instead.
+            let_recurse(*epoll_watch_);
         }
     }
     bool registered = false;
@@ -177,7 +182,14 @@ void MultiplexLoop::read_events() {
             continue; // cancelled by an earlier callback of this batch
         }
         const std::shared_ptr<Watch> watch = it->second; // survives its own cancellation
+        if (watch->dispatching) {
+            // A loop run from inside its own callback (the epoll source may recurse): the
+            // watch is called again once that callback has returned, as GLib would.
+            continue;
+        }
+        watch->dispatching = true;
         (void)contain(watch->callback);
+        watch->dispatching = false;
     }
 }
 

@@ -23,7 +23,9 @@ namespace jgather::detail {
  * loop, never inside call_after() or watch_readable(); destroying a handle cancels it, also
  * from inside its own callback. Timers with the same due time run in the order they were made;
  * a timer made while timers run waits for the next turn of the base loop (so that a callback
- * that re-arms itself at 0 ms yields to the sockets, as on GLib).
+ * that re-arms itself at 0 ms yields to the sockets, as on GLib). A watch is never called
+ * inside its own callback; other watches are, if that callback runs the loop (the epoll set
+ * is a GLib source that may recurse, which saves a wake-up per dispatch).
  */
 class MultiplexLoop final : public EventLoop, public std::enable_shared_from_this<MultiplexLoop> {
 public:
@@ -61,6 +63,7 @@ private:
         int fd = -1;
         std::function<void()> callback;
         std::unique_ptr<LoopHandle> fallback; // the base loop's own, when epoll cannot take it
+        bool dispatching = false;             // its callback is running (reentry guard)
     };
     class Handle;
 

@@ -107,9 +107,20 @@ const std::vector<LocalAddress>& InterfaceMonitor::addresses() {
     return addresses_;
 }
 
+const std::vector<LocalAddress>& InterfaceMonitor::recent_addresses() {
+    read_pending_unless_fresh();
+    return addresses_;
+}
+
+void InterfaceMonitor::read_pending_unless_fresh() {
+    if (stale_ || std::chrono::steady_clock::now() - drained_at_ >= kFresh) {
+        read_pending();
+    }
+}
+
 std::unique_ptr<InterfaceMonitor::Subscription>
 InterfaceMonitor::subscribe(std::function<void(const NetworkChange&)> listener) {
-    read_pending();
+    read_pending_unless_fresh();
     if (listeners_.empty()) {
         reported_ = addresses_; // nobody heard of earlier changes: they are no news to anyone
     }
@@ -147,6 +158,9 @@ void InterfaceMonitor::read_pending() {
                 stale_ = !resync(); // retried at the next read if it failed
                 dirty_ = true;
                 continue;
+            }
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                drained_at_ = std::chrono::steady_clock::now();
             }
             break; // EAGAIN: nothing more queued
         }

@@ -3,6 +3,7 @@
 // (RTM_NEWADDR/DELADDR/NEWLINK/DELLINK) keep the list current.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -36,6 +37,15 @@ public:
      * added just before this call is in the list even before the loop ran. */
     const std::vector<LocalAddress>& addresses();
 
+    /** As addresses(), except that a read that found the socket empty less than kFresh ago
+     * counts as current: a burst of gatherings reads the socket once, not once each (one
+     * recv() answering EAGAIN per gathering). A change the kernel queued within that window
+     * reaches a running gathering as a network change, like any later one. */
+    const std::vector<LocalAddress>& recent_addresses();
+
+    /** How long an empty read stays current for recent_addresses() and subscribe(). */
+    static constexpr std::chrono::microseconds kFresh{1000};
+
     /** @brief A listener's registration; destroying it unregisters (from anywhere, also
      * from inside the listener). */
     class Subscription {
@@ -51,7 +61,8 @@ public:
         std::uint64_t id_;
     };
 
-    /** Calls @p listener from the loop with each change (never from inside a jgather call). */
+    /** Calls @p listener from the loop with each change (never from inside a jgather call).
+     * What is queued and unread (see recent_addresses()) is a change to it too. */
     std::unique_ptr<Subscription> subscribe(std::function<void(const NetworkChange&)> listener);
 
     /** The notifications the kernel dropped (socket buffer full) and a new dump replaced. */
@@ -61,6 +72,7 @@ private:
     InterfaceMonitor(EventLoop& loop, UniqueFd fd);
     Result<void> resync();
     void read_pending();
+    void read_pending_unless_fresh();
     // Applies one notification; true when an address came or went or a link went up or down.
     bool apply(const nlmsghdr* msg);
     void schedule_report();
@@ -78,6 +90,7 @@ private:
     unsigned resyncs_ = 0;
     bool dirty_ = false; // notifications applied since the last report
     bool stale_ = false; // a resync failed: the list may be wrong until one succeeds
+    std::chrono::steady_clock::time_point drained_at_{}; // the last read that found nothing
     Netns netns_{};      // the namespace it reports on
 };
 

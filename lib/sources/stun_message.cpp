@@ -4,6 +4,7 @@
 #include <array>
 #include <cstring>
 #include <netinet/in.h>
+#include <tuple>
 
 #include <stun/usages/bind.h>
 
@@ -178,13 +179,20 @@ BindingAnswer read_binding_answer(const TransactionId& id, std::span<const std::
     // thread's agent remember ours for this call. stun_agent_finish_message() records the id
     // it finds in the message (stun/stunagent.c), so a request with our id is finished into
     // a scratch buffer; the validation consumes it, and anything else forgets it.
+    // stun_agent_init_request() less its random id (a ChaCha draw, only to be overwritten):
+    // the same fields, and stun_message_init() with our id (stun/stunagent.c).
     StunAgent& agent = thread_agent();
     {
         StunMessage scratch{};
         std::array<std::uint8_t, kMaxRequestSize> bytes;
-        stun_agent_init_request(&agent, &scratch, bytes.data(), bytes.size(), STUN_BINDING);
-        std::memcpy(bytes.data() + kCookieAndIdOffset, id.data(), id.size());
-        if (stun_agent_finish_message(&agent, &scratch, nullptr, 0) == 0) {
+        scratch.buffer = bytes.data();
+        scratch.buffer_len = bytes.size();
+        scratch.agent = &agent;
+        StunTransactionId held{};
+        static_assert(sizeof held == std::tuple_size_v<TransactionId>);
+        std::memcpy(held, id.data(), id.size()); // RFC 8489 §5: the magic cookie, then the id
+        if (!stun_message_init(&scratch, STUN_REQUEST, STUN_BINDING, held) ||
+            stun_agent_finish_message(&agent, &scratch, nullptr, 0) == 0) {
             return {};
         }
     }

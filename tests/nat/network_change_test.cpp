@@ -10,6 +10,7 @@
 #include <spawn.h>
 #include <string>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -178,6 +179,9 @@ TEST_F(NetworkChanges, AnInterfaceGoingDownChangesItsAddresses) {
 TEST_F(NetworkChanges, AnAddressAddedJustBeforeAGatheringIsUsedWithoutALoopIteration) {
     watch(); // the monitor exists and has not read the notification yet when gather() runs
     ns_->ip({"addr", "add", "192.0.2.20/24", "dev", "lan0"});
+    // A read that found nothing counts as current for kFresh (a burst of gatherings reads the
+    // socket once): added longer ago than that, the address must be in the gathering itself.
+    std::this_thread::sleep_for(detail::InterfaceMonitor::kFresh);
     GatherOptions options;
     Gatherer g(loop_->loop(), options);
     ASSERT_TRUE(g.gather());

@@ -2,6 +2,7 @@
 // cancel (also from inside their own callback), timers in due order, a timer made while timers
 // run waits for the next turn, level-triggered watches, a second watch of one fd, an fd closed
 // and reused.
+#include <algorithm>
 #include <memory>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -138,4 +139,38 @@ TEST(Multiplex, AnFdClosedAndReusedIsWatchedAnew) {
     pair.send();
     ASSERT_TRUE(t.run_until([&] { return reads == 1; }, 2000ms));
     (void)fd;
+}
+
+TEST(Multiplex, ALoopRunFromAWatchReachesTheOtherWatchesButNeverTheSameOne) {
+    // The epoll set's GLib source may recurse (no eventfd wake-ups per dispatch): a loop run
+    // from inside one watch's callback reads the other sockets, and the watch whose callback
+    // is running is not called inside itself although its socket is still readable.
+    test::TestLoop t;
+    auto mux = detail::MultiplexLoop::of(t.loop());
+    Pair running;
+    Pair other;
+    int depth = 0;
+    int deepest = 0;
+    int running_calls = 0;
+    bool other_read_inside = false;
+    auto other_watch = mux->watch_readable(other.fds[0], [&] {
+        other.drain();
+        other_read_inside = other_read_inside || depth > 0;
+    });
+    auto running_watch = mux->watch_readable(running.fds[0], [&] {
+        ++running_calls;
+        deepest = std::max(deepest, ++depth);
+        if (running_calls == 1) {
+            other.send();
+            for (int i = 0; i < 20 && !other_read_inside; ++i) {
+                g_main_context_iteration(t.context(), FALSE); // not drained yet: still readable
+            }
+        }
+        running.drain();
+        --depth;
+    });
+    running.send();
+    ASSERT_TRUE(t.run_until([&] { return running_calls >= 1 && depth == 0; }, 2000ms));
+    EXPECT_TRUE(other_read_inside) << "the epoll source was blocked while it dispatched";
+    EXPECT_EQ(deepest, 1) << "a watch was called inside its own callback";
 }
