@@ -8,6 +8,7 @@
 // a lone gathering, the given-addresses mode, and a second gathering against a dead server.
 //
 //   sudo build/benchmarks/bench-scale [N ...]        (default: 100 1000 10000 where fds allow)
+//   sudo build/benchmarks/bench-scale --profile [--paced] N ...   (jgather alone, for profilers)
 #include <agent.h>
 #include <algorithm>
 #include <arpa/inet.h>
@@ -60,6 +61,12 @@ double system_cpu_ms() {
     return to_ms(usage.ru_stime);
 }
 
+long minor_faults() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return usage.ru_minflt;
+}
+
 long rss_kb() {
     long pages_total = 0;
     long pages_resident = 0;
@@ -87,6 +94,7 @@ struct Figures {
     double p99_ms = 0;
     double cpu_us = 0;          // per gathering
     double system_us = 0;       // of which in the kernel (syscalls, page faults)
+    double faults = 0;          // minor page faults per gathering
     double after_median_ms = 0; // completion counted from the end of the burst (the loop's
     double after_p99_ms = 0;    // first chance to run): the fairness of the loop's share
     double served_median_ms = 0;     // completion counted from its own start (its sources' start()
@@ -94,6 +102,8 @@ struct Figures {
     double paced_median_ms = 0;      // gather() to that start: the work it queued behind
     std::vector<double> to_answer;   // with Setup::stamp_answers: its start to the server's
     std::vector<double> from_answer; // answer, and the answer to its completion
+    std::vector<double> turn_wait;   // with stamp_answers: gather() to its first send, and
+    std::vector<double> from_send;   // that send to its completion
     double rss_kb = 0;          // per gathering, all alive
     double fds = 0;             // per gathering, all alive
     double returned = 0;        // share of the growth given back after destroy
@@ -107,6 +117,7 @@ double ms_between(Clock::time_point from, Clock::time_point to) {
 // When one gathering's STUN source started and first saw a datagram (the server's answer).
 struct Stamps {
     Clock::time_point started{};
+    Clock::time_point sent{}; // its first request: with the loop's pacer, its turn
     Clock::time_point answered{};
 };
 
@@ -131,6 +142,9 @@ public:
     void finish(jgather::SourceStatus status) override { inner_.finish(std::move(status)); }
     jgather::Result<void> send_datagram(std::size_t base, std::span<const std::uint8_t> data,
                                         const jgather::TransportAddress& to) override {
+        if (stamps_.sent == Clock::time_point{}) {
+            stamps_.sent = Clock::now();
+        }
         return inner_.send_datagram(base, data, to);
     }
     void receive_datagrams(jgather::DatagramHandler handler) override {
@@ -185,14 +199,33 @@ struct Setup {
     std::uint16_t stun_port; // 0: host only
     bool given_addresses = false;
     bool stamp_answers = false; // the latency breakdown's run (a forwarding sink: not for CPU)
+    // The table's runs pace per gathering, as libnice paces per agent; the RFC 8445 §14.2 run
+    // paces with the loop (the default), with a deadline long enough for N turns.
+    jgather::StunPacingScope scope = jgather::StunPacingScope::Gathering;
+    std::chrono::milliseconds deadline{0}; // 0: the default
 };
 
-// The STUN server alone, as the gatherings use it: n sockets each send one Binding request in
-// one burst, then every answer is read as it comes. Milliseconds from each send to its answer.
-std::vector<double> server_alone(std::uint16_t port, int n) {
-    std::vector<int> sockets;
-    std::vector<Clock::time_point> sent(static_cast<std::size_t>(n));
+// The STUN server alone, as the gatherings use it, from plain sockets: each of n sockets is
+// opened, bound and asked its port, registered and sends one Binding request, in one burst;
+// every answer is read as it comes, then each socket is unregistered and closed. Milliseconds
+// from each send to its answer; and the CPU per socket: the system calls one host + STUN
+// gathering cannot do without, with nothing of jgather's (or anyone's) around them.
+struct PlainSockets {
     std::vector<double> answered;
+    double cpu_us = 0;
+    double system_us = 0;
+    double faults = 0;
+};
+
+PlainSockets plain_sockets(std::uint16_t port, int n) {
+    PlainSockets result;
+    std::vector<int> sockets;
+    sockets.reserve(static_cast<std::size_t>(n));
+    std::vector<Clock::time_point> sent(static_cast<std::size_t>(n));
+    result.answered.reserve(static_cast<std::size_t>(n));
+    const double cpu0 = cpu_ms();
+    const double sys0 = system_cpu_ms();
+    const long faults0 = minor_faults();
     const int epoll = ::epoll_create1(EPOLL_CLOEXEC);
     sockaddr_in server{};
     server.sin_family = AF_INET;
@@ -200,40 +233,51 @@ std::vector<double> server_alone(std::uint16_t port, int n) {
     ::inet_pton(AF_INET, kAddress, &server.sin_addr);
     for (int i = 0; i < n; ++i) {
         const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        sockaddr_in local{};
+        local.sin_family = AF_INET;
+        local.sin_addr = server.sin_addr; // the one address: port 0, the system's choice
+        socklen_t local_length = sizeof local;
+        (void)::bind(fd, reinterpret_cast<const sockaddr*>(&local), sizeof local);
+        (void)::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_length);
         epoll_event event{};
         event.events = EPOLLIN;
         event.data.u32 = static_cast<std::uint32_t>(i);
         ::epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event);
         sockets.push_back(fd);
-    }
-    for (int i = 0; i < n; ++i) {
         // RFC 8489 §5: a Binding request, no attributes; the magic cookie, a transaction id.
         std::array<std::uint8_t, 20> request{0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42};
         for (std::size_t b = 8; b < request.size(); ++b) {
             request[b] = static_cast<std::uint8_t>(g_random_int());
         }
         sent[static_cast<std::size_t>(i)] = Clock::now();
-        (void)::sendto(sockets[static_cast<std::size_t>(i)], request.data(), request.size(), 0,
+        (void)::sendto(fd, request.data(), request.size(), 0,
                        reinterpret_cast<const sockaddr*>(&server), sizeof server);
     }
     std::array<epoll_event, 64> events{};
     const auto give_up = Clock::now() + std::chrono::seconds(5);
-    while (static_cast<int>(answered.size()) < n && Clock::now() < give_up) {
+    while (static_cast<int>(result.answered.size()) < n && Clock::now() < give_up) {
         const int ready = ::epoll_wait(epoll, events.data(), events.size(), 100);
         for (int e = 0; e < ready; ++e) {
             const std::size_t i = events[static_cast<std::size_t>(e)].data.u32;
-            std::array<std::uint8_t, 1500> buffer{};
+            std::array<std::uint8_t, 1500> buffer; // not zeroed: recv() fills what it reads
             if (::recv(sockets[i], buffer.data(), buffer.size(), 0) > 0) {
-                answered.push_back(ms_between(sent[i], Clock::now()));
+                result.answered.push_back(ms_between(sent[i], Clock::now()));
                 ::epoll_ctl(epoll, EPOLL_CTL_DEL, sockets[i], nullptr);
+                ::close(sockets[i]);
+                sockets[i] = -1;
             }
         }
     }
     for (const int fd : sockets) {
-        ::close(fd);
+        if (fd >= 0) {
+            ::close(fd);
+        }
     }
     ::close(epoll);
-    return answered;
+    result.cpu_us = (cpu_ms() - cpu0) * 1e3 / n;
+    result.system_us = (system_cpu_ms() - sys0) * 1e3 / n;
+    result.faults = static_cast<double>(minor_faults() - faults0) / n;
+    return result;
 }
 
 Figures run_jgather(const Setup& s, int n) {
@@ -242,6 +286,7 @@ Figures run_jgather(const Setup& s, int n) {
     const int fds0 = jgather::test::open_fds();
     const double cpu0 = cpu_ms();
     const double sys0 = system_cpu_ms();
+    const long faults0 = minor_faults();
     std::vector<std::unique_ptr<jgather::Gatherer>> gatherers;
     std::vector<Clock::time_point> starts(static_cast<std::size_t>(n));
     std::vector<Stamps> stamps(static_cast<std::size_t>(n));
@@ -264,6 +309,10 @@ Figures run_jgather(const Setup& s, int n) {
     if (s.stun_port) {
         stun.servers = {{*jgather::IpAddress::parse(kAddress), s.stun_port}};
         stun.remember_silence = std::chrono::milliseconds(0);
+        stun.pacing_scope = s.scope;
+    }
+    if (s.deadline.count() > 0) {
+        options.deadline = s.deadline;
     }
     const auto start = Clock::now();
     gatherers.reserve(static_cast<std::size_t>(n));
@@ -310,6 +359,10 @@ Figures run_jgather(const Setup& s, int n) {
         const Clock::time_point began = s.stun_port ? stamps[i].started : burst_end;
         served.push_back(ms_between(began, completions[i]));
         paced.push_back(ms_between(starts[i], began));
+        if (s.stamp_answers && stamps[i].sent != Clock::time_point{}) {
+            f.turn_wait.push_back(ms_between(starts[i], stamps[i].sent));
+            f.from_send.push_back(ms_between(stamps[i].sent, completions[i]));
+        }
         if (s.stamp_answers && stamps[i].answered != Clock::time_point{}) {
             f.to_answer.push_back(ms_between(began, stamps[i].answered));
             f.from_answer.push_back(ms_between(stamps[i].answered, completions[i]));
@@ -320,6 +373,7 @@ Figures run_jgather(const Setup& s, int n) {
     f.paced_median_ms = percentile(paced, 0.5);
     f.cpu_us = (cpu_ms() - cpu0) * 1e3 / n;
     f.system_us = (system_cpu_ms() - sys0) * 1e3 / n;
+    f.faults = static_cast<double>(minor_faults() - faults0) / n;
     const long rss1 = rss_kb();
     f.rss_kb = static_cast<double>(rss1 - rss0) / n;
     f.fds = static_cast<double>(jgather::test::open_fds() - fds0) / n;
@@ -337,6 +391,7 @@ Figures run_libnice(const Setup& s, int n) {
     const int fds0 = jgather::test::open_fds();
     const double cpu0 = cpu_ms();
     const double sys0 = system_cpu_ms();
+    const long faults0 = minor_faults();
     struct Run {
         Clock::time_point start;
         Clock::time_point completed;
@@ -384,6 +439,7 @@ Figures run_libnice(const Setup& s, int n) {
     f.wall_ms = since(start);
     f.cpu_us = (cpu_ms() - cpu0) * 1e3 / n;
     f.system_us = (system_cpu_ms() - sys0) * 1e3 / n;
+    f.faults = static_cast<double>(minor_faults() - faults0) / n;
     const long rss1 = rss_kb();
     f.rss_kb = static_cast<double>(rss1 - rss0) / n;
     f.fds = static_cast<double>(jgather::test::open_fds() - fds0) / n;
@@ -429,6 +485,9 @@ void print_one(const char* label, int n, const Figures& j) {
                 "jgather", j.wall_ms, j.median_ms, j.p99_ms, j.cpu_us, j.rss_kb, j.fds,
                 j.returned * 100, j.candidates);
     print_served(j);
+    std::printf("%-10s %6s  %-9s of the CPU in the kernel %.1f us; %.2f page faults per "
+                "gathering\n",
+                "", "", "", j.system_us, j.faults);
 }
 
 void print(const char* label, int n, const Figures& j, const Figures& l) {
@@ -441,8 +500,9 @@ void print(const char* label, int n, const Figures& j, const Figures& l) {
     std::printf("%-10s %6s  %-9s %9.1f %9.2f %9.2f %9.1f %9.2f %6.2f %8.0f%% %7d\n", "", "",
                 "libnice", l.wall_ms, l.median_ms, l.p99_ms, l.cpu_us, l.rss_kb, l.fds,
                 l.returned * 100, l.candidates);
-    std::printf("%-10s %6s  %-9s of the CPU in the kernel: jgather %.1f us, libnice %.1f us\n", "",
-                "", "", j.system_us, l.system_us);
+    std::printf("%-10s %6s  %-9s of the CPU in the kernel: jgather %.1f us, libnice %.1f us; "
+                "page faults per gathering: jgather %.2f, libnice %.2f\n",
+                "", "", "", j.system_us, l.system_us, j.faults, l.faults);
     std::printf("%-10s %6s  %-9s after the burst: median/p99 jgather %.2f/%.2f ms, libnice "
                 "%.2f/%.2f ms\n",
                 "", "", "", j.after_median_ms, j.after_p99_ms, l.after_median_ms, l.after_p99_ms);
@@ -451,6 +511,30 @@ void print(const char* label, int n, const Figures& j, const Figures& l) {
                 ratio(j.wall_ms, l.wall_ms), ratio(j.median_ms, l.median_ms),
                 ratio(j.p99_ms, l.p99_ms), ratio(j.cpu_us, l.cpu_us), ratio(j.rss_kb, l.rss_kb),
                 ratio(j.fds, l.fds));
+}
+
+// CPU of one wake-up of an idle GLib loop by a timer (a poll() that sleeps, then returns):
+// what a loop pays per 5 ms turn when nothing else keeps it busy, on this machine.
+double wakeup_cpu_us(GMainContext* context, int wakeups) {
+    settle(context);
+    const double cpu0 = cpu_ms();
+    for (int i = 0; i < wakeups; ++i) {
+        bool fired = false;
+        GSource* timer = g_timeout_source_new(5);
+        g_source_set_callback(
+            timer,
+            +[](gpointer data) -> gboolean {
+                *static_cast<bool*>(data) = true;
+                return G_SOURCE_REMOVE;
+            },
+            &fired, nullptr);
+        g_source_attach(timer, context);
+        while (!fired) {
+            g_main_context_iteration(context, TRUE);
+        }
+        g_source_unref(timer);
+    }
+    return (cpu_ms() - cpu0) * 1e3 / wakeups;
 }
 
 double dead_server_second_ms(const Setup& s, std::uint16_t dead, bool libnice) {
@@ -487,9 +571,12 @@ double dead_server_second_ms(const Setup& s, std::uint16_t dead, bool libnice) {
 int main(int argc, char** argv) {
     std::vector<int> sizes;
     bool profile = false; // --profile: jgather only, host + STUN, for perf/strace/callgrind
+    bool paced = false;   // --paced: with --profile, paced with the loop (RFC 8445 §14.2)
     for (int i = 1; i < argc; ++i) {
         if (std::string(argv[i]) == "--profile") {
             profile = true;
+        } else if (std::string(argv[i]) == "--paced") {
+            paced = true;
         } else {
             sizes.push_back(std::atoi(argv[i]));
         }
@@ -522,6 +609,10 @@ int main(int argc, char** argv) {
         if (profile) {
             setup.stun_port = stun_port;
             for (int n : sizes) {
+                if (paced) {
+                    setup.scope = jgather::StunPacingScope::Loop;
+                    setup.deadline = std::chrono::milliseconds(n * 5 + 3000);
+                }
                 const Figures j = run_jgather(setup, n);
                 print_one("host+stun", n, j);
             }
@@ -535,10 +626,13 @@ int main(int argc, char** argv) {
         (void)run_jgather(setup, 10);
         (void)run_libnice(setup, 10);
 
-        std::printf("N concurrent gatherings on one GMainContext, one address (%s), coturn on it;\n"
-                    "fd limit %lu. Latency: gather() to completion. Per gathering: CPU, RSS and\n"
-                    "fds while all are alive; returned: share of the RSS growth given back.\n\n",
-                    kAddress, static_cast<unsigned long>(files.rlim_cur));
+        std::printf(
+            "N concurrent gatherings on one GMainContext, one address (%s), coturn on it;\n"
+            "fd limit %lu. Latency: gather() to completion. Per gathering: CPU, RSS and\n"
+            "fds while all are alive; returned: share of the RSS growth given back.\n"
+            "STUN paced per gathering here (StunPacingScope::Gathering, as libnice paces\n"
+            "each agent); the RFC 8445 section 14.2 default is measured after the table.\n\n",
+            kAddress, static_cast<unsigned long>(files.rlim_cur));
         std::printf("%-10s %6s  %-9s %9s %9s %9s %9s %9s %6s %9s %7s\n", "mode", "N", "", "wall ms",
                     "median", "p99 ms", "CPU us", "RSS KB", "fds", "returned", "cands");
         for (const bool with_stun : {false, true}) {
@@ -596,12 +690,15 @@ int main(int argc, char** argv) {
                 lone_from.push_back(percentile(f.from_answer, 0.5));
             }
             setup.stamp_answers = false;
-            std::vector<double> alone_median, alone_p99;
+            std::vector<double> alone_median, alone_p99, alone_cpu, alone_system, alone_faults;
             for (int i = 0; i < 3; ++i) {
-                const std::vector<double> alone = server_alone(stun_port, n);
-                alone_median.push_back(percentile(alone, 0.5));
-                alone_p99.push_back(percentile(alone, 0.99));
                 settle(context);
+                const PlainSockets alone = plain_sockets(stun_port, n);
+                alone_median.push_back(percentile(alone.answered, 0.5));
+                alone_p99.push_back(percentile(alone.answered, 0.99));
+                alone_cpu.push_back(alone.cpu_us);
+                alone_system.push_back(alone.system_us);
+                alone_faults.push_back(alone.faults);
             }
             std::printf("N=%d host+stun, one gathering's time (medians of 3 runs): %.2f ms waiting "
                         "to start, then %.2f ms to its completion = %.2f ms for the server's "
@@ -610,8 +707,36 @@ int main(int argc, char** argv) {
                         bench::median(from_answer), bench::median(lone_to),
                         bench::median(lone_from));
             std::printf("the STUN server alone, %d Binding requests sent in one burst from %d "
-                        "sockets: answered in median %.2f ms, p99 %.2f ms\n",
+                        "plain sockets: answered in median %.2f ms, p99 %.2f ms\n",
                         n, n, bench::median(alone_median), bench::median(alone_p99));
+            std::printf("those plain sockets' system calls alone (socket, bind, getsockname, "
+                        "epoll_ctl, sendto, recv, epoll_ctl, close), no library: CPU %.1f us per "
+                        "gathering, %.1f us of it in the kernel, %.2f page faults (medians of "
+                        "3)\n",
+                        bench::median(alone_cpu), bench::median(alone_system),
+                        bench::median(alone_faults));
+        }
+        // RFC 8445 §14.2, the default: all gatherings' transactions together one every 5 ms.
+        {
+            setup.scope = jgather::StunPacingScope::Loop;
+            setup.deadline = std::chrono::milliseconds(n * 5 + 3000);
+            const Figures cpu = run_jgather(setup, n);
+            setup.stamp_answers = true;
+            const Figures paced = run_jgather(setup, n);
+            setup.stamp_answers = false;
+            setup.scope = jgather::StunPacingScope::Gathering;
+            setup.deadline = std::chrono::milliseconds(0);
+            std::printf("N=%d host+stun paced with the loop (RFC 8445 §14.2, the default): wall "
+                        "%.1f ms, CPU %.1f us per gathering, %d mappings; latency median %.2f "
+                        "ms, of which waiting for its turn %.2f ms; from its send to its "
+                        "completion median %.3f ms, p99 %.3f ms (a lone gathering: %.3f ms)\n",
+                        n, cpu.wall_ms, cpu.cpu_us, cpu.candidates, paced.median_ms,
+                        percentile(paced.turn_wait, 0.5), percentile(paced.from_send, 0.5),
+                        percentile(paced.from_send, 0.99), bench::median(lone));
+            std::printf("an idle GLib loop woken by a 5 ms timer, nothing else: CPU %.1f us per "
+                        "wake-up (the paced gatherings wake the loop for their turn and again "
+                        "for their answer)\n",
+                        wakeup_cpu_us(context, 400));
         }
         std::printf("N=%d host+stun CPU per gathering: enumerating %.1f us, given addresses "
                     "%.1f us (ratio %.3f)\n",

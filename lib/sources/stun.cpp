@@ -15,6 +15,7 @@
 #include "../util/netns.hpp"
 #include "server_health.hpp"
 #include "stun_message.hpp"
+#include "stun_pacer.hpp"
 
 namespace jgather {
 namespace {
@@ -134,11 +135,24 @@ public:
                                                                   : no_base_reason(sink)});
             return;
         }
-        // The schedule must fit in the gathering, or a configured send would never happen.
-        const auto last_send = options_.last_send_at(transactions_.size());
+        // The schedule must fit in the gathering, or a configured send would never happen; with
+        // the loop's pacer, after the turns already asked for by other gatherings.
+        std::chrono::milliseconds turn_wait{0};
+        if (options_.pacing_scope == StunPacingScope::Loop) {
+            loop_pacer_ = detail::StunPacer::of(sink.loop());
+            turn_wait = loop_pacer_->wait_now();
+        }
+        const auto last_send = turn_wait + options_.last_send_at(transactions_.size());
         if (last_send >= sink.time_left()) {
+            std::string waiting;
+            if (turn_wait.count() > 0) {
+                waiting = " after waiting " + ms(turn_wait) + " for its turn behind " +
+                          std::to_string(loop_pacer_->waiting()) +
+                          " transactions of other gatherings on this loop (RFC 8445 §14.2: "
+                          "together one every 5 ms; StunOptions::pacing_scope),";
+            }
             finish({SourceState::Failed,
-                    "the last STUN send would be at " + ms(last_send) + " (" +
+                    "the last STUN send would be at " + ms(last_send) + waiting + " (" +
                         std::to_string(transactions_.size()) + " transactions " +
                         ms(options_.pacing) + " apart, " +
                         std::to_string(options_.retransmissions) + " retransmissions from RTO " +
@@ -152,6 +166,7 @@ public:
 
     void stop() {
         pacer_.reset();
+        turn_.reset();
         queue_.clear();
         transactions_.clear();
         sink_ = nullptr;
@@ -176,14 +191,21 @@ private:
         return text;
     }
 
-    // Starts the next queued transaction if Ta has passed since the last one started.
+    // Drops the queued transactions that ended before their turn (FirstMappingPerBase);
+    // true when one is left to start.
+    bool next_queued() {
+        while (!queue_.empty() && queue_.front()->state != Transaction::State::Queued) {
+            queue_.erase(queue_.begin());
+        }
+        return !queue_.empty();
+    }
+
+    // Starts the next queued transaction if Ta has passed since the last one started and, with
+    // the loop's pacer, once it is the gathering's turn on the loop.
     void pace() {
         pacer_.reset();
-        while (!queue_.empty() && queue_.front()->state != Transaction::State::Queued) {
-            queue_.erase(queue_.begin()); // ended before its turn (FirstMappingPerBase)
-        }
-        if (queue_.empty()) {
-            return;
+        if (turn_ || !next_queued()) {
+            return; // waiting for the loop's turn already, or nothing to start
         }
         const auto now = Clock::now();
         const auto due = last_start_ + options_.pacing;
@@ -192,6 +214,19 @@ private:
                 std::chrono::ceil<std::chrono::milliseconds>(due - now), [this] { pace(); });
             return;
         }
+        if (loop_pacer_ && !loop_pacer_->start_now()) {
+            turn_ = loop_pacer_->wait_turn([this] {
+                turn_.reset();
+                if (next_queued()) {
+                    start_next(Clock::now());
+                }
+            });
+            return;
+        }
+        start_next(now);
+    }
+
+    void start_next(Clock::time_point now) {
         Transaction& t = *queue_.front();
         queue_.erase(queue_.begin());
         started_any_ = true;
@@ -444,6 +479,8 @@ private:
     // deque, whose first push allocates a map and a 512-byte block.
     std::vector<Transaction*> queue_;
     std::unique_ptr<LoopHandle> pacer_;
+    std::shared_ptr<detail::StunPacer> loop_pacer_; // with StunPacingScope::Loop
+    std::unique_ptr<LoopHandle> turn_;              // the turn asked of it, until it comes
     Clock::time_point last_start_{};
     bool started_any_ = false;
     // (mapping, configured server) pairs already reported as external addresses: a few at most.

@@ -477,6 +477,118 @@ TEST(StunFakeServer, TransactionsArePacedTaApartFirstServerOfEachBaseFirst) {
     EXPECT_GE(run.stun.elapsed, 120ms) << "(transactions − 1)·Ta before the last answer";
 }
 
+namespace {
+
+// A burst of @p count gatherings on one loop, each with one base and @p stun asking @p server;
+// their results once all are complete. @p last_deadline, when given, is the last one's deadline.
+std::vector<GatherResult> burst(const FakeStunServer& server, int count, StunOptions stun,
+                                std::chrono::milliseconds last_deadline = {}) {
+    test::TestLoop t;
+    stun.servers = {*StunSource::parse_server(server.address())};
+    std::vector<std::unique_ptr<Gatherer>> gatherers;
+    for (int i = 0; i < count; ++i) {
+        GatherOptions options;
+        options.host.include_loopback = true;
+        LocalAddress base;
+        base.ip = *IpAddress::parse("127.0.0.1");
+        base.interface = "lo";
+        base.interface_index = 1;
+        options.host.addresses = std::vector<LocalAddress>{base};
+        options.s5b = false;
+        if (i == count - 1 && last_deadline.count() > 0) {
+            options.deadline = last_deadline;
+        }
+        auto g = std::make_unique<Gatherer>(t.loop(), options);
+        g->add_source(std::make_unique<StunSource>(stun));
+        EXPECT_TRUE(g->gather());
+        gatherers.push_back(std::move(g));
+    }
+    EXPECT_TRUE(t.run_until(
+        [&] {
+            return std::all_of(gatherers.begin(), gatherers.end(),
+                               [](const auto& g) { return g->complete(); });
+        },
+        10s));
+    std::vector<GatherResult> results;
+    for (const auto& g : gatherers) {
+        results.push_back(g->result());
+    }
+    return results;
+}
+
+const SourceReport* stun_report(const GatherResult& r) {
+    for (const auto& s : r.sources) {
+        if (s.name == "stun") {
+            return &s;
+        }
+    }
+    return nullptr;
+}
+
+// From the first request's arrival to the last's, and the shortest gap between two.
+std::pair<std::chrono::microseconds, std::chrono::microseconds>
+span_and_gap(std::vector<FakeStunRequest> requests) {
+    std::sort(requests.begin(), requests.end(),
+              [](const auto& a, const auto& b) { return a.at < b.at; });
+    auto gap = std::chrono::microseconds::max();
+    for (std::size_t i = 1; i < requests.size(); ++i) {
+        gap = std::min(gap, std::chrono::duration_cast<std::chrono::microseconds>(
+                                requests[i].at - requests[i - 1].at));
+    }
+    return {std::chrono::duration_cast<std::chrono::microseconds>(requests.back().at -
+                                                                  requests.front().at),
+            gap};
+}
+
+} // namespace
+
+TEST(StunFakeServer, TheGatheringsOfOneLoopTogetherStartATransactionEvery5MsAtMost) {
+    // RFC 8445 §14.2: "the combination of all transactions from all agents" no more often than
+    // once every 5 ms. Ten gatherings in one burst, one request each: 9 gaps of 5 ms or more.
+    FakeStunServer fake("127.0.0.1", answer_mapped);
+    const auto results = burst(fake, 10, {});
+    for (const auto& r : results) {
+        ASSERT_NE(stun_report(r), nullptr);
+        EXPECT_EQ(stun_report(r)->state, SourceState::Ok) << stun_report(r)->error;
+    }
+    ASSERT_EQ(fake.requests().size(), 10U);
+    const auto [span, gap] = span_and_gap(fake.requests());
+    // Received times: the sends are ≥ 5 ms apart; the server thread's wake-up adds jitter.
+    EXPECT_GE(gap, 4ms) << "shortest gap " << gap.count() << " µs";
+    EXPECT_GE(span, 44ms) << "9 gaps of 5 ms: " << span.count() << " µs";
+}
+
+TEST(StunFakeServer, PacingPerGatheringLetsABurstSendAtOnce) {
+    // StunPacingScope::Gathering: each gathering's own Ta only (as libnice paces per agent).
+    FakeStunServer fake("127.0.0.1", answer_mapped);
+    StunOptions stun;
+    stun.pacing_scope = StunPacingScope::Gathering;
+    const auto results = burst(fake, 10, stun);
+    for (const auto& r : results) {
+        ASSERT_NE(stun_report(r), nullptr);
+        EXPECT_EQ(stun_report(r)->state, SourceState::Ok) << stun_report(r)->error;
+    }
+    ASSERT_EQ(fake.requests().size(), 10U);
+    EXPECT_LT(span_and_gap(fake.requests()).first, 44ms) << "not paced across gatherings";
+}
+
+TEST(StunFakeServer, AGatheringWhoseTurnOnTheLoopComesAfterItsDeadlineFailsAtOnceSayingWhy) {
+    // 40 gatherings ahead of it hold ≈ 200 ms of turns; the last one has 60 ms.
+    FakeStunServer fake("127.0.0.1", answer_mapped);
+    const auto results = burst(fake, 41, {}, 60ms);
+    for (std::size_t i = 0; i + 1 < results.size(); ++i) {
+        EXPECT_EQ(stun_report(results[i])->state, SourceState::Ok)
+            << stun_report(results[i])->error;
+    }
+    const SourceReport* late = stun_report(results.back());
+    ASSERT_NE(late, nullptr);
+    EXPECT_EQ(late->state, SourceState::Failed);
+    EXPECT_NE(late->error.find("for its turn behind"), std::string::npos) << late->error;
+    EXPECT_NE(late->error.find("RFC 8445 §14.2"), std::string::npos) << late->error;
+    EXPECT_LT(late->elapsed, 60ms) << "failed at once, not at the deadline";
+    EXPECT_EQ(fake.requests().size(), 40U) << "it sent nothing";
+}
+
 TEST(StunFakeServer, FirstMappingPerBaseNeverSendsTheRequestsItNoLongerNeeds) {
     FakeStunServer first("127.0.0.1", answer_mapped);
     FakeStunServer second("127.0.0.1", answer_mapped);

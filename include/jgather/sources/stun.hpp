@@ -39,12 +39,27 @@ enum class StunCompletion : std::uint8_t {
     FirstMappingPerBase,
 };
 
+/** @brief Which STUN transactions Ta paces together. */
+enum class StunPacingScope : std::uint8_t {
+    /** RFC 8445 §14.2: besides each gathering's own Ta, the transactions of all gatherings on
+     * the loop together start no more often than once every 5 ms ("as though there were one
+     * global Ta value for pacing all agents"), first come first started. A burst of N
+     * gatherings with one server and one base sends its N requests over N × 5 ms; a gathering
+     * whose turn would come too late for its deadline fails at once, saying so. */
+    Loop,
+    /** Only the gathering's own Ta, as libnice paces each agent: a burst of gatherings sends
+     * at once. This departs from RFC 8445 §14.2; it is for a server-side component that asks
+     * a STUN server of its own, sized for the burst. */
+    Gathering,
+};
+
 /** @brief Servers, schedule and completion policy of the STUN source.
  *
  * The schedule of one transaction (base × server): sends at 0, RTO, 3·RTO, 7·RTO, ... (RFC 8489
  * §6.2.1: the RTO doubles after each send), `retransmissions` of them after the first, then
  * `final_wait` for an answer before the server is given up for that base. New transactions
- * start `pacing` apart (RFC 8445 §14.2's Ta), the first server of every base first. Every
+ * start `pacing` apart (RFC 8445 §14.2's Ta), the first server of every base first, and, with
+ * the default `pacing_scope`, 5 ms or more after any other gathering's on the same loop. Every
  * setting takes effect as given; validate() refuses the combinations that cannot.
  */
 struct JGATHER_EXPORT StunOptions {
@@ -63,6 +78,8 @@ struct JGATHER_EXPORT StunOptions {
     /** Ta: the gap between the starts of two transactions (RFC 8445 §14.2: configurable,
      * default 50 ms, never below 5 ms). Retransmissions follow their own RTO. */
     std::chrono::milliseconds pacing{50};
+    /** Whether the loop's other gatherings count too (RFC 8445 §14.2's 5 ms across agents). */
+    StunPacingScope pacing_scope = StunPacingScope::Loop;
     /** When the source completes. */
     StunCompletion completion = StunCompletion::AllServers;
     /**
