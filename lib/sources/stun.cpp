@@ -165,7 +165,7 @@ public:
     }
 
     void stop() {
-        pacer_.reset();
+        ta_timer_.reset();
         turn_.reset();
         queue_.clear();
         transactions_.clear();
@@ -203,14 +203,14 @@ private:
     // Starts the next queued transaction if Ta has passed since the last one started and, with
     // the loop's pacer, once it is the gathering's turn on the loop.
     void pace() {
-        pacer_.reset();
+        ta_timer_.reset();
         if (turn_ || !next_queued()) {
             return; // waiting for the loop's turn already, or nothing to start
         }
         const auto now = Clock::now();
         const auto due = last_start_ + options_.pacing;
         if (started_any_ && now < due) {
-            pacer_ = sink_->loop().call_after(
+            ta_timer_ = sink_->loop().call_after(
                 std::chrono::ceil<std::chrono::milliseconds>(due - now), [this] { pace(); });
             return;
         }
@@ -233,7 +233,7 @@ private:
         last_start_ = now;
         begin(t);
         if (sink_ && !queue_.empty()) {
-            pacer_ = sink_->loop().call_after(options_.pacing, [this] { pace(); });
+            ta_timer_ = sink_->loop().call_after(options_.pacing, [this] { pace(); });
         }
     }
 
@@ -478,7 +478,7 @@ private:
     // Not yet started, in pacing order: a vector (one per base and server, a handful), not a
     // deque, whose first push allocates a map and a 512-byte block.
     std::vector<Transaction*> queue_;
-    std::unique_ptr<LoopHandle> pacer_;
+    std::unique_ptr<LoopHandle> ta_timer_;          // this gathering's own Ta until its next start
     std::shared_ptr<detail::StunPacer> loop_pacer_; // with StunPacingScope::Loop
     std::unique_ptr<LoopHandle> turn_;              // the turn asked of it, until it comes
     Clock::time_point last_start_{};

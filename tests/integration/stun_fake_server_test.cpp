@@ -9,6 +9,7 @@
 #include <jgather/sources/stun.hpp>
 
 #include "support/fake_stun.hpp"
+#include "support/local_address.hpp"
 #include "support/stun_gather.hpp"
 
 using namespace jgather;
@@ -489,11 +490,8 @@ std::vector<GatherResult> burst(const FakeStunServer& server, int count, StunOpt
     for (int i = 0; i < count; ++i) {
         GatherOptions options;
         options.host.include_loopback = true;
-        LocalAddress base;
-        base.ip = *IpAddress::parse("127.0.0.1");
-        base.interface = "lo";
-        base.interface_index = 1;
-        options.host.addresses = std::vector<LocalAddress>{base};
+        options.host.addresses =
+            std::vector<LocalAddress>{test::local_address("127.0.0.1", "lo", 1)};
         options.s5b = false;
         if (i == count - 1 && last_deadline.count() > 0) {
             options.deadline = last_deadline;
@@ -587,6 +585,41 @@ TEST(StunFakeServer, AGatheringWhoseTurnOnTheLoopComesAfterItsDeadlineFailsAtOnc
     EXPECT_NE(late->error.find("RFC 8445 §14.2"), std::string::npos) << late->error;
     EXPECT_LT(late->elapsed, 60ms) << "failed at once, not at the deadline";
     EXPECT_EQ(fake.requests().size(), 40U) << "it sent nothing";
+}
+
+TEST(StunFakeServer, AGatheringDestroyedWhileWaitingForItsTurnGivesItUp) {
+    // Five gatherings in one burst; the fourth is destroyed (from the first one's completion
+    // callback) while it waits for its turn: it never sends, and the pacer never calls into it
+    // (ASan would see the use after free).
+    FakeStunServer fake("127.0.0.1", answer_mapped);
+    test::TestLoop t;
+    StunOptions stun;
+    stun.servers = {*StunSource::parse_server(fake.address())};
+    std::vector<std::unique_ptr<Gatherer>> gatherers;
+    for (int i = 0; i < 5; ++i) {
+        GatherOptions options;
+        options.host.include_loopback = true;
+        options.host.addresses =
+            std::vector<LocalAddress>{test::local_address("127.0.0.1", "lo", 1)};
+        options.s5b = false;
+        gatherers.push_back(std::make_unique<Gatherer>(t.loop(), options));
+        gatherers.back()->add_source(std::make_unique<StunSource>(stun));
+    }
+    gatherers[0]->on_complete = [&](const GatherResult&) {
+        gatherers[3].reset();
+    };
+    for (const auto& g : gatherers) {
+        ASSERT_TRUE(g->gather());
+    }
+    ASSERT_TRUE(t.run_until(
+        [&] {
+            return !gatherers[3] && gatherers[1]->complete() && gatherers[2]->complete() &&
+                   gatherers[4]->complete();
+        },
+        5s));
+    EXPECT_EQ(stun_report(gatherers[4]->result())->state, SourceState::Ok);
+    EXPECT_FALSE(fake.wait_for_requests(5, 100ms)) << "the destroyed gathering sent";
+    EXPECT_EQ(fake.requests().size(), 4U);
 }
 
 TEST(StunFakeServer, FirstMappingPerBaseNeverSendsTheRequestsItNoLongerNeeds) {
