@@ -71,6 +71,18 @@ public:
         return external_;
     }
     [[nodiscard]] const CombinerSetup& setup() const { return setup_; }
+
+    /** @brief The lists of a combiner that is done. */
+    struct Lists {
+        std::vector<Candidate> ice;
+        std::vector<Candidate> s5b;
+        std::vector<ExternalAddress> external_addresses;
+    };
+    /** The lists, moved out, for a gathering that completed: nothing is added after that, so
+     * they need not be copied, and the rest of the combiner can go. */
+    [[nodiscard]] Lists release() && {
+        return {std::move(ice_), std::move(s5b_), std::move(external_)};
+    }
     /** What the findings so far say about the network. */
     [[nodiscard]] NetworkVerdict verdict() const;
 

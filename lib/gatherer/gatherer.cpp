@@ -157,6 +157,7 @@ public:
     mutable GatherResult result_;
     mutable bool stale_ = false;
     void sync() const;
+    void release_combiner();
     // Events not yet delivered: queue_[queue_head_] onwards. A vector whose capacity serves the
     // gathering's next batch (a deque allocates per event: an event is larger than its blocks).
     std::vector<Event> queue_;
@@ -411,7 +412,7 @@ void Gatherer::Private::deliver() {
             delivered_complete_ = true;
             phase_ = GatherPhase::Complete;
             result_.complete = true;
-            sync();
+            release_combiner();
             std::vector<Event>().swap(queue_); // nothing follows: the memory goes too
             queue_head_ = 0;
             if (auto callback = owner_.on_complete) {
@@ -430,8 +431,24 @@ void Gatherer::Private::deliver() {
     delivering_ = false;
 }
 
+void Gatherer::Private::release_combiner() {
+    // Complete: no source reports any more (Slot::reporting()), so the lists are final. Moved,
+    // not copied, and the combiner's own state (its copies of the bases and addresses, the
+    // foundations) goes now, not with the gatherer: a thousand completed gatherings kept alive
+    // hold only their results.
+    if (!combiner_) {
+        return;
+    }
+    auto lists = std::move(*combiner_).release();
+    result_.ice = std::move(lists.ice);
+    result_.s5b = std::move(lists.s5b);
+    result_.external_addresses = std::move(lists.external_addresses);
+    combiner_.reset();
+    stale_ = false;
+}
+
 void Gatherer::Private::sync() const {
-    if (stale_) {
+    if (stale_ && combiner_) {
         result_.ice = combiner_->ice();
         result_.s5b = combiner_->s5b();
         result_.external_addresses = combiner_->external_addresses();
