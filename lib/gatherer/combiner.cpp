@@ -40,14 +40,14 @@ Candidate ice_candidate(IceType type, const Base& base, const TransportAddress& 
 
 // ... and the one SOCKS5 builder.
 Candidate s5b_candidate(S5bType type, const TransportAddress& address,
-                        std::uint16_t local_preference, const std::string& jid, Origin origin,
+                        std::uint16_t local_preference, std::string_view jid, Origin origin,
                         std::string interface) {
     Candidate c;
     c.fields = S5bFields{};
     c.host = address.ip.to_string();
     c.port = address.port;
     c.priority = s5b_priority(type, local_preference);
-    c.fields = S5bFields{"", jid, type};
+    c.fields = S5bFields{"", std::string(jid), type};
     c.origin = std::move(origin);
     c.interface = std::move(interface);
     return c;

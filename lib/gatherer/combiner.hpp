@@ -9,6 +9,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -28,14 +29,19 @@ struct Changes {
     std::vector<DroppedAddress> dropped; ///< What produced no candidate, with why.
 };
 
-/** @brief What the rules need to know of the gathering. */
+/**
+ * @brief What the rules need to know of the gathering.
+ *
+ * Views, not copies: the gathering holds the JID, the bases and the addresses for as long as
+ * its combiner lives (a thousand gatherings would hold each twice otherwise).
+ */
 struct CombinerSetup {
     bool ice = true;
     bool s5b = false;
-    std::string jid;
+    std::string_view jid;
     std::uint16_t s5b_port = 0; ///< 0 = no SOCKS5 candidates.
-    std::vector<Base> bases;
-    std::vector<LocalAddress> local_addresses;
+    std::span<const Base> bases;
+    std::span<const LocalAddress> local_addresses;
     /** GatherOptions::relay_only: ICE candidates other than relays are dropped, not kept. */
     bool relay_only = false;
     /** GatherOptions::generation, written into every ICE candidate. */

@@ -126,12 +126,16 @@ public:
         enum class Kind { Candidate, Superseded, SourceDone, Complete };
         using Pair = std::pair<Candidate, Candidate>;
         Kind kind;
-        // Candidate: the candidate. Superseded: the old one and its replacement (rare, boxed:
-        // an event stays one candidate big). SourceDone: its report's index in
-        // result_.sources, where reports are kept in the order of the events anyway.
-        std::variant<std::monostate, Candidate, std::unique_ptr<Pair>, std::size_t> payload;
+        // Candidate: the candidate. Superseded: the old one and its replacement. SourceDone:
+        // its report's index in result_.sources, where reports are kept in the order of the
+        // events anyway. Candidates boxed: an event is three words, not a candidate big, and the
+        // queue of a burst of gatherings (a host candidate and a report each) holds no slack.
+        std::variant<std::monostate, std::unique_ptr<Candidate>, std::unique_ptr<Pair>, std::size_t>
+            payload;
 
-        static Event added(Candidate c) { return {Kind::Candidate, std::move(c)}; }
+        static Event added(Candidate c) {
+            return {Kind::Candidate, std::make_unique<Candidate>(std::move(c))};
+        }
         static Event superseded(Candidate old, Candidate replacement) {
             return {Kind::Superseded,
                     std::make_unique<Pair>(std::move(old), std::move(replacement))};
@@ -148,7 +152,9 @@ public:
     GatherPhase phase_ = GatherPhase::Idle;
     std::unique_ptr<BaseProvider> provider_ = make_socket_bases();
     std::vector<std::unique_ptr<Slot>> slots_;
-    std::optional<detail::Combiner> combiner_;
+    // From gather() to completion; on the heap, so that a completed gathering kept alive does
+    // not keep its room either (release_combiner()).
+    std::unique_ptr<detail::Combiner> combiner_;
     std::vector<Base> bases_;
     std::vector<DroppedAddress> unbound_; // usable addresses the provider could not open
     std::vector<std::vector<std::pair<TransportAddress, std::vector<std::uint8_t>>>> unclaimed_;
@@ -307,9 +313,9 @@ Result<void> Gatherer::Private::gather() {
             return Error{"cannot open the SOCKS5 listener: " + listener.error().message};
         }
     }
-    combiner_.emplace(detail::CombinerSetup{options_.ice, options_.s5b, options_.jid,
-                                            result_.s5b_port, bases_, result_.local_addresses,
-                                            options_.relay_only, options_.generation});
+    combiner_ = std::make_unique<detail::Combiner>(
+        detail::CombinerSetup{options_.ice, options_.s5b, options_.jid, result_.s5b_port, bases_,
+                              result_.local_addresses, options_.relay_only, options_.generation});
     if (monitor_ && owner_.on_network_change) {
         network_subscription_ =
             monitor_->subscribe([this](const NetworkChange& change) { network_changed(change); });
@@ -388,7 +394,7 @@ void Gatherer::Private::deliver() {
         case Event::Kind::Candidate:
             which = "on_candidate";
             if (auto callback = owner_.on_candidate) {
-                const Candidate& candidate = std::get<Candidate>(event.payload);
+                const Candidate& candidate = *std::get<std::unique_ptr<Candidate>>(event.payload);
                 threw = detail::contain([&] { callback(candidate); });
             }
             break;
@@ -433,9 +439,8 @@ void Gatherer::Private::deliver() {
 
 void Gatherer::Private::release_combiner() {
     // Complete: no source reports any more (Slot::reporting()), so the lists are final. Moved,
-    // not copied, and the combiner's own state (its copies of the bases and addresses, the
-    // foundations) goes now, not with the gatherer: a thousand completed gatherings kept alive
-    // hold only their results.
+    // not copied, and the combiner's own state (its ids, the foundations) goes now, not with the
+    // gatherer: a thousand completed gatherings kept alive hold only their results.
     if (!combiner_) {
         return;
     }

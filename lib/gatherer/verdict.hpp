@@ -2,6 +2,7 @@
 #pragma once
 
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -15,7 +16,7 @@ struct VerdictInput {
     std::vector<const Candidate*> verified_srflx;
     const std::set<Family>& no_nat_families; ///< Families with a STUN mapping equal to its base.
     const std::vector<ExternalAddress>& external_addresses;
-    const std::vector<LocalAddress>& local_addresses;
+    std::span<const LocalAddress> local_addresses;
     /** Relay candidates (TURN allocations). */
     std::vector<const Candidate*> relays = {};
 };

@@ -59,7 +59,11 @@ public:
                 }
                 provided.bases.push_back(
                     {usable.local, component, bound->port, usable.local_preference, {}, 0});
-                sockets_.push_back(std::move(bound->fd));
+                sockets_.push_back({std::move(bound->fd),
+                                    component,
+                                    usable.local.interface_index,
+                                    {usable.local.ip, bound->port},
+                                    usable.local.interface});
             }
         }
         if (provided.bases.empty() && !first_failure.empty()) {
@@ -67,19 +71,18 @@ public:
             // an error, never an "ok" gathering with nothing in it.
             return Error{"no UDP socket could be bound: " + first_failure};
         }
-        bases_ = provided.bases;
         return provided;
     }
 
     Result<void> send(std::size_t base_index, std::span<const std::uint8_t> data,
                       const TransportAddress& to) override {
-        if (base_index >= sockets_.size() || !sockets_[base_index].valid()) {
+        if (base_index >= sockets_.size() || !sockets_[base_index].fd.valid()) {
             return Error{"base " + std::to_string(base_index) + " has no socket"};
         }
         sockaddr_storage address{};
         const socklen_t length = detail::to_sockaddr(
-            to, address, to.ip.is_link_local() ? bases_[base_index].local.interface_index : 0);
-        if (::sendto(sockets_[base_index].get(), data.data(), data.size(), 0,
+            to, address, to.ip.is_link_local() ? sockets_[base_index].interface_index : 0);
+        if (::sendto(sockets_[base_index].fd.get(), data.data(), data.size(), 0,
                      reinterpret_cast<sockaddr*>(&address), length) < 0) {
             return Error{"cannot send to " + to.to_string() + ": " + std::strerror(errno)};
         }
@@ -95,8 +98,9 @@ public:
             return;
         }
         for (std::size_t i = 0; i < sockets_.size(); ++i) {
-            if (sockets_[i].valid()) {
-                watches_.push_back(loop.watch_readable(sockets_[i].get(), [this, i] { read(i); }));
+            if (sockets_[i].fd.valid()) {
+                watches_.push_back(
+                    loop.watch_readable(sockets_[i].fd.get(), [this, i] { read(i); }));
             }
         }
     }
@@ -106,11 +110,11 @@ public:
         receiver_.reset();
         std::vector<OwnedSocket> sockets;
         for (std::size_t i = 0; i < sockets_.size(); ++i) {
-            if (sockets_[i].valid()) {
-                sockets.push_back({bases_[i].component,
-                                   bases_[i].address(),
-                                   bases_[i].local.interface,
-                                   sockets_[i].release(),
+            if (sockets_[i].fd.valid()) {
+                sockets.push_back({sockets_[i].component,
+                                   sockets_[i].address,
+                                   sockets_[i].interface,
+                                   sockets_[i].fd.release(),
                                    {}});
             }
         }
@@ -128,7 +132,7 @@ private:
         sockaddr_storage from{};
         socklen_t from_length = sizeof from;
         const ssize_t got =
-            ::recvfrom(sockets_[index].get(), buffer_.data(), buffer_.size(), MSG_DONTWAIT,
+            ::recvfrom(sockets_[index].fd.get(), buffer_.data(), buffer_.size(), MSG_DONTWAIT,
                        reinterpret_cast<sockaddr*>(&from), &from_length);
         if (got < 0) {
             return; // EAGAIN; an ICMP error (ECONNREFUSED) is consumed the same way
@@ -142,8 +146,16 @@ private:
         }
     }
 
-    std::vector<Base> bases_;
-    std::vector<detail::UniqueFd> sockets_; // one per base, same index
+    // One per base, same index: what sending and handing the socket over need of its base (the
+    // gatherer holds the bases themselves).
+    struct Socket {
+        detail::UniqueFd fd;
+        unsigned component = 1;
+        unsigned interface_index = 0; // the scope of a link-local destination
+        TransportAddress address;
+        std::string interface;
+    };
+    std::vector<Socket> sockets_;
     std::vector<std::unique_ptr<LoopHandle>> watches_;
     std::shared_ptr<std::function<void(const Datagram&)>> receiver_;
 };

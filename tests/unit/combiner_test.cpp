@@ -14,18 +14,21 @@ using jgather::detail::CombinerSetup;
 
 namespace {
 
-// Two IPv4 bases and one IPv6 base, with SOCKS5 on port 7000.
+// Two IPv4 bases and one IPv6 base, with SOCKS5 on port 7000. The setup views what the
+// gathering holds: here, for the whole test program.
 Combiner make_combiner() {
-    const LocalAddress v4a = test::local_address("192.0.2.10", "eth0", 2);
-    const LocalAddress v6 = test::local_address("2001:db8::10", "eth0", 2);
-    const LocalAddress v4b = test::local_address("198.51.100.10", "eth1", 3);
+    static const LocalAddress v4a = test::local_address("192.0.2.10", "eth0", 2);
+    static const LocalAddress v6 = test::local_address("2001:db8::10", "eth0", 2);
+    static const LocalAddress v4b = test::local_address("198.51.100.10", "eth1", 3);
+    static const std::vector<Base> bases = {
+        {v6, 1, 5001, 65535, {}, 0}, {v4a, 1, 5000, 65534, {}, 0}, {v4b, 1, 5002, 65533, {}, 0}};
+    static const std::vector<LocalAddress> addresses = {v4a, v6, v4b};
     CombinerSetup setup;
     setup.s5b = true;
     setup.jid = "romeo@example.org/orchard";
     setup.s5b_port = 7000;
-    setup.bases = {
-        {v6, 1, 5001, 65535, {}, 0}, {v4a, 1, 5000, 65534, {}, 0}, {v4b, 1, 5002, 65533, {}, 0}};
-    setup.local_addresses = {v4a, v6, v4b};
+    setup.bases = bases;
+    setup.local_addresses = addresses;
     Combiner combiner(setup);
     (void)combiner.add_hosts();
     return combiner;
@@ -238,8 +241,10 @@ TEST(Combiner, AnAgentsNumbersAreKeptAndGuessesFitBelowThem) {
     base.local_preference = 65535;
     base.agent = AgentNumbers{2113937151, "1"};
     base.guessed_local_preference = 4096;
-    setup.bases = {base};
-    setup.local_addresses = {base.local};
+    const std::vector<Base> bases = {base};
+    const std::vector<LocalAddress> addresses = {base.local};
+    setup.bases = bases;
+    setup.local_addresses = addresses;
     Combiner c(setup);
     const Changes hosts = c.add_hosts();
     ASSERT_EQ(hosts.added.size(), 1U);
@@ -295,8 +300,10 @@ TEST(Combiner, RelayKeepsTheMappingItsAllocationSawAsRelated) {
 TEST(Combiner, RelayOnlyAdvertisesRelaysAlone) {
     const LocalAddress v4 = test::local_address("192.0.2.10", "eth0", 2);
     CombinerSetup setup;
-    setup.bases = {{v4, 1, 5000, 65535, {}, 0}};
-    setup.local_addresses = {v4};
+    const std::vector<Base> bases = {{v4, 1, 5000, 65535, {}, 0}};
+    const std::vector<LocalAddress> addresses = {v4};
+    setup.bases = bases;
+    setup.local_addresses = addresses;
     setup.relay_only = true;
     Combiner c(setup);
     const Changes hosts = c.add_hosts();
