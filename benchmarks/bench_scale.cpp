@@ -188,10 +188,15 @@ private:
     std::optional<StampingSink> sink_;
 };
 
-void settle(GMainContext* context) {
+// Runs what is pending; then gives the heap's free memory back to the system, so that every
+// run starts from a cold heap and touches its memory afresh (page faults included), unless
+// @p keep_heap (the warm-heap figures: what an earlier burst freed is reused).
+void settle(GMainContext* context, bool keep_heap = false) {
     while (g_main_context_iteration(context, FALSE)) {
     }
-    malloc_trim(0);
+    if (!keep_heap) {
+        malloc_trim(0);
+    }
 }
 
 struct Setup {
@@ -204,6 +209,7 @@ struct Setup {
     // paces with the loop (the default), with a deadline long enough for N turns.
     jgather::StunPacingScope scope = jgather::StunPacingScope::Gathering;
     std::chrono::milliseconds deadline{0}; // 0: the default
+    bool keep_heap = false; // warm heap: no malloc_trim() around the run (see warm_heap_cpu())
 };
 
 // The STUN server alone, as the gatherings use it, from plain sockets: each of n sockets is
@@ -282,7 +288,7 @@ PlainSockets plain_sockets(std::uint16_t port, int n) {
 }
 
 Figures run_jgather(const Setup& s, int n) {
-    settle(s.context);
+    settle(s.context, s.keep_heap);
     const long rss0 = rss_kb();
     const int fds0 = jgather::test::open_fds();
     const double cpu0 = cpu_ms();
@@ -379,7 +385,7 @@ Figures run_jgather(const Setup& s, int n) {
     f.rss_kb = static_cast<double>(rss1 - rss0) / n;
     f.fds = static_cast<double>(jgather::test::open_fds() - fds0) / n;
     gatherers.clear();
-    settle(s.context);
+    settle(s.context, s.keep_heap);
     f.returned = rss1 > rss0 ? static_cast<double>(rss1 - rss_kb()) / (rss1 - rss0) : 1.0;
     f.median_ms = percentile(latency, 0.5);
     f.p99_ms = percentile(latency, 0.99);
@@ -387,7 +393,7 @@ Figures run_jgather(const Setup& s, int n) {
 }
 
 Figures run_libnice(const Setup& s, int n) {
-    settle(s.context);
+    settle(s.context, s.keep_heap);
     const long rss0 = rss_kb();
     const int fds0 = jgather::test::open_fds();
     const double cpu0 = cpu_ms();
@@ -466,7 +472,7 @@ Figures run_libnice(const Setup& s, int n) {
         g_object_unref(r.agent);
     }
     runs.clear();
-    settle(s.context);
+    settle(s.context, s.keep_heap);
     f.returned = rss1 > rss0 ? static_cast<double>(rss1 - rss_kb()) / (rss1 - rss0) : 1.0;
     f.median_ms = percentile(latency, 0.5);
     f.p99_ms = percentile(latency, 0.99);
@@ -584,6 +590,36 @@ double dead_server_second_ms(const Setup& s, std::uint16_t dead, bool libnice) {
         second = since(start);
     }
     return second;
+}
+
+// CPU per gathering with a warm heap: a burst right after an unmeasured one of the same size,
+// with the memory that one freed kept in the process (no malloc_trim(), and glibc's automatic
+// trimming of the heap top off: M_TRIM_THRESHOLD, which a long-running server may raise the
+// same way). The table's runs start from a cold heap and pay a page fault per fresh 4 KiB;
+// this separates the libraries' own work from that price, which is high on a virtual machine.
+// Medians of 3 rounds, jgather and libnice alternately.
+struct WarmHeap {
+    double jgather_us, jgather_faults, libnice_us, libnice_faults;
+};
+
+WarmHeap warm_heap_cpu(Setup setup, int n) {
+    setup.keep_heap = true;
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    std::vector<double> jg, jg_faults, ln, ln_faults;
+    for (int round = 0; round < 3; ++round) {
+        (void)run_jgather(setup, n);
+        const Figures j = run_jgather(setup, n);
+        jg.push_back(j.cpu_us);
+        jg_faults.push_back(j.faults);
+        (void)run_libnice(setup, n);
+        const Figures l = run_libnice(setup, n);
+        ln.push_back(l.cpu_us);
+        ln_faults.push_back(l.faults);
+    }
+    mallopt(M_TRIM_THRESHOLD, 128 * 1024); // glibc's default
+    settle(setup.context);
+    return {bench::median(jg), bench::median(jg_faults), bench::median(ln),
+            bench::median(ln_faults)};
 }
 
 } // namespace
@@ -757,6 +793,15 @@ int main(int argc, char** argv) {
                         "wake-up (the paced gatherings wake the loop for their turn and again "
                         "for their answer)\n",
                         wakeup_cpu_us(context, 400));
+        }
+        {
+            const WarmHeap warm = warm_heap_cpu(setup, n);
+            std::printf("N=%d host+stun with a warm heap (an earlier burst's memory kept: no "
+                        "malloc_trim, M_TRIM_THRESHOLD raised): CPU per gathering jgather %.1f "
+                        "us (%.2f page faults), libnice %.1f us (%.2f page faults), ratio %.3f "
+                        "(medians of 3)\n",
+                        n, warm.jgather_us, warm.jgather_faults, warm.libnice_us,
+                        warm.libnice_faults, warm.jgather_us / warm.libnice_us);
         }
         std::printf("N=%d host+stun CPU per gathering: enumerating %.1f us, given addresses "
                     "%.1f us (ratio %.3f)\n",
